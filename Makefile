@@ -1,0 +1,72 @@
+# claimstore: the operator's and developer's entry points.
+#
+#   make serve   set up .venv and serve on 127.0.0.1:50051 over claimstore.db
+#   make test    set up .venv and run the whole test suite
+#
+# Every target that needs Python builds the virtual environment first, so a
+# fresh clone needs nothing but Python 3.11+ and make.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DB ?= claimstore.db
+LISTEN ?= 127.0.0.1:50051
+TOOLS := .tools
+BUF := $(TOOLS)/node_modules/.bin/buf
+BUF_VERSION := 1.75.0
+PROTO_FILES := $(wildcard protos/claimstore/v1/*.proto)
+SERVICE_PROTOS := $(wildcard protos/claimstore/v1/*_service.proto)
+GEN_DIR := client
+
+.PHONY: help venv serve test lint fmt typecheck proto proto-check buf-lint bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[server,dev]'
+	touch $@
+
+venv: $(BIN)/.installed ## create .venv and install claimstore with its server and dev extras
+
+serve: venv ## serve the API on LISTEN (127.0.0.1:50051) over the SQLite file DB (claimstore.db)
+	$(BIN)/claimstore serve --db $(DB) --listen $(LISTEN)
+
+test: venv ## run the whole test suite against real servers
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+proto: venv ## regenerate client/claimstore/v1 from protos/
+	rm -f $(GEN_DIR)/claimstore/v1/*_pb2*.py $(GEN_DIR)/claimstore/v1/*_pb2*.pyi
+	$(BIN)/python -m grpc_tools.protoc -I protos --python_out=$(GEN_DIR) \
+		--plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy --mypy_out=$(GEN_DIR) $(PROTO_FILES)
+	$(BIN)/python -m grpc_tools.protoc -I protos --grpc_python_out=$(GEN_DIR) \
+		--plugin=protoc-gen-mypy_grpc=$(BIN)/protoc-gen-mypy_grpc --mypy_grpc_out=$(GEN_DIR) \
+		$(SERVICE_PROTOS)
+
+proto-check: proto ## fail when the committed generated code differs from what `make proto` makes
+	@git add --intent-to-add --all $(GEN_DIR)/claimstore/v1 2>/dev/null || true
+	@git diff --exit-code --stat -- $(GEN_DIR)/claimstore/v1 \
+		|| (echo "generated code is stale: run 'make proto' and commit the result" >&2; exit 1)
+
+$(BUF):
+	npm install --silent --no-audit --no-fund --prefix $(TOOLS) @bufbuild/buf@$(BUF_VERSION)
+
+buf-lint: $(BUF) ## lint the .proto files with buf (STANDARD and COMMENTS rules)
+	$(BUF) lint
+
+lint: venv buf-lint ## ruff, mypy and buf lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: venv ## format the Python code
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: venv ## run the benchmarks (slow: builds 100,000 claims)
+	$(BIN)/python benchmarks/unary.py
+
+clean: ## remove the virtual environment and tool caches
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

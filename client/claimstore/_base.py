@@ -1,0 +1,143 @@
+"""BaseClient: configuration and request building, shared by every client.
+
+``Client`` (blocking) and any asynchronous client differ only in how they send
+the requests built here.
+"""
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ._config import ClientConfig
+from ._values import EnumLike, TimeLike, citation, enum_value, is_date_only, timestamp
+from .v1 import claim_filter_pb2, claim_pb2, claim_service_pb2, source_pb2, speaker_pb2
+
+
+class BaseClient:
+    """Holds the configuration and builds each request from plain Python values."""
+
+    def __init__(self, target: str | None = None, *, config: ClientConfig | None = None) -> None:
+        if config is None:
+            config = ClientConfig() if target is None else ClientConfig(target=target)
+        elif target is not None and target != config.target:
+            raise ValueError("give the target either as an argument or in config, not both")
+        self.config = config
+
+    def _timeout(self, timeout: float | None) -> float:
+        return self.config.timeout if timeout is None else timeout
+
+    # Claims
+
+    @staticmethod
+    def _create_claim_request(
+        text: str,
+        *,
+        attribution: EnumLike,
+        stated_at: TimeLike,
+        speaker: str | speaker_pb2.Speaker | None,
+        speaker_id: str | None,
+        stated_at_precision: EnumLike | None,
+        channel: str,
+        language: str,
+        topics: Iterable[str],
+        citations: Iterable[claim_pb2.Citation | Mapping[str, Any]],
+        request_id: str | None,
+    ) -> claim_service_pb2.CreateClaimRequest:
+        if stated_at_precision is None:
+            stated_at_precision = "day" if is_date_only(stated_at) else "exact"
+        claim = claim_pb2.Claim(
+            text=text,
+            attribution=enum_value(claim_pb2.Attribution, attribution, "attribution"),
+            speaker_id=speaker_id or "",
+            stated_at=timestamp(stated_at, "stated_at"),
+            stated_at_precision=enum_value(
+                claim_pb2.DatePrecision, stated_at_precision, "stated_at_precision"
+            ),
+            channel=channel,
+            language=language,
+            topics=list(topics),
+            citations=[
+                citation(value, f"citations[{index}]") for index, value in enumerate(citations)
+            ],
+        )
+        if isinstance(speaker, str):
+            claim.speaker.display_name = speaker
+        elif speaker is not None:
+            claim.speaker.CopyFrom(speaker)
+        # A request_id makes gRPC's retries of CreateClaim safe, so one is always sent.
+        return claim_service_pb2.CreateClaimRequest(
+            claim=claim, request_id=request_id or str(uuid.uuid4())
+        )
+
+    @staticmethod
+    def _claim_filter(
+        *,
+        speaker: str | None,
+        speaker_ids: Sequence[str],
+        topics: Sequence[str],
+        publisher: str | None,
+        source_id: str | None,
+        attributions: Sequence[EnumLike],
+        since: TimeLike | None,
+        before: TimeLike | None,
+        language: str | None,
+    ) -> claim_filter_pb2.ClaimFilter:
+        claim_filter = claim_filter_pb2.ClaimFilter(
+            speaker_ids=list(speaker_ids),
+            speaker=speaker or "",
+            topics=list(topics),
+            publisher=publisher or "",
+            source_id=source_id or "",
+            attributions=[
+                enum_value(claim_pb2.Attribution, value, f"attributions[{index}]")
+                for index, value in enumerate(attributions)
+            ],
+            language=language or "",
+        )
+        if since is not None:
+            claim_filter.stated_since.CopyFrom(timestamp(since, "since"))
+        if before is not None:
+            claim_filter.stated_before.CopyFrom(timestamp(before, "before"))
+        return claim_filter
+
+    # Speakers and sources
+
+    @staticmethod
+    def _create_speaker_request(
+        display_name: str,
+        *,
+        kind: EnumLike,
+        title: str,
+        affiliation: str,
+        aliases: Iterable[str],
+        wikidata_id: str,
+    ) -> claim_service_pb2.CreateSpeakerRequest:
+        return claim_service_pb2.CreateSpeakerRequest(
+            speaker=speaker_pb2.Speaker(
+                display_name=display_name,
+                kind=enum_value(speaker_pb2.SpeakerKind, kind, "kind"),
+                title=title,
+                affiliation=affiliation,
+                aliases=list(aliases),
+                wikidata_id=wikidata_id,
+            )
+        )
+
+    @staticmethod
+    def _create_source_request(
+        *,
+        url: str,
+        publisher: str,
+        title: str,
+        kind: EnumLike,
+        published_at: TimeLike | None,
+    ) -> claim_service_pb2.CreateSourceRequest:
+        source = source_pb2.Source(
+            url=url,
+            publisher=publisher,
+            title=title,
+            kind=enum_value(source_pb2.SourceKind, kind, "kind"),
+        )
+        if published_at is not None:
+            source.published_at.CopyFrom(timestamp(published_at, "published_at"))
+        return claim_service_pb2.CreateSourceRequest(source=source)

@@ -1,0 +1,261 @@
+"""Client: the blocking claimstore client."""
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import grpc
+from google.protobuf.message import Message
+
+from ._base import BaseClient
+from ._config import ClientConfig
+from ._exceptions import from_rpc_error
+from ._pagers import Pager
+from ._values import EnumLike, TimeLike
+from .v1 import (
+    claim_filter_pb2,
+    claim_pb2,
+    claim_service_pb2,
+    claim_service_pb2_grpc,
+    source_pb2,
+    speaker_pb2,
+)
+
+Response = TypeVar("Response", bound=Message)
+
+
+class Client(BaseClient):
+    """A blocking client of a claimstore server.
+
+    >>> with Client("localhost:50051") as client:          # doctest: +SKIP
+    ...     for claim in client.list_claims(speaker="Peskov"):
+    ...         print(claim.text)
+
+    Every method takes plain Python values and a ``timeout=`` in seconds (the
+    config's default otherwise), returns the generated claimstore.v1 messages,
+    and raises :class:`~claimstore.ServiceError` subclasses, never
+    ``grpc.RpcError``. Calls failing with UNAVAILABLE are retried by gRPC's own
+    retry policy (see :class:`~claimstore.RetryPolicy`).
+    """
+
+    def __init__(self, target: str | None = None, *, config: ClientConfig | None = None) -> None:
+        super().__init__(target, config=config)
+        options = self.config.channel_options()
+        if self.config.credentials is None:
+            self._channel = grpc.insecure_channel(self.config.target, options=options)
+        else:
+            self._channel = grpc.secure_channel(
+                self.config.target, self.config.credentials, options=options
+            )
+        self._stub = claim_service_pb2_grpc.ClaimServiceStub(self._channel)
+
+    def close(self) -> None:
+        """Closes the channel; calls in flight are cancelled."""
+        self._channel.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _call(
+        self, method: Callable[..., Response], request: Message, timeout: float | None
+    ) -> Response:
+        try:
+            return method(
+                request, timeout=self._timeout(timeout), metadata=self.config.metadata or None
+            )
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from error
+
+    # Claims
+
+    def create_claim(
+        self,
+        text: str,
+        *,
+        attribution: EnumLike,
+        stated_at: TimeLike,
+        speaker: str | speaker_pb2.Speaker | None = None,
+        speaker_id: str | None = None,
+        stated_at_precision: EnumLike | None = None,
+        channel: str = "",
+        language: str = "",
+        topics: Iterable[str] = (),
+        citations: Iterable[claim_pb2.Citation | Mapping[str, Any]] = (),
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> claim_pb2.Claim:
+        """Creates a claim and returns it.
+
+        Args:
+            text: What was said.
+            attribution: "direct_quote", "paraphrase" or "reported".
+            stated_at: When; a ``date`` (or "2025-11-20") sets day precision.
+            speaker: The speaker by name (matched by name or alias, created if
+                new) or as a Speaker message; or give ``speaker_id``.
+            speaker_id: The id of an existing speaker.
+            stated_at_precision: "year", "month", "day" or "exact"; inferred from
+                ``stated_at`` when not given.
+            channel: How it was said, such as "statement on Telegram".
+            language: A BCP-47 tag such as "en".
+            topics: What it is about.
+            citations: Citation messages, or mappings with ``source_id`` or an
+                inline ``url``/``publisher``/``title``/``kind``/``published_at``,
+                plus ``role`` ("origin" or "report") and ``excerpt``.
+            request_id: Makes the call idempotent; a UUID is made when omitted,
+                so gRPC's retries never create a claim twice.
+            timeout: Seconds before the call gives up.
+        """
+        request = self._create_claim_request(
+            text,
+            attribution=attribution,
+            stated_at=stated_at,
+            speaker=speaker,
+            speaker_id=speaker_id,
+            stated_at_precision=stated_at_precision,
+            channel=channel,
+            language=language,
+            topics=topics,
+            citations=citations,
+            request_id=request_id,
+        )
+        return self._call(self._stub.CreateClaim, request, timeout)
+
+    def get_claim(self, claim_id: str, *, timeout: float | None = None) -> claim_pb2.Claim:
+        """Returns the claim with id ``claim_id``, with its speaker and sources."""
+        request = claim_service_pb2.GetClaimRequest(id=claim_id)
+        return self._call(self._stub.GetClaim, request, timeout)
+
+    def list_claims(
+        self,
+        *,
+        speaker: str | None = None,
+        speaker_ids: Sequence[str] = (),
+        topics: Sequence[str] = (),
+        publisher: str | None = None,
+        source_id: str | None = None,
+        attributions: Sequence[EnumLike] = (),
+        since: TimeLike | None = None,
+        before: TimeLike | None = None,
+        language: str | None = None,
+        filter: claim_filter_pb2.ClaimFilter | None = None,  # the API's own name
+        order_by: str = "",
+        page_size: int = 0,
+        timeout: float | None = None,
+    ) -> Pager[claim_pb2.Claim]:
+        """Returns a lazy iterator over the claims that match, newest statement first.
+
+        The keyword filters build a ClaimFilter (all must hold; a sequence means
+        any of its values); or pass a ready ``filter``. ``since`` is inclusive,
+        ``before`` exclusive. Each page is fetched when iteration reaches it;
+        ``timeout`` applies to each page.
+        """
+        if filter is None:
+            filter = self._claim_filter(
+                speaker=speaker,
+                speaker_ids=speaker_ids,
+                topics=topics,
+                publisher=publisher,
+                source_id=source_id,
+                attributions=attributions,
+                since=since,
+                before=before,
+                language=language,
+            )
+
+        def fetch(page_token: str) -> tuple[list[claim_pb2.Claim], str]:
+            request = claim_service_pb2.ListClaimsRequest(
+                filter=filter, page_size=page_size, page_token=page_token, order_by=order_by
+            )
+            response = self._call(self._stub.ListClaims, request, timeout)
+            return list(response.claims), response.next_page_token
+
+        return Pager(fetch)
+
+    # Speakers
+
+    def create_speaker(
+        self,
+        display_name: str,
+        *,
+        kind: EnumLike = 0,
+        title: str = "",
+        affiliation: str = "",
+        aliases: Iterable[str] = (),
+        wikidata_id: str = "",
+        timeout: float | None = None,
+    ) -> speaker_pb2.Speaker:
+        """Creates a speaker; ``kind`` is "person" (the default), "organization", "group"
+        or "anonymous"."""
+        request = self._create_speaker_request(
+            display_name,
+            kind=kind,
+            title=title,
+            affiliation=affiliation,
+            aliases=aliases,
+            wikidata_id=wikidata_id,
+        )
+        return self._call(self._stub.CreateSpeaker, request, timeout)
+
+    def get_speaker(self, speaker_id: str, *, timeout: float | None = None) -> speaker_pb2.Speaker:
+        """Returns the speaker with id ``speaker_id``."""
+        request = claim_service_pb2.GetSpeakerRequest(id=speaker_id)
+        return self._call(self._stub.GetSpeaker, request, timeout)
+
+    def list_speakers(
+        self, *, page_size: int = 0, timeout: float | None = None
+    ) -> Pager[speaker_pb2.Speaker]:
+        """Returns a lazy iterator over every speaker, oldest first."""
+
+        def fetch(page_token: str) -> tuple[list[speaker_pb2.Speaker], str]:
+            request = claim_service_pb2.ListSpeakersRequest(
+                page_size=page_size, page_token=page_token
+            )
+            response = self._call(self._stub.ListSpeakers, request, timeout)
+            return list(response.speakers), response.next_page_token
+
+        return Pager(fetch)
+
+    # Sources
+
+    def create_source(
+        self,
+        *,
+        url: str = "",
+        publisher: str = "",
+        title: str = "",
+        kind: EnumLike = 0,
+        published_at: TimeLike | None = None,
+        timeout: float | None = None,
+    ) -> source_pb2.Source:
+        """Creates a source; a url already held by another source raises AlreadyExists."""
+        request = self._create_source_request(
+            url=url, publisher=publisher, title=title, kind=kind, published_at=published_at
+        )
+        return self._call(self._stub.CreateSource, request, timeout)
+
+    def get_source(self, source_id: str, *, timeout: float | None = None) -> source_pb2.Source:
+        """Returns the source with id ``source_id``."""
+        request = claim_service_pb2.GetSourceRequest(id=source_id)
+        return self._call(self._stub.GetSource, request, timeout)
+
+    def list_sources(
+        self, *, page_size: int = 0, timeout: float | None = None
+    ) -> Pager[source_pb2.Source]:
+        """Returns a lazy iterator over every source, oldest first."""
+
+        def fetch(page_token: str) -> tuple[list[source_pb2.Source], str]:
+            request = claim_service_pb2.ListSourcesRequest(
+                page_size=page_size, page_token=page_token
+            )
+            response = self._call(self._stub.ListSources, request, timeout)
+            return list(response.sources), response.next_page_token
+
+        return Pager(fetch)

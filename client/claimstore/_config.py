@@ -1,0 +1,94 @@
+"""Client configuration as documented dataclasses."""
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import grpc
+
+SERVICE_NAME: Final = "claimstore.v1.ClaimService"
+
+# Calls that are safe to repeat: reads, and CreateClaim, which always carries a
+# request_id (the client makes one when the caller gives none). CreateSpeaker
+# and CreateSource have no request_id, so gRPC retries them only when the
+# request never reached the server (its transparent retries).
+RETRIED_METHODS: Final = (
+    "CreateClaim",
+    "GetClaim",
+    "ListClaims",
+    "GetSpeaker",
+    "ListSpeakers",
+    "GetSource",
+    "ListSources",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """gRPC's own retry policy for UNAVAILABLE, passed to the channel as service config.
+
+    Attributes:
+        max_attempts: Tries in all, the first one included (gRPC caps it at 5).
+        initial_backoff: Seconds before the first retry, randomized by gRPC.
+        max_backoff: The longest wait between tries, in seconds.
+        backoff_multiplier: How much the wait grows after each try.
+        retryable_status_codes: The status codes worth another try.
+    """
+
+    max_attempts: int = 5
+    initial_backoff: float = 0.1
+    max_backoff: float = 5.0
+    backoff_multiplier: float = 2.0
+    retryable_status_codes: tuple[str, ...] = ("UNAVAILABLE",)
+
+    def service_config(self) -> dict[str, Any]:
+        """Returns the gRPC service config that applies this policy to the retried methods."""
+        return {
+            "methodConfig": [
+                {
+                    "name": [{"service": SERVICE_NAME, "method": m} for m in RETRIED_METHODS],
+                    "retryPolicy": {
+                        "maxAttempts": self.max_attempts,
+                        "initialBackoff": f"{self.initial_backoff}s",
+                        "maxBackoff": f"{self.max_backoff}s",
+                        "backoffMultiplier": self.backoff_multiplier,
+                        "retryableStatusCodes": list(self.retryable_status_codes),
+                    },
+                }
+            ]
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    """How a client reaches the server.
+
+    Attributes:
+        target: The server's address, such as "localhost:50051" (any gRPC target).
+        timeout: The default deadline of each call, in seconds; every method also
+            takes ``timeout=`` for that call alone.
+        retry: The retry policy for UNAVAILABLE, or None for no retries.
+        credentials: Channel credentials for TLS; None for a plaintext channel.
+        metadata: Metadata sent with every call, such as an authorization header.
+        max_message_bytes: The largest message sent or received.
+    """
+
+    target: str = "localhost:50051"
+    timeout: float = 10.0
+    retry: RetryPolicy | None = field(default_factory=RetryPolicy)
+    credentials: grpc.ChannelCredentials | None = None
+    metadata: tuple[tuple[str, str], ...] = ()
+    max_message_bytes: int = 4 * 1024 * 1024
+
+    def channel_options(self) -> list[tuple[str, Any]]:
+        """Returns the options for the gRPC channel this configuration describes."""
+        options: list[tuple[str, Any]] = [
+            ("grpc.max_receive_message_length", self.max_message_bytes),
+            ("grpc.max_send_message_length", self.max_message_bytes),
+        ]
+        if self.retry is not None:
+            options.append(("grpc.enable_retries", 1))
+            options.append(("grpc.service_config", json.dumps(self.retry.service_config())))
+        else:
+            options.append(("grpc.enable_retries", 0))
+        return options

@@ -1,0 +1,116 @@
+"""Turns plain Python values into the fields of claimstore.v1 messages.
+
+Client methods take ``datetime``, ``date`` and ISO 8601 strings for times, and
+enum values by name in any case, with or without their prefix ("person",
+"PERSON" and "SPEAKER_KIND_PERSON" all name the same value).
+"""
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from .v1 import claim_pb2, source_pb2
+
+TimeLike = datetime | date | str | Timestamp
+"""A point in time: an aware ``datetime`` (naive is taken as UTC), a ``date``
+(its first instant, UTC), an ISO 8601 string, or a Timestamp."""
+
+EnumLike = int | str
+
+Value = TypeVar("Value", bound=int)
+
+if TYPE_CHECKING:
+    from google.protobuf.internal.enum_type_wrapper import _EnumTypeWrapper as EnumType
+
+
+def timestamp(value: TimeLike, field: str) -> Timestamp:
+    """Returns ``value`` as a Timestamp; ``field`` names it in errors."""
+    if isinstance(value, Timestamp):
+        return value
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError as error:
+            raise ValueError(f"{field}: {value!r} is not an ISO 8601 date or time") from error
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    elif isinstance(value, date):
+        moment = datetime.combine(value, time(), tzinfo=UTC)
+    else:
+        raise TypeError(f"{field}: expected a datetime, date, ISO 8601 string or Timestamp")
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def is_date_only(value: TimeLike) -> bool:
+    """Tells whether ``value`` gives a day and no time of day."""
+    if isinstance(value, datetime):
+        return False
+    if isinstance(value, date):
+        return True
+    return isinstance(value, str) and len(value.strip()) == len("2025-11-20")
+
+
+def enum_value(enum: "EnumType[Value]", value: EnumLike, field: str) -> Value:
+    """Returns the number of the ``enum`` value named ``value`` (or ``value`` if a number)."""
+    if isinstance(value, bool):
+        raise TypeError(f"{field}: expected an enum name or number, not a bool")
+    if isinstance(value, int):
+        return value  # type: ignore[return-value]  # the server checks the range
+    prefix = _enum_prefix(enum)
+    name = value.strip().upper().replace("-", "_").replace(" ", "_")
+    names = enum.keys()
+    for candidate in (name, prefix + name):
+        if candidate in names:
+            return enum.Value(candidate)
+    known = ", ".join(key.removeprefix(prefix).lower() for key in enum.keys()[1:])
+    raise ValueError(f"{field}: {value!r} is not one of {known}")
+
+
+def enum_name(enum: "EnumType[Value]", number: int) -> str:
+    """Returns the short lower-case name of ``number`` in ``enum``, such as "direct_quote"."""
+    try:
+        return enum.Name(number).removeprefix(_enum_prefix(enum)).lower()  # type: ignore[arg-type]
+    except ValueError:
+        return str(number)
+
+
+def _enum_prefix(enum: "EnumType[Value]") -> str:
+    first = str(enum.keys()[0])
+    return first.removesuffix("UNSPECIFIED")
+
+
+def citation(value: claim_pb2.Citation | Mapping[str, Any], field: str) -> claim_pb2.Citation:
+    """Returns a Citation from a message or a mapping of plain values.
+
+    A mapping takes ``source_id``, or the source inline as ``url``, ``publisher``,
+    ``title``, ``kind`` and ``published_at``; and ``role`` and ``excerpt``.
+    """
+    if isinstance(value, claim_pb2.Citation):
+        return value
+    known = {"source_id", "url", "publisher", "title", "kind", "published_at", "role", "excerpt"}
+    unknown = set(value) - known
+    if unknown:
+        raise ValueError(f"{field}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
+    result = claim_pb2.Citation(
+        source_id=value.get("source_id", ""),
+        excerpt=value.get("excerpt", ""),
+        role=enum_value(claim_pb2.CitationRole, value.get("role", 0), f"{field}.role"),
+    )
+    if any(key in value for key in ("url", "publisher", "title", "kind", "published_at")):
+        result.source.CopyFrom(
+            source_pb2.Source(
+                url=value.get("url", ""),
+                publisher=value.get("publisher", ""),
+                title=value.get("title", ""),
+                kind=enum_value(source_pb2.SourceKind, value.get("kind", 0), f"{field}.kind"),
+            )
+        )
+        if value.get("published_at") is not None:
+            result.source.published_at.CopyFrom(
+                timestamp(value["published_at"], f"{field}.published_at")
+            )
+    return result

@@ -1,0 +1,293 @@
+"""The ``claimstore`` command: serve, add, get, list, speakers."""
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from itertools import islice
+from typing import TextIO
+
+from .._client import Client
+from .._config import ClientConfig
+from .._exceptions import ClaimstoreError, ServiceError, Unavailable
+from . import _render
+
+DEFAULT_TARGET = "localhost:50051"
+TARGET_VARIABLE = "CLAIMSTORE_TARGET"
+
+Handler = Callable[[argparse.Namespace, TextIO], int]
+
+
+def _client(args: argparse.Namespace) -> Client:
+    return Client(config=ClientConfig(target=args.target, timeout=args.timeout))
+
+
+def _parse_when(value: str) -> datetime | date:
+    """Parses a date ("2025-11-20") or an ISO 8601 time for the command line."""
+    try:
+        if len(value) == len("2025-11-20"):
+            return date.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a date (2025-11-20) or an ISO 8601 time"
+        ) from error
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _end_of(value: datetime | date) -> datetime | date:
+    """Returns the exclusive end for an inclusive --until: the day after a bare date."""
+    if isinstance(value, datetime):
+        return value
+    return value + timedelta(days=1)
+
+
+# Commands
+
+
+def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        from claimstore_server.__main__ import run_serve
+    except ImportError:
+        print(
+            "claimstore: the server is not installed; install it with the 'server' extra,"
+            " for example: pip install 'claimstore[server]'",
+            file=sys.stderr,
+        )
+        return 1
+    return run_serve(args)
+
+
+def _cmd_add(args: argparse.Namespace, out: TextIO) -> int:
+    if bool(args.speaker) == bool(args.speaker_id):
+        raise argparse.ArgumentTypeError("give --speaker NAME or --speaker-id ID (one of them)")
+    citations = [{"url": url, "role": "origin"} for url in args.origin] + [
+        {"url": url, "role": "report", "publisher": args.publisher or ""} for url in args.report
+    ]
+    with _client(args) as client:
+        claim = client.create_claim(
+            args.text,
+            speaker=args.speaker,
+            speaker_id=args.speaker_id,
+            attribution=args.attribution,
+            stated_at=args.stated_at,
+            stated_at_precision=args.precision,
+            channel=args.channel,
+            language=args.language,
+            topics=args.topic,
+            citations=citations,
+            request_id=args.request_id,
+        )
+    if args.json:
+        out.write(_render.to_json(claim) + "\n")
+    else:
+        _render.write_claim(claim, out)
+    return 0
+
+
+def _cmd_get(args: argparse.Namespace, out: TextIO) -> int:
+    with _client(args) as client:
+        claim = client.get_claim(args.id)
+    if args.json:
+        out.write(_render.to_json(claim) + "\n")
+    else:
+        _render.write_claim(claim, out)
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
+    with _client(args) as client:
+        claims = client.list_claims(
+            speaker=args.speaker,
+            speaker_ids=args.speaker_id,
+            topics=args.topic,
+            publisher=args.publisher,
+            source_id=args.source_id,
+            attributions=args.attribution,
+            since=args.since,
+            before=_end_of(args.until) if args.until else None,
+            language=args.language,
+            order_by="stated_at asc" if args.oldest_first else "",
+            page_size=min(args.limit, 1000) if args.limit else 0,
+        )
+        selected = islice(claims, args.limit) if args.limit else iter(claims)
+        if args.json:
+            _render.write_json_lines(selected, out)
+        else:
+            rows = _render.claim_rows(selected)
+            _render.write_table(_render.CLAIM_HEADERS, rows, out, wide=_render.CLAIM_WIDE_COLUMN)
+    return 0
+
+
+def _cmd_speakers(args: argparse.Namespace, out: TextIO) -> int:
+    with _client(args) as client:
+        speakers = client.list_speakers()
+        if args.json:
+            _render.write_json_lines(speakers, out)
+        else:
+            rows = _render.speaker_rows(speakers)
+            _render.write_table(
+                _render.SPEAKER_HEADERS, rows, out, wide=_render.SPEAKER_WIDE_COLUMN
+            )
+    return 0
+
+
+# The parser
+
+
+def _add_client_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--target",
+        default=os.environ.get(TARGET_VARIABLE) or DEFAULT_TARGET,
+        help=f"server address (default: ${TARGET_VARIABLE} or {DEFAULT_TARGET})",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=10.0, help="seconds per call (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print JSON (one object a line) for scripts"
+    )
+
+
+def _add_serve_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="serve the API over a SQLite file",
+        description="Serve the claimstore gRPC API over a SQLite file, until SIGTERM or Ctrl-C.",
+    )
+    try:
+        from claimstore_server.__main__ import add_serve_arguments
+    except ImportError:
+        serve.set_defaults(handler=_cmd_serve)
+        return
+    add_serve_arguments(serve)
+    serve.set_defaults(handler=_cmd_serve)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Returns the parser of the ``claimstore`` command and its subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="claimstore",
+        description="Record and query claims of fact: who said what, when, and who reported it.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_serve_parser(commands)
+
+    add = commands.add_parser(
+        "add",
+        help="record a claim",
+        description="Record a claim. The speaker is matched by name or alias, or created.",
+    )
+    _add_client_options(add)
+    add.add_argument("text", help="what was said")
+    add.add_argument("--speaker", help="who said it, by name or alias")
+    add.add_argument("--speaker-id", help="who said it, by speaker id")
+    add.add_argument(
+        "--attribution",
+        required=True,
+        choices=["direct_quote", "paraphrase", "reported"],
+        help="how the words reach us",
+    )
+    add.add_argument(
+        "--stated-at",
+        "--date",
+        dest="stated_at",
+        required=True,
+        type=_parse_when,
+        help="when it was said: a date (2025-11-20) or an ISO 8601 time",
+    )
+    add.add_argument(
+        "--precision",
+        choices=["year", "month", "day", "exact"],
+        help="how precisely the time is known (default: day for a date, else exact)",
+    )
+    add.add_argument("--channel", default="", help='how it was said, e.g. "post on X"')
+    add.add_argument("--language", default="", help="BCP-47 language tag, e.g. en")
+    add.add_argument("--topic", action="append", default=[], help="a topic (repeat for several)")
+    add.add_argument(
+        "--origin", action="append", default=[], metavar="URL", help="where it was said"
+    )
+    add.add_argument(
+        "--report", action="append", default=[], metavar="URL", help="an outlet reporting it"
+    )
+    add.add_argument("--publisher", help="publisher of the --report sources, e.g. Reuters")
+    add.add_argument("--request-id", help="makes a retried add create nothing new")
+    add.set_defaults(handler=_cmd_add)
+
+    get = commands.add_parser("get", help="show one claim", description="Show one claim by id.")
+    _add_client_options(get)
+    get.add_argument("id", help="claim id (clm_…)")
+    get.set_defaults(handler=_cmd_get)
+
+    listing = commands.add_parser(
+        "list",
+        help="list claims, newest first",
+        description="List the claims that match every option given, newest statement first.",
+    )
+    _add_client_options(listing)
+    listing.add_argument("--speaker", help="speaker name or alias words, e.g. Peskov")
+    listing.add_argument(
+        "--speaker-id", action="append", default=[], help="speaker id (repeat for any of several)"
+    )
+    listing.add_argument(
+        "--topic", action="append", default=[], help="topic (repeat for any of several)"
+    )
+    listing.add_argument("--publisher", help="cited by this publisher, e.g. Reuters")
+    listing.add_argument("--source-id", help="citing this source id")
+    listing.add_argument(
+        "--attribution",
+        action="append",
+        default=[],
+        choices=["direct_quote", "paraphrase", "reported"],
+        help="attribution (repeat for any of several)",
+    )
+    listing.add_argument("--since", type=_parse_when, help="stated on or after this date or time")
+    listing.add_argument("--until", type=_parse_when, help="stated on or before this date")
+    listing.add_argument("--language", help="BCP-47 language tag; en also finds en-US")
+    listing.add_argument("--oldest-first", action="store_true", help="oldest statement first")
+    listing.add_argument(
+        "--limit", type=int, default=0, help="show at most this many (default: all)"
+    )
+    listing.set_defaults(handler=_cmd_list)
+
+    speakers = commands.add_parser(
+        "speakers", help="list speakers", description="List every speaker, oldest first."
+    )
+    _add_client_options(speakers)
+    speakers.set_defaults(handler=_cmd_speakers)
+    return parser
+
+
+def _report(error: ClaimstoreError, target: str) -> None:
+    print(f"claimstore: {error}", file=sys.stderr)
+    if isinstance(error, ServiceError):
+        for field, description in error.field_violations.items():
+            print(f"  {field}: {description}", file=sys.stderr)
+    if isinstance(error, Unavailable):
+        print(
+            f"  is a server running at {target}? Start one with 'make serve' or"
+            " 'claimstore serve', or point --target / $CLAIMSTORE_TARGET at it.",
+            file=sys.stderr,
+        )
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Runs the ``claimstore`` command; returns its exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args, out or sys.stdout)
+    except argparse.ArgumentTypeError as error:
+        parser.exit(2, f"claimstore {args.command}: error: {error}\n")
+    except (ValueError, TypeError) as error:
+        print(f"claimstore: {error}", file=sys.stderr)
+        return 2
+    except ClaimstoreError as error:
+        _report(error, getattr(args, "target", DEFAULT_TARGET))
+        return 1
+    except BrokenPipeError:
+        # The reader went away (e.g. `claimstore list | head`): not an error.
+        sys.stderr.close()
+        return 0

@@ -1,0 +1,142 @@
+"""How the CLI shows results: aligned tables for people, JSON Lines for scripts."""
+
+import json
+import shutil
+from collections.abc import Iterable, Sequence
+from typing import TextIO
+
+from google.protobuf import json_format
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from .._values import enum_name
+from ..v1 import claim_pb2, source_pb2, speaker_pb2
+
+_MIN_WIDE_COLUMN = 20
+
+
+def to_json(message: Message) -> str:
+    """Returns ``message`` as one line of JSON in the protobuf JSON mapping, proto field names."""
+    as_dict = json_format.MessageToDict(message, preserving_proto_field_name=True)
+    return json.dumps(as_dict, ensure_ascii=False, separators=(",", ":"))
+
+
+def write_json_lines(messages: Iterable[Message], out: TextIO) -> int:
+    """Writes one JSON line per message; returns how many."""
+    count = 0
+    for message in messages:
+        out.write(to_json(message) + "\n")
+        count += 1
+    return count
+
+
+def format_time(stamp: Timestamp, precision: int = claim_pb2.DATE_PRECISION_EXACT) -> str:
+    """Returns ``stamp`` as ISO 8601 (UTC), shortened to the precision that is known."""
+    moment = stamp.ToDatetime()
+    if precision == claim_pb2.DATE_PRECISION_YEAR:
+        return f"{moment:%Y}"
+    if precision == claim_pb2.DATE_PRECISION_MONTH:
+        return f"{moment:%Y-%m}"
+    if precision == claim_pb2.DATE_PRECISION_DAY:
+        return f"{moment:%Y-%m-%d}"
+    return f"{moment:%Y-%m-%dT%H:%M:%SZ}"
+
+
+def write_table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO, *, wide: int
+) -> None:
+    """Writes an aligned table; column ``wide`` is cut to fit the terminal's width."""
+    cells = [[" ".join(cell.split()) for cell in row] for row in rows]
+    widths = [len(header) for header in headers]
+    for row in cells:
+        widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=True)]
+    terminal = shutil.get_terminal_size((120, 24)).columns
+    others = sum(width + 2 for index, width in enumerate(widths) if index != wide)
+    widths[wide] = max(_MIN_WIDE_COLUMN, min(widths[wide], terminal - others))
+
+    def line(values: Sequence[str]) -> str:
+        parts = []
+        for index, (value, width) in enumerate(zip(values, widths, strict=True)):
+            if len(value) > width:
+                value = value[: width - 1] + "…"
+            parts.append(value if index == len(values) - 1 else value.ljust(width))
+        return "  ".join(parts).rstrip()
+
+    out.write(line(headers) + "\n")
+    for row in cells:
+        out.write(line(row) + "\n")
+
+
+def claim_rows(claims: Iterable[claim_pb2.Claim]) -> list[list[str]]:
+    """Returns the table rows of ``claims``: date, speaker, attribution, text, id."""
+    return [
+        [
+            format_time(claim.stated_at, claim.stated_at_precision),
+            claim.speaker.display_name,
+            enum_name(claim_pb2.Attribution, claim.attribution),
+            claim.text,
+            claim.id,
+        ]
+        for claim in claims
+    ]
+
+
+CLAIM_HEADERS = ("STATED", "SPEAKER", "ATTRIBUTION", "TEXT", "ID")
+CLAIM_WIDE_COLUMN = 3
+
+
+def speaker_rows(speakers: Iterable[speaker_pb2.Speaker]) -> list[list[str]]:
+    """Returns the table rows of ``speakers``: name, kind, title, affiliation, id."""
+    return [
+        [
+            speaker.display_name,
+            enum_name(speaker_pb2.SpeakerKind, speaker.kind),
+            speaker.title,
+            speaker.affiliation,
+            speaker.id,
+        ]
+        for speaker in speakers
+    ]
+
+
+SPEAKER_HEADERS = ("NAME", "KIND", "TITLE", "AFFILIATION", "ID")
+SPEAKER_WIDE_COLUMN = 2
+
+
+def write_claim(claim: claim_pb2.Claim, out: TextIO) -> None:
+    """Writes one claim in full, field by field, for people."""
+    speaker = claim.speaker
+    who = speaker.display_name
+    if speaker.title:
+        who += f", {speaker.title}"
+    if speaker.affiliation:
+        who += f" ({speaker.affiliation})"
+    fields = [
+        ("id", claim.id),
+        ("text", claim.text),
+        ("speaker", f"{who}  [{claim.speaker_id}]"),
+        ("attribution", enum_name(claim_pb2.Attribution, claim.attribution)),
+        ("stated", format_time(claim.stated_at, claim.stated_at_precision)),
+        ("channel", claim.channel),
+        ("language", claim.language),
+        ("topics", ", ".join(claim.topics)),
+    ]
+    width = max(len(name) for name, _ in fields)
+    for name, value in fields:
+        if value:
+            out.write(f"{name.ljust(width)}  {value}\n")
+    for citation in claim.citations:
+        source = citation.source
+        role = enum_name(claim_pb2.CitationRole, citation.role)
+        described = ", ".join(
+            part
+            for part in (
+                source.publisher,
+                enum_name(source_pb2.SourceKind, source.kind),
+                source.url,
+            )
+            if part
+        )
+        out.write(f"{'cited'.ljust(width)}  {role}: {described}  [{source.id}]\n")
+        if citation.excerpt:
+            out.write(f"{''.ljust(width)}    “{citation.excerpt}”\n")

@@ -1,0 +1,77 @@
+"""Page sizes and opaque page tokens (AIP-158).
+
+A token carries where the previous page ended and a digest of the query that
+made it, so a token used with a different query is refused rather than
+silently giving a wrong page. Tokens are URL-safe base64 of a small JSON
+object; their content is not part of the API and may change.
+"""
+
+import base64
+import binascii
+import hashlib
+import json
+from typing import Any, Final
+
+from ._validation import FieldViolation, ValidationError
+
+DEFAULT_PAGE_SIZE: Final = 50
+MAX_PAGE_SIZE: Final = 1_000
+_MAX_TOKEN_LENGTH: Final = 1_024
+
+
+def page_size(value: int, field: str = "page_size") -> int:
+    """Returns the page size to use: 0 means the default; above the maximum is capped."""
+    if value < 0:
+        raise ValidationError([FieldViolation(field, f"must not be negative, not {value}")])
+    if value == 0:
+        return DEFAULT_PAGE_SIZE
+    return min(value, MAX_PAGE_SIZE)
+
+
+def query_digest(*parts: object) -> str:
+    """Returns a short digest naming a query, from the ``repr`` of its normalized parts."""
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
+def encode_token(position: list[Any], digest: str) -> str:
+    """Returns the token for the page that starts after ``position`` of the query ``digest``."""
+    payload = json.dumps({"q": digest, "p": position}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def decode_token(token: str, digest: str, field: str = "page_token") -> list[Any] | None:
+    """Returns the position a token carries, or None for no token.
+
+    Raises ValidationError when the token is malformed or was made by another query.
+    """
+    if not token:
+        return None
+    try:
+        if len(token) > _MAX_TOKEN_LENGTH:
+            raise ValueError("too long")
+        padded = token + "=" * (-len(token) % 4)
+        payload = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        position = payload["p"]
+        token_digest = payload["q"]
+        if not isinstance(position, list) or not isinstance(token_digest, str):
+            raise ValueError("bad shape")
+    except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error) as error:
+        raise ValidationError(
+            [FieldViolation(field, "is not a page token this service issued")]
+        ) from error
+    if token_digest != digest:
+        raise ValidationError(
+            [
+                FieldViolation(
+                    field,
+                    "was issued for a different query; repeat the filter and order_by of the"
+                    " request that returned it",
+                )
+            ]
+        )
+    return position
+
+
+def position_error(field: str = "page_token") -> ValidationError:
+    """The error for a token whose position does not fit the query it names."""
+    return ValidationError([FieldViolation(field, "is not a page token this service issued")])

@@ -1,0 +1,123 @@
+"""Maps every error the servicer meets to a gRPC status: the one place that does.
+
+============================  ==================  =================================
+error                         status code         details
+============================  ==================  =================================
+ValidationError               INVALID_ARGUMENT    BadRequest, one violation a field
+AmbiguousError                INVALID_ARGUMENT    BadRequest naming the field
+NotFoundError                 NOT_FOUND           ResourceInfo
+AlreadyExistsError            ALREADY_EXISTS      ResourceInfo of the existing one
+UnavailableError              UNAVAILABLE         RetryInfo
+SchemaError                   FAILED_PRECONDITION
+anything else (a bug)         INTERNAL            none; the server logs the trace
+============================  ==================  =================================
+"""
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Final, TypeVar
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from ._validation import ValidationError
+from .store import (
+    AlreadyExistsError,
+    AmbiguousError,
+    NotFoundError,
+    SchemaError,
+    StoreError,
+    UnavailableError,
+)
+
+_log = logging.getLogger(__name__)
+
+_RETRY_DELAY: Final = duration_pb2.Duration(nanos=100_000_000)
+
+
+def _status(code: int, message: str, *details: object) -> status_pb2.Status:
+    packed = []
+    for detail in details:
+        holder = any_pb2.Any()
+        holder.Pack(detail)  # type: ignore[arg-type]
+        packed.append(holder)
+    return status_pb2.Status(code=code, message=message, details=packed)
+
+
+def status_for(error: Exception) -> status_pb2.Status:
+    """Returns the google.rpc.Status that reports ``error`` to the client."""
+    if isinstance(error, ValidationError):
+        violations = [
+            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+            for v in error.violations
+        ]
+        return _status(
+            code_pb2.INVALID_ARGUMENT,
+            str(error),
+            error_details_pb2.BadRequest(field_violations=violations),
+        )
+    if isinstance(error, AmbiguousError):
+        violation = error_details_pb2.BadRequest.FieldViolation(
+            field=error.field, description=str(error).split(": ", 1)[1]
+        )
+        return _status(
+            code_pb2.INVALID_ARGUMENT,
+            str(error),
+            error_details_pb2.BadRequest(field_violations=[violation]),
+        )
+    if isinstance(error, NotFoundError):
+        return _status(
+            code_pb2.NOT_FOUND,
+            str(error),
+            error_details_pb2.ResourceInfo(
+                resource_type=error.resource_type,
+                resource_name=error.resource_id,
+                description=f"named by {error.field}",
+            ),
+        )
+    if isinstance(error, AlreadyExistsError):
+        return _status(
+            code_pb2.ALREADY_EXISTS,
+            str(error),
+            error_details_pb2.ResourceInfo(
+                resource_type=error.resource_type,
+                resource_name=error.existing_id,
+                description=f"holds the {error.field} given",
+            ),
+        )
+    if isinstance(error, UnavailableError):
+        return _status(
+            code_pb2.UNAVAILABLE, str(error), error_details_pb2.RetryInfo(retry_delay=_RETRY_DELAY)
+        )
+    if isinstance(error, SchemaError):
+        return _status(code_pb2.FAILED_PRECONDITION, str(error))
+    return _status(code_pb2.INTERNAL, "internal error: the server log has the details")
+
+
+Request = TypeVar("Request")
+Response = TypeVar("Response")
+Servicer = TypeVar("Servicer")
+Method = Callable[[Servicer, Request, grpc.ServicerContext], Response]
+
+
+def reports_errors(
+    method: Method[Servicer, Request, Response],
+) -> Method[Servicer, Request, Response]:
+    """Wraps a unary servicer method so that every error it raises becomes a proper status."""
+
+    @functools.wraps(method)
+    def wrapper(self: Servicer, request: Request, context: grpc.ServicerContext) -> Response:
+        try:
+            return method(self, request, context)
+        except (ValidationError, StoreError) as error:
+            status = status_for(error)
+        except Exception as error:
+            _log.exception("%s failed", method.__name__)
+            status = status_for(error)
+        context.abort_with_status(rpc_status.to_status(status))
+        raise AssertionError("abort_with_status returns only by raising")
+
+    return wrapper

@@ -1,0 +1,27 @@
+"""Text normalization shared by validation and the store.
+
+Names, aliases, topics and publishers are matched ignoring case and accents:
+"Jean-Noel Barrot" finds "Jean-Noël Barrot". Both sides of every comparison go
+through :func:`fold`, so the rule lives in one place.
+"""
+
+import re
+import unicodedata
+
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def fold(text: str) -> str:
+    """Returns ``text`` without accents or case, punctuation turned into single spaces.
+
+    >>> fold("  Jean-Noël  BARROT ")
+    'jean noel barrot'
+    """
+    decomposed = unicodedata.normalize("NFKD", text)
+    without_marks = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _NON_WORD.sub(" ", without_marks.casefold()).strip()
+
+
+def words(text: str) -> tuple[str, ...]:
+    """Returns the folded words of ``text``, in order, without repeats."""
+    return tuple(dict.fromkeys(fold(text).split()))

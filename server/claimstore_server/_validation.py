@@ -1,0 +1,480 @@
+"""Checks requests and turns them into the store's normalized drafts and queries.
+
+Every check that fails is collected, with the path of the field at fault
+(``claim.citations[1].source.url``), and reported together in one
+:class:`ValidationError`: a client fixes all of its mistakes in one round.
+The limits checked here are the ones written in the .proto comments.
+"""
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final, TypeVar
+from urllib.parse import urlsplit
+
+from claimstore.v1 import claim_filter_pb2, claim_pb2, claim_service_pb2, source_pb2, speaker_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from . import _ids
+from ._text import fold, words
+from .store import (
+    CitationDraft,
+    ClaimDraft,
+    ClaimOrder,
+    ClaimQuery,
+    SourceDraft,
+    SpeakerDraft,
+)
+
+MAX_TEXT: Final = 10_000
+MAX_NAME: Final = 200
+MAX_SOURCE_TITLE: Final = 500
+MAX_URL: Final = 2_048
+MAX_EXCERPT: Final = 2_000
+MAX_CHANNEL: Final = 200
+MAX_LANGUAGE: Final = 35
+MAX_TOPIC: Final = 100
+MAX_TOPICS: Final = 50
+MAX_ALIASES: Final = 50
+MAX_CITATIONS: Final = 100
+MAX_FILTER_IDS: Final = 100
+MAX_REQUEST_ID: Final = 128
+MAX_ID: Final = 64
+
+# Protobuf Timestamps span 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z.
+_MIN_SECONDS: Final = -62_135_596_800
+_MAX_SECONDS: Final = 253_402_300_799
+
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_EXCEPT_WHITESPACE: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LANGUAGE: Final = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
+_WIKIDATA: Final = re.compile(r"^Q[1-9][0-9]{0,15}$")
+_REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9._:-]+$")
+
+_SECONDS_PER_DAY: Final = 86_400
+
+Value = TypeVar("Value", bound=int)
+
+if TYPE_CHECKING:
+    from google.protobuf.internal.enum_type_wrapper import _EnumTypeWrapper as EnumType
+
+
+@dataclass(frozen=True, slots=True)
+class FieldViolation:
+    """One thing wrong with a request: the field's path and what is wrong with it."""
+
+    field: str
+    description: str
+
+
+class ValidationError(Exception):
+    """A request broke one or more rules; nothing was done."""
+
+    def __init__(self, violations: Iterable[FieldViolation]) -> None:
+        self.violations = tuple(violations)
+        super().__init__("; ".join(f"{v.field}: {v.description}" for v in self.violations))
+
+
+class _Violations:
+    """Collects violations while a request is checked."""
+
+    def __init__(self) -> None:
+        self.items: list[FieldViolation] = []
+
+    def add(self, field: str, description: str) -> None:
+        self.items.append(FieldViolation(field, description))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise ValidationError(self.items)
+
+    def text(
+        self,
+        value: str,
+        field: str,
+        *,
+        max_length: int,
+        required: bool = False,
+        lines: bool = False,
+    ) -> str:
+        """Returns ``value`` stripped, after checking emptiness, length and control characters."""
+        stripped = value.strip()
+        if required and not stripped:
+            self.add(field, "is required and must not be empty or only white space")
+        elif len(stripped) > max_length:
+            self.add(field, f"must be at most {max_length:,} characters, not {len(stripped):,}")
+        elif (_CONTROL_EXCEPT_WHITESPACE if lines else _CONTROL).search(stripped):
+            self.add(field, "must not contain control characters")
+        return stripped
+
+    def enum(self, value: int, enum: "EnumType[Value]", field: str, *, default: int | None) -> int:
+        """Returns ``value``, or ``default`` for the UNSPECIFIED value (``None``: required)."""
+        if value not in enum.values():
+            self.add(field, f"{value} is not a valid {enum.DESCRIPTOR.name}")
+            return value
+        if value == 0:
+            if default is None:
+                names = ", ".join(name for name in enum.keys()[1:])
+                self.add(field, f"is required: one of {names}")
+                return value
+            return default
+        return value
+
+    def timestamp(self, value: Timestamp, field: str) -> int:
+        """Returns ``value`` in microseconds since the epoch, after checking its range."""
+        if not _MIN_SECONDS <= value.seconds <= _MAX_SECONDS:
+            self.add(field, "must lie between the years 1 and 9999")
+            return 0
+        if not 0 <= value.nanos <= 999_999_999:
+            self.add(field, "nanos must be between 0 and 999,999,999")
+            return 0
+        return value.seconds * 1_000_000 + value.nanos // 1000
+
+    def resource_id(self, value: str, prefix: str, field: str, *, required: bool = True) -> str:
+        """Returns ``value`` after checking that it is shaped like an id with ``prefix``."""
+        if not value:
+            if required:
+                self.add(field, "is required")
+            return value
+        if len(value) > MAX_ID or not _ids.is_well_formed(value, prefix):
+            shown = value if len(value) <= MAX_ID else value[:MAX_ID] + "…"
+            self.add(field, f"{shown!r} is not a valid id: ids start with {prefix!r}")
+        return value
+
+    def language(self, value: str, field: str) -> str:
+        """Returns the BCP-47 tag ``value`` in its canonical case, such as "en-US"."""
+        value = value.strip()
+        if not value:
+            return ""
+        if len(value) > MAX_LANGUAGE or not _LANGUAGE.match(value):
+            self.add(field, f"{value[:MAX_LANGUAGE]!r} is not a BCP-47 language tag such as 'en'")
+            return value
+        return canonical_language(value)
+
+
+def canonical_language(tag: str) -> str:
+    """Returns the BCP-47 ``tag`` in canonical case: "EN-us" becomes "en-US"."""
+    subtags = tag.split("-")
+    canonical = [subtags[0].lower()]
+    for subtag in subtags[1:]:
+        if len(subtag) == 4 and subtag.isalpha():
+            canonical.append(subtag.title())
+        elif (len(subtag) == 2 and subtag.isalpha()) or (len(subtag) == 3 and subtag.isdigit()):
+            canonical.append(subtag.upper())
+        else:
+            canonical.append(subtag.lower())
+    return "-".join(canonical)
+
+
+def _unique_folded(values: Iterable[str], also_skip: Iterable[str] = ()) -> tuple[str, ...]:
+    """Returns ``values`` in order, dropping those equal, once folded, to an earlier one."""
+    seen = {fold(value) for value in also_skip}
+    kept = []
+    for value in values:
+        key = fold(value)
+        if key not in seen:
+            seen.add(key)
+            kept.append(value)
+    return tuple(kept)
+
+
+# Speakers
+
+
+def _speaker_draft(speaker: speaker_pb2.Speaker, field: str, check: _Violations) -> SpeakerDraft:
+    display_name = check.text(
+        speaker.display_name, f"{field}.display_name", max_length=MAX_NAME, required=True
+    )
+    if display_name and not fold(display_name):
+        check.add(f"{field}.display_name", "must contain a letter or a digit")
+    if len(speaker.aliases) > MAX_ALIASES:
+        check.add(f"{field}.aliases", f"must hold at most {MAX_ALIASES} aliases")
+    aliases = []
+    for index, alias in enumerate(speaker.aliases[:MAX_ALIASES]):
+        cleaned = check.text(alias, f"{field}.aliases[{index}]", max_length=MAX_NAME, required=True)
+        if cleaned and not fold(cleaned):
+            check.add(f"{field}.aliases[{index}]", "must contain a letter or a digit")
+        aliases.append(cleaned)
+    wikidata_id = speaker.wikidata_id.strip()
+    if wikidata_id and not _WIKIDATA.match(wikidata_id):
+        check.add(f"{field}.wikidata_id", "must be 'Q' followed by digits, such as 'Q3874799'")
+    return SpeakerDraft(
+        display_name=display_name,
+        kind=check.enum(
+            speaker.kind,
+            speaker_pb2.SpeakerKind,
+            f"{field}.kind",
+            default=speaker_pb2.SPEAKER_KIND_PERSON,
+        ),
+        title=check.text(speaker.title, f"{field}.title", max_length=MAX_NAME),
+        affiliation=check.text(speaker.affiliation, f"{field}.affiliation", max_length=MAX_NAME),
+        aliases=_unique_folded(aliases, also_skip=(display_name,)),
+        wikidata_id=wikidata_id,
+    )
+
+
+def speaker_draft(request: claim_service_pb2.CreateSpeakerRequest) -> SpeakerDraft:
+    """Checks a CreateSpeakerRequest; returns the speaker to create."""
+    check = _Violations()
+    if not request.HasField("speaker"):
+        check.add("speaker", "is required")
+        check.raise_if_any()
+    draft = _speaker_draft(request.speaker, "speaker", check)
+    check.raise_if_any()
+    return draft
+
+
+# Sources
+
+
+def _url(value: str, field: str, check: _Violations) -> str:
+    url = value.strip()
+    if not url:
+        return ""
+    if len(url) > MAX_URL:
+        check.add(field, f"must be at most {MAX_URL:,} characters, not {len(url):,}")
+        return url
+    if _CONTROL.search(url) or " " in url:
+        check.add(field, "must not contain spaces or control characters")
+        return url
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        valid = False
+    if not valid:
+        check.add(field, "must be an absolute http or https URL, such as 'https://example.com/a'")
+    return url
+
+
+def _source_draft(source: source_pb2.Source, field: str, check: _Violations) -> SourceDraft:
+    return SourceDraft(
+        url=_url(source.url, f"{field}.url", check),
+        publisher=check.text(source.publisher, f"{field}.publisher", max_length=MAX_NAME),
+        title=check.text(source.title, f"{field}.title", max_length=MAX_SOURCE_TITLE),
+        kind=check.enum(
+            source.kind,
+            source_pb2.SourceKind,
+            f"{field}.kind",
+            default=source_pb2.SOURCE_KIND_OTHER,
+        ),
+        published_at_us=(
+            check.timestamp(source.published_at, f"{field}.published_at")
+            if source.HasField("published_at")
+            else None
+        ),
+    )
+
+
+def source_draft(request: claim_service_pb2.CreateSourceRequest) -> SourceDraft:
+    """Checks a CreateSourceRequest; returns the source to create."""
+    check = _Violations()
+    if not request.HasField("source"):
+        check.add("source", "is required")
+        check.raise_if_any()
+    draft = _source_draft(request.source, "source", check)
+    check.raise_if_any()
+    return draft
+
+
+# Claims
+
+
+def _start_of_period(micros: int, precision: int) -> int:
+    """Returns the first instant of the year, month or day holding ``micros`` (UTC)."""
+    if precision == claim_pb2.DATE_PRECISION_EXACT:
+        return micros
+    day_us = _SECONDS_PER_DAY * 1_000_000
+    start_of_day = micros - micros % day_us
+    if precision == claim_pb2.DATE_PRECISION_DAY:
+        return start_of_day
+    stamp = Timestamp()
+    stamp.FromMicroseconds(start_of_day)
+    moment = stamp.ToDatetime()
+    moment = moment.replace(day=1)
+    if precision == claim_pb2.DATE_PRECISION_YEAR:
+        moment = moment.replace(month=1)
+    stamp.FromDatetime(moment)
+    return stamp.ToMicroseconds()
+
+
+def _citation_draft(citation: claim_pb2.Citation, field: str, check: _Violations) -> CitationDraft:
+    has_source = citation.HasField("source")
+    if citation.source_id and has_source:
+        check.add(field, "give source_id or source, not both")
+    elif not citation.source_id and not has_source:
+        check.add(f"{field}.source_id", "is required when source is not given")
+    source_id = check.resource_id(
+        citation.source_id, _ids.SOURCE_PREFIX, f"{field}.source_id", required=False
+    )
+    return CitationDraft(
+        role=check.enum(
+            citation.role,
+            claim_pb2.CitationRole,
+            f"{field}.role",
+            default=claim_pb2.CITATION_ROLE_REPORT,
+        ),
+        excerpt=check.text(
+            citation.excerpt, f"{field}.excerpt", max_length=MAX_EXCERPT, lines=True
+        ),
+        source_id=source_id if not has_source else "",
+        source=_source_draft(citation.source, f"{field}.source", check) if has_source else None,
+    )
+
+
+def _topics(values: Iterable[str], field: str, check: _Violations) -> tuple[str, ...]:
+    values = list(values)
+    if len(values) > MAX_TOPICS:
+        check.add(field, f"must hold at most {MAX_TOPICS} topics, not {len(values)}")
+        return ()
+    topics = []
+    for index, topic in enumerate(values):
+        cleaned = check.text(topic, f"{field}[{index}]", max_length=MAX_TOPIC, required=True)
+        if cleaned and not fold(cleaned):
+            check.add(f"{field}[{index}]", "must contain a letter or a digit")
+        topics.append(cleaned)
+    return _unique_folded(topics)
+
+
+def _fingerprint(claim: claim_pb2.Claim) -> str:
+    """Identifies the content of a claim to create, output-only fields left out."""
+    content = claim_pb2.Claim()
+    content.CopyFrom(claim)
+    for output_only in ("id", "create_time", "update_time"):
+        content.ClearField(output_only)
+    return hashlib.sha256(content.SerializeToString(deterministic=True)).hexdigest()
+
+
+def claim_draft(request: claim_service_pb2.CreateClaimRequest) -> ClaimDraft:
+    """Checks a CreateClaimRequest; returns the claim to create."""
+    check = _Violations()
+    if not request.HasField("claim"):
+        check.add("claim", "is required")
+        check.raise_if_any()
+    claim = request.claim
+    request_id = request.request_id
+    if request_id and (len(request_id) > MAX_REQUEST_ID or not _REQUEST_ID.match(request_id)):
+        check.add(
+            "request_id",
+            f"must be 1 to {MAX_REQUEST_ID} letters, digits or '._:-', such as a UUID",
+        )
+    has_speaker = claim.HasField("speaker")
+    if claim.speaker_id and has_speaker:
+        check.add("claim.speaker", "give claim.speaker_id or claim.speaker, not both")
+    elif not claim.speaker_id and not has_speaker:
+        check.add("claim.speaker_id", "is required when claim.speaker is not given")
+    speaker_id = check.resource_id(
+        claim.speaker_id, _ids.SPEAKER_PREFIX, "claim.speaker_id", required=False
+    )
+    precision = check.enum(
+        claim.stated_at_precision,
+        claim_pb2.DatePrecision,
+        "claim.stated_at_precision",
+        default=claim_pb2.DATE_PRECISION_EXACT,
+    )
+    stated_at_us = 0
+    if not claim.HasField("stated_at"):
+        check.add("claim.stated_at", "is required")
+    else:
+        stated_at_us = check.timestamp(claim.stated_at, "claim.stated_at")
+    if len(claim.citations) > MAX_CITATIONS:
+        check.add("claim.citations", f"must hold at most {MAX_CITATIONS} citations")
+    draft = ClaimDraft(
+        text=check.text(claim.text, "claim.text", max_length=MAX_TEXT, required=True, lines=True),
+        attribution=check.enum(
+            claim.attribution, claim_pb2.Attribution, "claim.attribution", default=None
+        ),
+        stated_at_us=_start_of_period(stated_at_us, precision) if not check.items else 0,
+        stated_at_precision=precision,
+        speaker_id=speaker_id if not has_speaker else "",
+        speaker=_speaker_draft(claim.speaker, "claim.speaker", check) if has_speaker else None,
+        channel=check.text(claim.channel, "claim.channel", max_length=MAX_CHANNEL),
+        language=check.language(claim.language, "claim.language"),
+        topics=_topics(claim.topics, "claim.topics", check),
+        citations=tuple(
+            _citation_draft(citation, f"claim.citations[{index}]", check)
+            for index, citation in enumerate(claim.citations[:MAX_CITATIONS])
+        ),
+        request_id=request_id,
+        fingerprint=_fingerprint(claim) if request_id else "",
+    )
+    check.raise_if_any()
+    return draft
+
+
+def resource_id(value: str, prefix: str, field: str = "id") -> str:
+    """Checks a request's id field; returns the id."""
+    check = _Violations()
+    checked = check.resource_id(value, prefix, field)
+    check.raise_if_any()
+    return checked
+
+
+# Queries
+
+
+def claim_query(claim_filter: claim_filter_pb2.ClaimFilter, field: str = "filter") -> ClaimQuery:
+    """Checks a ClaimFilter; returns its normalized form."""
+    check = _Violations()
+    if len(claim_filter.speaker_ids) > MAX_FILTER_IDS:
+        check.add(f"{field}.speaker_ids", f"must hold at most {MAX_FILTER_IDS} ids")
+    speaker_ids = tuple(
+        dict.fromkeys(
+            check.resource_id(value, _ids.SPEAKER_PREFIX, f"{field}.speaker_ids[{index}]")
+            for index, value in enumerate(claim_filter.speaker_ids[:MAX_FILTER_IDS])
+        )
+    )
+    speaker = check.text(claim_filter.speaker, f"{field}.speaker", max_length=MAX_NAME)
+    speaker_words = words(speaker)
+    if speaker and not speaker_words:
+        check.add(f"{field}.speaker", "must contain a letter or a digit")
+    topics = tuple(fold(topic) for topic in _topics(claim_filter.topics, f"{field}.topics", check))
+    publisher = check.text(claim_filter.publisher, f"{field}.publisher", max_length=MAX_NAME)
+    if publisher and not fold(publisher):
+        check.add(f"{field}.publisher", "must contain a letter or a digit")
+    attributions = []
+    for index, value in enumerate(claim_filter.attributions):
+        attribution = check.enum(
+            value, claim_pb2.Attribution, f"{field}.attributions[{index}]", default=None
+        )
+        attributions.append(attribution)
+    since = (
+        check.timestamp(claim_filter.stated_since, f"{field}.stated_since")
+        if claim_filter.HasField("stated_since")
+        else None
+    )
+    before = (
+        check.timestamp(claim_filter.stated_before, f"{field}.stated_before")
+        if claim_filter.HasField("stated_before")
+        else None
+    )
+    if since is not None and before is not None and before <= since:
+        check.add(f"{field}.stated_before", f"must be later than {field}.stated_since")
+    query = ClaimQuery(
+        speaker_ids=speaker_ids,
+        speaker_words=speaker_words,
+        topics=topics,
+        publisher=fold(publisher),
+        source_id=check.resource_id(
+            claim_filter.source_id, _ids.SOURCE_PREFIX, f"{field}.source_id", required=False
+        ),
+        attributions=tuple(sorted(set(attributions))),
+        stated_since_us=since,
+        stated_before_us=before,
+        language=check.language(claim_filter.language, f"{field}.language"),
+    )
+    check.raise_if_any()
+    return query
+
+
+def claim_order(order_by: str, field: str = "order_by") -> ClaimOrder:
+    """Checks an order_by string; returns the order it names."""
+    normalized = " ".join(order_by.lower().split())
+    if normalized in ("", "stated_at desc"):
+        return ClaimOrder(descending=True)
+    if normalized in ("stated_at", "stated_at asc"):
+        return ClaimOrder(descending=False)
+    raise ValidationError(
+        [FieldViolation(field, "must be 'stated_at desc' (the default) or 'stated_at asc'")]
+    )

@@ -1,0 +1,41 @@
+"""Storage: the interface the servicer uses, its values, errors, and the SQLite backend."""
+
+from ._base import ClaimStore
+from ._errors import (
+    AlreadyExistsError,
+    AmbiguousError,
+    NotFoundError,
+    SchemaError,
+    StoreError,
+    UnavailableError,
+)
+from ._model import (
+    CitationDraft,
+    ClaimCursor,
+    ClaimDraft,
+    ClaimOrder,
+    ClaimQuery,
+    Page,
+    SourceDraft,
+    SpeakerDraft,
+)
+from ._sqlite import SqliteStore
+
+__all__ = [
+    "AlreadyExistsError",
+    "AmbiguousError",
+    "CitationDraft",
+    "ClaimCursor",
+    "ClaimDraft",
+    "ClaimOrder",
+    "ClaimQuery",
+    "ClaimStore",
+    "NotFoundError",
+    "Page",
+    "SchemaError",
+    "SourceDraft",
+    "SpeakerDraft",
+    "SqliteStore",
+    "StoreError",
+    "UnavailableError",
+]

@@ -1,0 +1,73 @@
+"""The interface every storage backend implements.
+
+All SQL lives behind it: the servicer only ever calls these methods, so a
+PostgreSQL backend can replace the SQLite one without touching the servicer.
+"""
+
+from typing import Protocol
+
+from claimstore.v1.claim_pb2 import Claim
+from claimstore.v1.source_pb2 import Source
+from claimstore.v1.speaker_pb2 import Speaker
+
+from ._model import ClaimCursor, ClaimDraft, ClaimOrder, ClaimQuery, Page, SourceDraft, SpeakerDraft
+
+
+class ClaimStore(Protocol):
+    """Keeps speakers, sources and claims.
+
+    Methods raise only :class:`~claimstore_server.store.StoreError` subclasses.
+    Each write happens in one transaction: it is stored whole or not at all.
+    """
+
+    def create_speaker(self, draft: SpeakerDraft) -> Speaker:
+        """Stores a new speaker; a wikidata_id already in use is AlreadyExistsError."""
+        ...
+
+    def get_speaker(self, speaker_id: str) -> Speaker:
+        """Returns the speaker, or raises NotFoundError."""
+        ...
+
+    def list_speakers(self, *, after_id: str, limit: int) -> Page[Speaker]:
+        """Returns up to ``limit`` speakers with ids greater than ``after_id``, by id."""
+        ...
+
+    def create_source(self, draft: SourceDraft) -> Source:
+        """Stores a new source; a url already in use is AlreadyExistsError."""
+        ...
+
+    def get_source(self, source_id: str) -> Source:
+        """Returns the source, or raises NotFoundError."""
+        ...
+
+    def list_sources(self, *, after_id: str, limit: int) -> Page[Source]:
+        """Returns up to ``limit`` sources with ids greater than ``after_id``, by id."""
+        ...
+
+    def create_claim(self, draft: ClaimDraft) -> Claim:
+        """Stores a claim with its citations, resolving inline speaker and sources.
+
+        A draft whose request_id was stored before returns the claim stored then
+        and writes nothing; if that earlier request differs (another
+        fingerprint), it raises AlreadyExistsError.
+        """
+        ...
+
+    def get_claim(self, claim_id: str) -> Claim:
+        """Returns the claim with its speaker and cited sources, or raises NotFoundError."""
+        ...
+
+    def list_claims(
+        self,
+        query: ClaimQuery,
+        *,
+        order: ClaimOrder,
+        after: ClaimCursor | None,
+        limit: int,
+    ) -> Page[Claim]:
+        """Returns up to ``limit`` claims matching ``query`` that sort after ``after``."""
+        ...
+
+    def close(self) -> None:
+        """Releases the database; the store cannot be used afterwards."""
+        ...

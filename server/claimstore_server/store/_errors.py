@@ -1,0 +1,68 @@
+"""Errors the store raises, whatever the backend.
+
+The servicer maps each one to a gRPC status in one place
+(``claimstore_server._status``); backends translate their own driver errors
+into these, so no driver exception reaches the servicer.
+
+    StoreError
+    ├── NotFoundError          a referenced resource does not exist
+    ├── AlreadyExistsError     a unique key is taken
+    ├── AmbiguousError         an inline speaker matches several speakers
+    ├── UnavailableError       the database is busy or unreachable: retry later
+    └── SchemaError            the database file was written by a newer claimstore
+"""
+
+from dataclasses import dataclass
+
+
+class StoreError(Exception):
+    """Base class of every error the store raises."""
+
+
+@dataclass
+class NotFoundError(StoreError):
+    """The resource ``resource_id`` of ``resource_type``, named by ``field``, does not exist."""
+
+    resource_type: str
+    resource_id: str
+    field: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.resource_type} {self.resource_id!r} not found"
+
+
+@dataclass
+class AlreadyExistsError(StoreError):
+    """A ``resource_type`` already holds ``value`` in the unique ``field``."""
+
+    resource_type: str
+    field: str
+    value: str
+    existing_id: str = ""
+    reason: str = ""
+
+    def __str__(self) -> str:
+        message = self.reason or f"a {self.resource_type} with this value already exists"
+        suffix = f" ({self.existing_id})" if self.existing_id else ""
+        return f"{self.field}: {message}{suffix}"
+
+
+@dataclass
+class AmbiguousError(StoreError):
+    """The value in ``field`` matches several ``candidates``; the caller must pick one by id."""
+
+    field: str
+    value: str
+    candidates: tuple[str, ...]
+
+    def __str__(self) -> str:
+        listed = ", ".join(self.candidates)
+        return f"{self.field}: {self.value!r} matches several speakers ({listed}); give an id"
+
+
+class UnavailableError(StoreError):
+    """The database cannot serve the request now (busy, locked or gone); retrying may work."""
+
+
+class SchemaError(StoreError):
+    """The database cannot be used by this version of claimstore."""

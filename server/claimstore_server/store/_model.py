@@ -1,0 +1,114 @@
+"""The values that cross the store interface, independent of any database.
+
+Drafts are validated, normalized inputs: the servicer builds them from requests
+(see ``claimstore_server._validation``) and every backend stores them as they
+are. Resources come back as the generated ``claimstore.v1`` messages, built by
+``_rows``.
+"""
+
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakerDraft:
+    """A speaker to create or to match, with folded names computed by validation."""
+
+    display_name: str
+    kind: int
+    title: str = ""
+    affiliation: str = ""
+    aliases: tuple[str, ...] = ()
+    wikidata_id: str = ""
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The display name followed by the aliases."""
+        return (self.display_name, *self.aliases)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceDraft:
+    """A source to create or to match by url."""
+
+    url: str = ""
+    publisher: str = ""
+    title: str = ""
+    kind: int = 0
+    published_at_us: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CitationDraft:
+    """A citation: exactly one of ``source_id`` and ``source`` is set."""
+
+    role: int
+    excerpt: str = ""
+    source_id: str = ""
+    source: SourceDraft | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimDraft:
+    """A claim to create: exactly one of ``speaker_id`` and ``speaker`` is set.
+
+    ``fingerprint`` identifies the request's content, so that a ``request_id``
+    reused for a different claim can be told apart from a retry.
+    """
+
+    text: str
+    attribution: int
+    stated_at_us: int
+    stated_at_precision: int
+    speaker_id: str = ""
+    speaker: SpeakerDraft | None = None
+    channel: str = ""
+    language: str = ""
+    topics: tuple[str, ...] = ()
+    citations: tuple[CitationDraft, ...] = ()
+    request_id: str = ""
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimQuery:
+    """The normalized form of a ``ClaimFilter``: what every claim query runs on.
+
+    Text values are folded (see ``claimstore_server._text.fold``); empty values
+    and empty tuples do not filter.
+    """
+
+    speaker_ids: tuple[str, ...] = ()
+    speaker_words: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    publisher: str = ""
+    source_id: str = ""
+    attributions: tuple[int, ...] = ()
+    stated_since_us: int | None = None
+    stated_before_us: int | None = None
+    language: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimOrder:
+    """How a claim listing is ordered: by stated_at, then id, one direction."""
+
+    descending: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimCursor:
+    """The position after which a claim listing continues: the last claim's sort key."""
+
+    stated_at_us: int
+    claim_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of results and whether more follow."""
+
+    items: list[T] = field(default_factory=list)
+    has_more: bool = False

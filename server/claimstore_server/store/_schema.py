@@ -1,0 +1,145 @@
+"""The SQLite schema and its forward migrations.
+
+The schema version lives in ``PRAGMA user_version``. Each migration moves the
+database up one version inside one transaction; opening a database runs the
+ones it lacks, and refuses a database whose version is newer than this code.
+"""
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+from ._errors import SchemaError
+
+
+def _create_v1(db: sqlite_utils.Database) -> None:
+    """Speakers, sources, claims, citations, topics and request ids, with an index per filter."""
+    db.table("speakers").create(
+        {
+            "id": str,
+            "display_name": str,
+            "kind": int,
+            "title": str,
+            "affiliation": str,
+            "aliases": str,  # JSON array, in the order given
+            "wikidata_id": str,  # NULL when not given, so that the unique index ignores it
+            "create_time": int,  # microseconds since the Unix epoch, UTC
+            "update_time": int,
+        },
+        pk="id",
+        not_null={"display_name", "kind", "title", "affiliation", "aliases"},
+    )
+    db.table("speakers").create_index(["wikidata_id"], unique=True)
+    # Every folded name and alias of a speaker, for exact resolution and word search.
+    db.table("speaker_names").create(
+        {"speaker_id": str, "name": str},
+        pk=("name", "speaker_id"),
+        foreign_keys=[("speaker_id", "speakers", "id")],
+        not_null={"speaker_id", "name"},
+    )
+    db.table("speaker_names").create_index(["speaker_id"])
+    db.table("sources").create(
+        {
+            "id": str,
+            "url": str,  # NULL when not given
+            "publisher": str,
+            "publisher_folded": str,
+            "title": str,
+            "kind": int,
+            "published_at": int,
+            "create_time": int,
+            "update_time": int,
+        },
+        pk="id",
+        not_null={"publisher", "publisher_folded", "title", "kind"},
+    )
+    db.table("sources").create_index(["url"], unique=True)
+    db.table("sources").create_index(["publisher_folded"])
+    db.table("claims").create(
+        {
+            "id": str,
+            "text": str,
+            "attribution": int,
+            "speaker_id": str,
+            "stated_at": int,
+            "stated_at_precision": int,
+            "channel": str,
+            "language": str,
+            "topics": str,  # JSON array, in the order given
+            "create_time": int,
+            "update_time": int,
+        },
+        pk="id",
+        foreign_keys=[("speaker_id", "speakers", "id")],
+        not_null={
+            "text",
+            "attribution",
+            "speaker_id",
+            "stated_at",
+            "stated_at_precision",
+            "channel",
+            "language",
+            "topics",
+        },
+    )
+    # Listing order is (stated_at, id); each filter gets an index that keeps it.
+    db.table("claims").create_index(["stated_at", "id"])
+    db.table("claims").create_index(["speaker_id", "stated_at", "id"])
+    db.table("claims").create_index(["attribution", "stated_at", "id"])
+    db.table("claims").create_index(["language", "stated_at", "id"])
+    db.table("claim_topics").create(
+        {"topic": str, "claim_id": str},
+        pk=("topic", "claim_id"),
+        foreign_keys=[("claim_id", "claims", "id")],
+        not_null={"topic", "claim_id"},
+    )
+    db.table("claim_topics").create_index(["claim_id"])
+    db.table("citations").create(
+        {"claim_id": str, "position": int, "source_id": str, "role": int, "excerpt": str},
+        pk=("claim_id", "position"),
+        foreign_keys=[("claim_id", "claims", "id"), ("source_id", "sources", "id")],
+        not_null={"claim_id", "position", "source_id", "role", "excerpt"},
+    )
+    db.table("citations").create_index(["source_id", "claim_id"])
+    db.table("claim_requests").create(
+        {"request_id": str, "claim_id": str, "fingerprint": str},
+        pk="request_id",
+        foreign_keys=[("claim_id", "claims", "id")],
+        not_null={"claim_id", "fingerprint"},
+    )
+    db.table("claim_requests").create_index(["claim_id"])
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_create_v1,)
+"""``MIGRATIONS[n]`` moves a database from version ``n`` to ``n + 1``."""
+
+LATEST_VERSION = len(MIGRATIONS)
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Brings ``db`` up to ``LATEST_VERSION``, one transaction per step; returns the version."""
+    version = _user_version(db)
+    if version > LATEST_VERSION:
+        raise SchemaError(
+            f"the database is at schema version {version}, newer than this claimstore "
+            f"understands ({LATEST_VERSION}); upgrade claimstore to open it"
+        )
+    while version < LATEST_VERSION:
+        db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have migrated while this one waited for the lock.
+            version = _user_version(db)
+            if version < LATEST_VERSION:
+                MIGRATIONS[version](db)
+                version += 1
+                db.conn.execute(f"PRAGMA user_version = {version}")
+            db.conn.execute("COMMIT")
+        except BaseException:
+            db.conn.execute("ROLLBACK")
+            raise
+    return version
+
+
+def _user_version(db: sqlite_utils.Database) -> int:
+    row = db.conn.execute("PRAGMA user_version").fetchone()
+    return int(row[0])
