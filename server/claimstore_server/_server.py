@@ -15,16 +15,18 @@ from pathlib import Path
 from types import FrameType
 
 import grpc
-from claimstore.v1 import claim_service_pb2, claim_service_pb2_grpc
+from claimstore.v1 import claim_service_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from ._handlers import add_servicer
 from ._servicer import ClaimServicer
 from .store import ClaimStore, SqliteStore
 
 _log = logging.getLogger(__name__)
 
-CLAIM_SERVICE_NAME = claim_service_pb2.DESCRIPTOR.services_by_name["ClaimService"].full_name
+CLAIM_SERVICE = claim_service_pb2.DESCRIPTOR.services_by_name["ClaimService"]
+CLAIM_SERVICE_NAME = CLAIM_SERVICE.full_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +102,7 @@ def _set_health(servicer: health.HealthServicer, status: int) -> None:
 
 
 def _configure_claim_service(server: grpc.Server, store: ClaimStore) -> None:
-    claim_service_pb2_grpc.add_ClaimServiceServicer_to_server(ClaimServicer(store), server)
+    add_servicer(server, ClaimServicer(store), CLAIM_SERVICE)
 
 
 def _configure_health(server: grpc.Server) -> health.HealthServicer:
