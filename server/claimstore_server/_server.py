@@ -46,7 +46,7 @@ class ServerConfig:
 
     db_path: str | Path = "claimstore.db"
     listen: str = "127.0.0.1:50051"
-    max_workers: int = 16
+    max_workers: int = 8
     grace_seconds: float = 10.0
     max_message_bytes: int = 4 * 1024 * 1024
 

@@ -25,9 +25,10 @@ def _create_v1(db: sqlite_utils.Database) -> None:
             "wikidata_id": str,  # NULL when not given, so that the unique index ignores it
             "create_time": int,  # microseconds since the Unix epoch, UTC
             "update_time": int,
+            "body": bytes,  # the Speaker message, see _rows
         },
         pk="id",
-        not_null={"display_name", "kind", "title", "affiliation", "aliases"},
+        not_null={"display_name", "kind", "title", "affiliation", "aliases", "body"},
     )
     db.table("speakers").create_index(["wikidata_id"], unique=True)
     # Every folded name and alias of a speaker, for exact resolution and word search.
@@ -49,9 +50,10 @@ def _create_v1(db: sqlite_utils.Database) -> None:
             "published_at": int,
             "create_time": int,
             "update_time": int,
+            "body": bytes,  # the Source message, see _rows
         },
         pk="id",
-        not_null={"publisher", "publisher_folded", "title", "kind"},
+        not_null={"publisher", "publisher_folded", "title", "kind", "body"},
     )
     db.table("sources").create_index(["url"], unique=True)
     db.table("sources").create_index(["publisher_folded"])
@@ -68,6 +70,7 @@ def _create_v1(db: sqlite_utils.Database) -> None:
             "topics": str,  # JSON array, in the order given
             "create_time": int,
             "update_time": int,
+            "body": bytes,  # the Claim message without speaker and citations, see _rows
         },
         pk="id",
         foreign_keys=[("speaker_id", "speakers", "id")],
@@ -80,6 +83,7 @@ def _create_v1(db: sqlite_utils.Database) -> None:
             "channel",
             "language",
             "topics",
+            "body",
         },
     )
     # Listing order is (stated_at, id); each filter gets an index that keeps it.
@@ -95,10 +99,17 @@ def _create_v1(db: sqlite_utils.Database) -> None:
     )
     db.table("claim_topics").create_index(["claim_id"])
     db.table("citations").create(
-        {"claim_id": str, "position": int, "source_id": str, "role": int, "excerpt": str},
+        {
+            "claim_id": str,
+            "position": int,
+            "source_id": str,
+            "role": int,
+            "excerpt": str,
+            "body": bytes,  # the Citation message without its source, see _rows
+        },
         pk=("claim_id", "position"),
         foreign_keys=[("claim_id", "claims", "id"), ("source_id", "sources", "id")],
-        not_null={"claim_id", "position", "source_id", "role", "excerpt"},
+        not_null={"claim_id", "position", "source_id", "role", "excerpt", "body"},
     )
     db.table("citations").create_index(["source_id", "claim_id"])
     db.table("claim_requests").create(

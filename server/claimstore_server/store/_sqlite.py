@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
-from claimstore.v1.claim_pb2 import Citation, Claim
+from claimstore.v1.claim_pb2 import Claim
 from claimstore.v1.source_pb2 import Source
 from claimstore.v1.speaker_pb2 import Speaker
 
@@ -39,19 +39,13 @@ from ._model import (
 )
 from ._schema import migrate
 
-_SPEAKER_SELECT = "SELECT " + ", ".join(_rows.SPEAKER_COLUMNS) + " FROM speakers"
-_SOURCE_SELECT = "SELECT " + ", ".join(_rows.SOURCE_COLUMNS) + " FROM sources"
 _CLAIM_SELECT = (
-    "SELECT "
-    + ", ".join(f"c.{column}" for column in _rows.CLAIM_COLUMNS)
-    + ", "
-    + ", ".join(f"sp.{column} AS spk_{column}" for column in _rows.SPEAKER_COLUMNS)
-    + " FROM claims c JOIN speakers sp ON sp.id = c.speaker_id"
+    "SELECT c.id, c.body, sp.body AS speaker_body FROM claims c"
+    " JOIN speakers sp ON sp.id = c.speaker_id"
 )
 _CITATION_SELECT = (
-    "SELECT ct.claim_id, ct.source_id, ct.role, ct.excerpt, "
-    + ", ".join(f"s.{column} AS src_{column}" for column in _rows.SOURCE_COLUMNS)
-    + " FROM citations ct JOIN sources s ON s.id = ct.source_id"
+    "SELECT ct.claim_id, ct.body, s.body AS source_body FROM citations ct"
+    " JOIN sources s ON s.id = ct.source_id"
 )
 
 
@@ -159,22 +153,22 @@ class SqliteStore:
     def list_speakers(self, *, after_id: str, limit: int) -> Page[Speaker]:
         with self._read() as connection:
             rows = connection.execute(
-                f"{_SPEAKER_SELECT} WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit + 1)
+                "SELECT body FROM speakers WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit + 1)
             ).fetchall()
-        return Page([_rows.speaker_from_row(row) for row in rows[:limit]], len(rows) > limit)
+        return Page([_rows.speaker_from_body(row[0]) for row in rows[:limit]], len(rows) > limit)
 
     def _fetch_speaker(self, connection: sqlite3.Connection, speaker_id: str) -> Speaker:
-        row = connection.execute(f"{_SPEAKER_SELECT} WHERE id = ?", (speaker_id,)).fetchone()
+        row = connection.execute("SELECT body FROM speakers WHERE id = ?", (speaker_id,)).fetchone()
         if row is None:
             raise NotFoundError("speaker", speaker_id, "id")
-        return _rows.speaker_from_row(row)
+        return _rows.speaker_from_body(row[0])
 
     def _insert_speaker(self, connection: sqlite3.Connection, draft: SpeakerDraft) -> str:
         speaker_id = self._ids.new(_ids.SPEAKER_PREFIX)
         now = _now_us()
         connection.execute(
             "INSERT INTO speakers (id, display_name, kind, title, affiliation, aliases,"
-            " wikidata_id, create_time, update_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " wikidata_id, create_time, update_time, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 speaker_id,
                 draft.display_name,
@@ -185,6 +179,7 @@ class SqliteStore:
                 draft.wikidata_id or None,
                 now,
                 now,
+                _rows.speaker_body(speaker_id, draft, now),
             ),
         )
         connection.executemany(
@@ -240,15 +235,15 @@ class SqliteStore:
     def list_sources(self, *, after_id: str, limit: int) -> Page[Source]:
         with self._read() as connection:
             rows = connection.execute(
-                f"{_SOURCE_SELECT} WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit + 1)
+                "SELECT body FROM sources WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit + 1)
             ).fetchall()
-        return Page([_rows.source_from_row(row) for row in rows[:limit]], len(rows) > limit)
+        return Page([_rows.source_from_body(row[0]) for row in rows[:limit]], len(rows) > limit)
 
     def _fetch_source(self, connection: sqlite3.Connection, source_id: str) -> Source:
-        row = connection.execute(f"{_SOURCE_SELECT} WHERE id = ?", (source_id,)).fetchone()
+        row = connection.execute("SELECT body FROM sources WHERE id = ?", (source_id,)).fetchone()
         if row is None:
             raise NotFoundError("source", source_id, "id")
-        return _rows.source_from_row(row)
+        return _rows.source_from_body(row[0])
 
     def _source_id_by_url(self, connection: sqlite3.Connection, url: str) -> str | None:
         row = connection.execute("SELECT id FROM sources WHERE url = ?", (url,)).fetchone()
@@ -259,7 +254,8 @@ class SqliteStore:
         now = _now_us()
         connection.execute(
             "INSERT INTO sources (id, url, publisher, publisher_folded, title, kind,"
-            " published_at, create_time, update_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " published_at, create_time, update_time, body)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 source_id,
                 draft.url or None,
@@ -270,6 +266,7 @@ class SqliteStore:
                 draft.published_at_us,
                 now,
                 now,
+                _rows.source_body(source_id, draft, now),
             ),
         )
         return source_id
@@ -302,8 +299,8 @@ class SqliteStore:
             now = _now_us()
             connection.execute(
                 "INSERT INTO claims (id, text, attribution, speaker_id, stated_at,"
-                " stated_at_precision, channel, language, topics, create_time, update_time)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " stated_at_precision, channel, language, topics, create_time, update_time,"
+                " body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     claim_id,
                     draft.text,
@@ -316,6 +313,7 @@ class SqliteStore:
                     json.dumps(list(draft.topics), ensure_ascii=False),
                     now,
                     now,
+                    _rows.claim_body(claim_id, speaker_id, draft, now),
                 ),
             )
             connection.executemany(
@@ -323,10 +321,17 @@ class SqliteStore:
                 [(fold(topic), claim_id) for topic in draft.topics],
             )
             connection.executemany(
-                "INSERT INTO citations (claim_id, position, source_id, role, excerpt)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO citations (claim_id, position, source_id, role, excerpt, body)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
                 [
-                    (claim_id, position, source_id, citation.role, citation.excerpt)
+                    (
+                        claim_id,
+                        position,
+                        source_id,
+                        citation.role,
+                        citation.excerpt,
+                        _rows.citation_body(source_id, citation),
+                    )
                     for position, (source_id, citation) in enumerate(
                         zip(source_ids, draft.citations, strict=True)
                     )
@@ -375,19 +380,20 @@ class SqliteStore:
         if row is None:
             raise NotFoundError("claim", claim_id, "id")
         citations = self._fetch_citations(connection, [claim_id])
-        return _rows.claim_from_row(row, citations.get(claim_id, ()))
+        return _rows.claim_from_bodies(row[1], row[2], citations.get(claim_id, ()))
 
     def _fetch_citations(
         self, connection: sqlite3.Connection, claim_ids: Sequence[str]
-    ) -> dict[str, list[Citation]]:
+    ) -> dict[str, list[tuple[bytes, bytes]]]:
+        """Returns the (citation body, source body) pairs of each claim, in citation order."""
         rows = connection.execute(
             f"{_CITATION_SELECT} WHERE ct.claim_id IN ({_placeholders(len(claim_ids))})"
             " ORDER BY ct.claim_id, ct.position",
             list(claim_ids),
         ).fetchall()
-        by_claim: dict[str, list[Citation]] = defaultdict(list)
-        for row in rows:
-            by_claim[row["claim_id"]].append(_rows.citation_from_row(row))
+        by_claim: dict[str, list[tuple[bytes, bytes]]] = defaultdict(list)
+        for claim_id, citation, source in rows:
+            by_claim[claim_id].append((citation, source))
         return by_claim
 
     def list_claims(
@@ -410,11 +416,14 @@ class SqliteStore:
             rows = connection.execute(sql, params).fetchall()
             page_rows = rows[:limit]
             citations = (
-                self._fetch_citations(connection, [row["id"] for row in page_rows])
+                self._fetch_citations(connection, [row[0] for row in page_rows])
                 if page_rows
                 else {}
             )
-        claims = [_rows.claim_from_row(row, citations.get(row["id"], ())) for row in page_rows]
+        claims = [
+            _rows.claim_from_bodies(body, speaker_body, citations.get(claim_id, ()))
+            for claim_id, body, speaker_body in page_rows
+        ]
         return Page(claims, len(rows) > limit)
 
 
