@@ -11,7 +11,7 @@ from ._base import BaseClient
 from ._config import ClientConfig
 from ._exceptions import from_rpc_error
 from ._pagers import Pager
-from ._values import EnumLike, TimeLike
+from ._values import EnumLike, TimeLike, enum_value
 from .v1 import (
     claim_filter_pb2,
     claim_pb2,
@@ -128,9 +128,14 @@ class Client(BaseClient):
         )
         return self._call(self._stub.CreateClaim, request, timeout)
 
-    def get_claim(self, claim_id: str, *, timeout: float | None = None) -> claim_pb2.Claim:
-        """Returns the claim with id ``claim_id``, with its speaker and sources."""
-        request = claim_service_pb2.GetClaimRequest(id=claim_id)
+    def get_claim(
+        self, claim_id: str, *, view: EnumLike = "full", timeout: float | None = None
+    ) -> claim_pb2.Claim:
+        """Returns the claim with id ``claim_id``; in the "full" view (the default) with its
+        speaker and sources, in the "basic" view with their ids only."""
+        request = claim_service_pb2.GetClaimRequest(
+            id=claim_id, view=enum_value(claim_service_pb2.ClaimView, view, "view")
+        )
         return self._call(self._stub.GetClaim, request, timeout)
 
     def list_claims(
@@ -147,6 +152,7 @@ class Client(BaseClient):
         language: str | None = None,
         filter: claim_filter_pb2.ClaimFilter | None = None,  # the API's own name
         order_by: str = "",
+        view: EnumLike = "basic",
         page_size: int = 0,
         timeout: float | None = None,
     ) -> Pager[claim_pb2.Claim]:
@@ -154,9 +160,12 @@ class Client(BaseClient):
 
         The keyword filters build a ClaimFilter (all must hold; a sequence means
         any of its values); or pass a ready ``filter``. ``since`` is inclusive,
-        ``before`` exclusive. Each page is fetched when iteration reaches it;
+        ``before`` exclusive. In the "basic" view (the default) claims carry their
+        speaker's and sources' ids; ask for view="full" to get the speaker and
+        sources themselves. Each page is fetched when iteration reaches it;
         ``timeout`` applies to each page.
         """
+        view_number = enum_value(claim_service_pb2.ClaimView, view, "view")
         if filter is None:
             filter = self._claim_filter(
                 speaker=speaker,
@@ -172,7 +181,11 @@ class Client(BaseClient):
 
         def fetch(page_token: str) -> tuple[list[claim_pb2.Claim], str]:
             request = claim_service_pb2.ListClaimsRequest(
-                filter=filter, page_size=page_size, page_token=page_token, order_by=order_by
+                filter=filter,
+                page_size=page_size,
+                page_token=page_token,
+                order_by=order_by,
+                view=view_number,
             )
             response = self._call(self._stub.ListClaims, request, timeout)
             return list(response.claims), response.next_page_token

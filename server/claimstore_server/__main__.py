@@ -31,12 +31,6 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="host:port to listen on; loopback unless told otherwise (default: %(default)s)",
     )
     parser.add_argument(
-        "--workers",
-        type=int,
-        default=defaults.max_workers,
-        help="calls served at once (default: %(default)s)",
-    )
-    parser.add_argument(
         "--grace",
         type=float,
         default=defaults.grace_seconds,
@@ -55,9 +49,7 @@ def run_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    config = ServerConfig(
-        db_path=args.db, listen=args.listen, max_workers=args.workers, grace_seconds=args.grace
-    )
+    config = ServerConfig(db_path=args.db, listen=args.listen, grace_seconds=args.grace)
     try:
         serve(config)
     except (OSError, StoreError) as error:

@@ -7,7 +7,7 @@ The generated ``add_*Servicer_to_server`` parses requests with
 answered INVALID_ARGUMENT naming the request type, like any other bad input.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
@@ -41,26 +41,25 @@ def _parser(message_class: type[Message]) -> Callable[[bytes], Message | _Unpars
     return parse
 
 
-def _abort(context: grpc.ServicerContext, error: ValidationError) -> None:
-    context.abort_with_status(rpc_status.to_status(status_for(error)))
+Context = grpc.aio.ServicerContext[Any, Any]
 
 
 def _unary_request(behavior: Callable[..., Any]) -> Callable[..., Any]:
-    def handle(request: Message | _Unparsable, context: grpc.ServicerContext) -> Any:
+    async def handle(request: Message | _Unparsable, context: Context) -> Any:
         if isinstance(request, _Unparsable):
-            _abort(context, request.error)
-        return behavior(request, context)
+            await context.abort_with_status(rpc_status.to_status(status_for(request.error)))
+        return await behavior(request, context)
 
     return handle
 
 
 def _streamed_requests(behavior: Callable[..., Any]) -> Callable[..., Any]:
-    def handle(requests: Iterator[Message | _Unparsable], context: grpc.ServicerContext) -> Any:
-        def checked() -> Iterator[Message]:
-            for request in requests:
+    def handle(requests: AsyncIterator[Message | _Unparsable], context: Context) -> Any:
+        async def checked() -> AsyncIterator[Message]:
+            async for request in requests:
                 if isinstance(request, _Unparsable):
-                    _abort(context, request.error)
-                    return
+                    # The servicer's error handling reports it like any other bad input.
+                    raise request.error
                 yield request
 
         return behavior(checked(), context)
@@ -91,7 +90,7 @@ def _method_handler(
     )
 
 
-def add_servicer(server: grpc.Server, servicer: object, service: ServiceDescriptor) -> None:
+def add_servicer(server: grpc.aio.Server, servicer: object, service: ServiceDescriptor) -> None:
     """Serves every method of ``service`` from the same-named methods of ``servicer``."""
     handlers = {method.name: _method_handler(servicer, method) for method in service.methods}
     server.add_generic_rpc_handlers(

@@ -10,13 +10,18 @@ import base64
 import binascii
 import hashlib
 import json
-from typing import Any, Final
+from collections.abc import Sequence
+from typing import Any, Final, TypeVar
+
+from google.protobuf.message import Message
 
 from ._validation import FieldViolation, ValidationError
 
 DEFAULT_PAGE_SIZE: Final = 50
 MAX_PAGE_SIZE: Final = 1_000
 _MAX_TOKEN_LENGTH: Final = 1_024
+
+M = TypeVar("M", bound=Message)
 
 
 def page_size(value: int, field: str = "page_size") -> int:
@@ -70,6 +75,21 @@ def decode_token(token: str, digest: str, field: str = "page_token") -> list[Any
             ]
         )
     return position
+
+
+def fit_in(items: Sequence[M], budget_bytes: int) -> list[M]:
+    """Returns the longest head of ``items`` whose encoding fits in ``budget_bytes``.
+
+    The first item is always kept. A page cut short this way still carries a
+    next_page_token, as AIP-158 allows: a page may hold fewer than page_size.
+    """
+    total = 0
+    for index, item in enumerate(items):
+        # Each item is a length-delimited field: its bytes plus at most 6 of tag and length.
+        total += item.ByteSize() + 6
+        if total > budget_bytes and index > 0:
+            return list(items[:index])
+    return list(items)
 
 
 def position_error(field: str = "page_token") -> ValidationError:

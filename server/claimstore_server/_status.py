@@ -15,8 +15,8 @@ anything else (a bug)         INTERNAL            none; the server logs the trac
 
 import functools
 import logging
-from collections.abc import Callable
-from typing import Final, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, TypeVar
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
@@ -100,7 +100,8 @@ def status_for(error: Exception) -> status_pb2.Status:
 Request = TypeVar("Request")
 Response = TypeVar("Response")
 Servicer = TypeVar("Servicer")
-Method = Callable[[Servicer, Request, grpc.ServicerContext], Response]
+Context = grpc.aio.ServicerContext[Any, Any]
+Method = Callable[[Servicer, Request, Context], Awaitable[Response]]
 
 
 def reports_errors(
@@ -109,15 +110,17 @@ def reports_errors(
     """Wraps a unary servicer method so that every error it raises becomes a proper status."""
 
     @functools.wraps(method)
-    def wrapper(self: Servicer, request: Request, context: grpc.ServicerContext) -> Response:
+    async def wrapper(self: Servicer, request: Request, context: Context) -> Response:
         try:
-            return method(self, request, context)
+            return await method(self, request, context)
+        except grpc.aio.AbortError:
+            raise
         except (ValidationError, StoreError) as error:
             status = status_for(error)
         except Exception as error:
             _log.exception("%s failed", method.__name__)
             status = status_for(error)
-        context.abort_with_status(rpc_status.to_status(status))
+        await context.abort_with_status(rpc_status.to_status(status))
         raise AssertionError("abort_with_status returns only by raising")
 
     return wrapper

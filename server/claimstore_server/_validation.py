@@ -45,6 +45,8 @@ MAX_ID: Final = 64
 # Protobuf Timestamps span 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z.
 _MIN_SECONDS: Final = -62_135_596_800
 _MAX_SECONDS: Final = 253_402_300_799
+MIN_MICROS: Final = _MIN_SECONDS * 1_000_000
+MAX_MICROS: Final = _MAX_SECONDS * 1_000_000 + 999_999
 
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_EXCEPT_WHITESPACE: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -110,7 +112,7 @@ class _Violations:
 
     def enum(self, value: int, enum: "EnumType[Value]", field: str, *, default: int | None) -> int:
         """Returns ``value``, or ``default`` for the UNSPECIFIED value (``None``: required)."""
-        if value not in enum.values():
+        if value not in enum.DESCRIPTOR.values_by_number:
             self.add(field, f"{value} is not a valid {enum.DESCRIPTOR.name}")
             return value
         if value == 0:
@@ -466,6 +468,15 @@ def claim_query(claim_filter: claim_filter_pb2.ClaimFilter, field: str = "filter
     )
     check.raise_if_any()
     return query
+
+
+def full_view(view: int, *, default_full: bool, field: str = "view") -> bool:
+    """Checks a ClaimView; returns whether it asks for the full view."""
+    if view == claim_service_pb2.CLAIM_VIEW_UNSPECIFIED:
+        return default_full
+    if view not in claim_service_pb2.ClaimView.DESCRIPTOR.values_by_number:
+        raise ValidationError([FieldViolation(field, f"{view} is not a valid ClaimView")])
+    return view == claim_service_pb2.CLAIM_VIEW_FULL
 
 
 def claim_order(order_by: str, field: str = "order_by") -> ClaimOrder:

@@ -109,6 +109,7 @@ def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
             before=_end_of(args.until) if args.until else None,
             language=args.language,
             order_by="stated_at asc" if args.oldest_first else "",
+            view="full",
             page_size=min(args.limit, 1000) if args.limit else 0,
         )
         selected = islice(claims, args.limit) if args.limit else iter(claims)

@@ -28,37 +28,39 @@ from claimstore.v1 import source_pb2 as claimstore_dot_v1_dot_source__pb2
 from claimstore.v1 import speaker_pb2 as claimstore_dot_v1_dot_speaker__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!claimstore/v1/claim_service.proto\x12\rclaimstore.v1\x1a\x19\x63laimstore/v1/claim.proto\x1a claimstore/v1/claim_filter.proto\x1a\x1a\x63laimstore/v1/source.proto\x1a\x1b\x63laimstore/v1/speaker.proto\"M\n\x12\x43reateClaimRequest\x12#\n\x05\x63laim\x18\x01 \x01(\x0b\x32\x14.claimstore.v1.Claim\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"\x1d\n\x0fGetClaimRequest\x12\n\n\x02id\x18\x01 \x01(\t\"x\n\x11ListClaimsRequest\x12*\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x1a.claimstore.v1.ClaimFilter\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x10\n\x08order_by\x18\x04 \x01(\t\"S\n\x12ListClaimsResponse\x12$\n\x06\x63laims\x18\x01 \x03(\x0b\x32\x14.claimstore.v1.Claim\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"?\n\x14\x43reateSpeakerRequest\x12\'\n\x07speaker\x18\x01 \x01(\x0b\x32\x16.claimstore.v1.Speaker\"\x1f\n\x11GetSpeakerRequest\x12\n\n\x02id\x18\x01 \x01(\t\"<\n\x13ListSpeakersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"Y\n\x14ListSpeakersResponse\x12(\n\x08speakers\x18\x01 \x03(\x0b\x32\x16.claimstore.v1.Speaker\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"<\n\x13\x43reateSourceRequest\x12%\n\x06source\x18\x01 \x01(\x0b\x32\x15.claimstore.v1.Source\"\x1e\n\x10GetSourceRequest\x12\n\n\x02id\x18\x01 \x01(\t\";\n\x12ListSourcesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"V\n\x13ListSourcesResponse\x12&\n\x07sources\x18\x01 \x03(\x0b\x32\x15.claimstore.v1.Source\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xc0\x05\n\x0c\x43laimService\x12\x46\n\x0b\x43reateClaim\x12!.claimstore.v1.CreateClaimRequest\x1a\x14.claimstore.v1.Claim\x12@\n\x08GetClaim\x12\x1e.claimstore.v1.GetClaimRequest\x1a\x14.claimstore.v1.Claim\x12Q\n\nListClaims\x12 .claimstore.v1.ListClaimsRequest\x1a!.claimstore.v1.ListClaimsResponse\x12L\n\rCreateSpeaker\x12#.claimstore.v1.CreateSpeakerRequest\x1a\x16.claimstore.v1.Speaker\x12\x46\n\nGetSpeaker\x12 .claimstore.v1.GetSpeakerRequest\x1a\x16.claimstore.v1.Speaker\x12W\n\x0cListSpeakers\x12\".claimstore.v1.ListSpeakersRequest\x1a#.claimstore.v1.ListSpeakersResponse\x12I\n\x0c\x43reateSource\x12\".claimstore.v1.CreateSourceRequest\x1a\x15.claimstore.v1.Source\x12\x43\n\tGetSource\x12\x1f.claimstore.v1.GetSourceRequest\x1a\x15.claimstore.v1.Source\x12T\n\x0bListSources\x12!.claimstore.v1.ListSourcesRequest\x1a\".claimstore.v1.ListSourcesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!claimstore/v1/claim_service.proto\x12\rclaimstore.v1\x1a\x19\x63laimstore/v1/claim.proto\x1a claimstore/v1/claim_filter.proto\x1a\x1a\x63laimstore/v1/source.proto\x1a\x1b\x63laimstore/v1/speaker.proto\"M\n\x12\x43reateClaimRequest\x12#\n\x05\x63laim\x18\x01 \x01(\x0b\x32\x14.claimstore.v1.Claim\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"E\n\x0fGetClaimRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12&\n\x04view\x18\x02 \x01(\x0e\x32\x18.claimstore.v1.ClaimView\"\xa0\x01\n\x11ListClaimsRequest\x12*\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x1a.claimstore.v1.ClaimFilter\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x10\n\x08order_by\x18\x04 \x01(\t\x12&\n\x04view\x18\x05 \x01(\x0e\x32\x18.claimstore.v1.ClaimView\"S\n\x12ListClaimsResponse\x12$\n\x06\x63laims\x18\x01 \x03(\x0b\x32\x14.claimstore.v1.Claim\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"?\n\x14\x43reateSpeakerRequest\x12\'\n\x07speaker\x18\x01 \x01(\x0b\x32\x16.claimstore.v1.Speaker\"\x1f\n\x11GetSpeakerRequest\x12\n\n\x02id\x18\x01 \x01(\t\"<\n\x13ListSpeakersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"Y\n\x14ListSpeakersResponse\x12(\n\x08speakers\x18\x01 \x03(\x0b\x32\x16.claimstore.v1.Speaker\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"<\n\x13\x43reateSourceRequest\x12%\n\x06source\x18\x01 \x01(\x0b\x32\x15.claimstore.v1.Source\"\x1e\n\x10GetSourceRequest\x12\n\n\x02id\x18\x01 \x01(\t\";\n\x12ListSourcesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"V\n\x13ListSourcesResponse\x12&\n\x07sources\x18\x01 \x03(\x0b\x32\x15.claimstore.v1.Source\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*R\n\tClaimView\x12\x1a\n\x16\x43LAIM_VIEW_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43LAIM_VIEW_BASIC\x10\x01\x12\x13\n\x0f\x43LAIM_VIEW_FULL\x10\x02\x32\xc0\x05\n\x0c\x43laimService\x12\x46\n\x0b\x43reateClaim\x12!.claimstore.v1.CreateClaimRequest\x1a\x14.claimstore.v1.Claim\x12@\n\x08GetClaim\x12\x1e.claimstore.v1.GetClaimRequest\x1a\x14.claimstore.v1.Claim\x12Q\n\nListClaims\x12 .claimstore.v1.ListClaimsRequest\x1a!.claimstore.v1.ListClaimsResponse\x12L\n\rCreateSpeaker\x12#.claimstore.v1.CreateSpeakerRequest\x1a\x16.claimstore.v1.Speaker\x12\x46\n\nGetSpeaker\x12 .claimstore.v1.GetSpeakerRequest\x1a\x16.claimstore.v1.Speaker\x12W\n\x0cListSpeakers\x12\".claimstore.v1.ListSpeakersRequest\x1a#.claimstore.v1.ListSpeakersResponse\x12I\n\x0c\x43reateSource\x12\".claimstore.v1.CreateSourceRequest\x1a\x15.claimstore.v1.Source\x12\x43\n\tGetSource\x12\x1f.claimstore.v1.GetSourceRequest\x1a\x15.claimstore.v1.Source\x12T\n\x0bListSources\x12!.claimstore.v1.ListSourcesRequest\x1a\".claimstore.v1.ListSourcesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'claimstore.v1.claim_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_CLAIMVIEW']._serialized_start=1062
+  _globals['_CLAIMVIEW']._serialized_end=1144
   _globals['_CREATECLAIMREQUEST']._serialized_start=170
   _globals['_CREATECLAIMREQUEST']._serialized_end=247
   _globals['_GETCLAIMREQUEST']._serialized_start=249
-  _globals['_GETCLAIMREQUEST']._serialized_end=278
-  _globals['_LISTCLAIMSREQUEST']._serialized_start=280
-  _globals['_LISTCLAIMSREQUEST']._serialized_end=400
-  _globals['_LISTCLAIMSRESPONSE']._serialized_start=402
-  _globals['_LISTCLAIMSRESPONSE']._serialized_end=485
-  _globals['_CREATESPEAKERREQUEST']._serialized_start=487
-  _globals['_CREATESPEAKERREQUEST']._serialized_end=550
-  _globals['_GETSPEAKERREQUEST']._serialized_start=552
-  _globals['_GETSPEAKERREQUEST']._serialized_end=583
-  _globals['_LISTSPEAKERSREQUEST']._serialized_start=585
-  _globals['_LISTSPEAKERSREQUEST']._serialized_end=645
-  _globals['_LISTSPEAKERSRESPONSE']._serialized_start=647
-  _globals['_LISTSPEAKERSRESPONSE']._serialized_end=736
-  _globals['_CREATESOURCEREQUEST']._serialized_start=738
-  _globals['_CREATESOURCEREQUEST']._serialized_end=798
-  _globals['_GETSOURCEREQUEST']._serialized_start=800
-  _globals['_GETSOURCEREQUEST']._serialized_end=830
-  _globals['_LISTSOURCESREQUEST']._serialized_start=832
-  _globals['_LISTSOURCESREQUEST']._serialized_end=891
-  _globals['_LISTSOURCESRESPONSE']._serialized_start=893
-  _globals['_LISTSOURCESRESPONSE']._serialized_end=979
-  _globals['_CLAIMSERVICE']._serialized_start=982
-  _globals['_CLAIMSERVICE']._serialized_end=1686
+  _globals['_GETCLAIMREQUEST']._serialized_end=318
+  _globals['_LISTCLAIMSREQUEST']._serialized_start=321
+  _globals['_LISTCLAIMSREQUEST']._serialized_end=481
+  _globals['_LISTCLAIMSRESPONSE']._serialized_start=483
+  _globals['_LISTCLAIMSRESPONSE']._serialized_end=566
+  _globals['_CREATESPEAKERREQUEST']._serialized_start=568
+  _globals['_CREATESPEAKERREQUEST']._serialized_end=631
+  _globals['_GETSPEAKERREQUEST']._serialized_start=633
+  _globals['_GETSPEAKERREQUEST']._serialized_end=664
+  _globals['_LISTSPEAKERSREQUEST']._serialized_start=666
+  _globals['_LISTSPEAKERSREQUEST']._serialized_end=726
+  _globals['_LISTSPEAKERSRESPONSE']._serialized_start=728
+  _globals['_LISTSPEAKERSRESPONSE']._serialized_end=817
+  _globals['_CREATESOURCEREQUEST']._serialized_start=819
+  _globals['_CREATESOURCEREQUEST']._serialized_end=879
+  _globals['_GETSOURCEREQUEST']._serialized_start=881
+  _globals['_GETSOURCEREQUEST']._serialized_end=911
+  _globals['_LISTSOURCESREQUEST']._serialized_start=913
+  _globals['_LISTSOURCESREQUEST']._serialized_end=972
+  _globals['_LISTSOURCESRESPONSE']._serialized_start=974
+  _globals['_LISTSOURCESRESPONSE']._serialized_end=1060
+  _globals['_CLAIMSERVICE']._serialized_start=1147
+  _globals['_CLAIMSERVICE']._serialized_end=1851
 # @@protoc_insertion_point(module_scope)

@@ -11,6 +11,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -21,6 +22,34 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _ClaimView:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ClaimViewEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ClaimView.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CLAIM_VIEW_UNSPECIFIED: _ClaimView.ValueType  # 0
+    """Not given: CLAIM_VIEW_FULL for GetClaim, CLAIM_VIEW_BASIC for ListClaims."""
+    CLAIM_VIEW_BASIC: _ClaimView.ValueType  # 1
+    """The claim's own fields, with speaker_id and each citation's source_id,
+    role and excerpt, but not Claim.speaker nor Citation.source.
+    """
+    CLAIM_VIEW_FULL: _ClaimView.ValueType  # 2
+    """Everything, with Claim.speaker and each Citation.source filled in."""
+
+class ClaimView(_ClaimView, metaclass=_ClaimViewEnumTypeWrapper):
+    """How much of each claim a response carries (AIP-157)."""
+
+CLAIM_VIEW_UNSPECIFIED: ClaimView.ValueType  # 0
+"""Not given: CLAIM_VIEW_FULL for GetClaim, CLAIM_VIEW_BASIC for ListClaims."""
+CLAIM_VIEW_BASIC: ClaimView.ValueType  # 1
+"""The claim's own fields, with speaker_id and each citation's source_id,
+role and excerpt, but not Claim.speaker nor Citation.source.
+"""
+CLAIM_VIEW_FULL: ClaimView.ValueType  # 2
+"""Everything, with Claim.speaker and each Citation.source filled in."""
+Global___ClaimView: _TypeAlias = ClaimView  # noqa: Y015
 
 @_typing.final
 class CreateClaimRequest(_message.Message):
@@ -63,16 +92,20 @@ class GetClaimRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ID_FIELD_NUMBER: _builtins.int
+    VIEW_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """The id of the claim, such as "clm_01JD3M0X8Y9Z...". Required."""
+    view: Global___ClaimView.ValueType
+    """How much of the claim to return. Defaults to CLAIM_VIEW_FULL."""
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
+        view: Global___ClaimView.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "view", b"view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -88,6 +121,7 @@ class ListClaimsRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     ORDER_BY_FIELD_NUMBER: _builtins.int
+    VIEW_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """The most claims to return in one page. 0 means 50; values above 1,000
     are taken as 1,000; negative values are INVALID_ARGUMENT.
@@ -101,6 +135,10 @@ class ListClaimsRequest(_message.Message):
     "stated_at asc" ("stated_at" alone means ascending). Claims stated at the
     same instant are ordered by id in the same direction.
     """
+    view: Global___ClaimView.ValueType
+    """How much of each claim to return. Defaults to CLAIM_VIEW_BASIC; ask for
+    CLAIM_VIEW_FULL to get each claim's speaker and sources along with it.
+    """
     @_builtins.property
     def filter(self) -> _claim_filter_pb2.ClaimFilter:
         """Which claims to list. Empty lists every claim."""
@@ -112,10 +150,11 @@ class ListClaimsRequest(_message.Message):
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
         order_by: _builtins.str = ...,
+        view: Global___ClaimView.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "order_by", b"order_by", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "order_by", b"order_by", "page_size", b"page_size", "page_token", b"page_token", "view", b"view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

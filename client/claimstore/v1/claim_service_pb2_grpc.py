@@ -104,7 +104,7 @@ class ClaimServiceServicer:
     def CreateClaim(self, request, context):
         """Creates a claim. Its speaker and sources may be given by id or inline;
         inline ones are matched to existing records or created, in the same
-        transaction as the claim.
+        transaction as the claim. Returns the claim in CLAIM_VIEW_FULL.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -46,7 +46,7 @@ class ClaimServiceStub:
     CreateClaim: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.CreateClaimRequest, _claim_pb2.Claim]
     """Creates a claim. Its speaker and sources may be given by id or inline;
     inline ones are matched to existing records or created, in the same
-    transaction as the claim.
+    transaction as the claim. Returns the claim in CLAIM_VIEW_FULL.
     """
     GetClaim: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.GetClaimRequest, _claim_pb2.Claim]
     """Gets a claim by id, with its speaker and cited sources."""
@@ -80,7 +80,7 @@ class ClaimServiceAsyncStub(ClaimServiceStub):
     CreateClaim: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.CreateClaimRequest, _claim_pb2.Claim]  # type: ignore[assignment]
     """Creates a claim. Its speaker and sources may be given by id or inline;
     inline ones are matched to existing records or created, in the same
-    transaction as the claim.
+    transaction as the claim. Returns the claim in CLAIM_VIEW_FULL.
     """
     GetClaim: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.GetClaimRequest, _claim_pb2.Claim]  # type: ignore[assignment]
     """Gets a claim by id, with its speaker and cited sources."""
@@ -117,7 +117,7 @@ class ClaimServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_claim_pb2.Claim, _abc.Awaitable[_claim_pb2.Claim]]:
         """Creates a claim. Its speaker and sources may be given by id or inline;
         inline ones are matched to existing records or created, in the same
-        transaction as the claim.
+        transaction as the claim. Returns the claim in CLAIM_VIEW_FULL.
         """
 
     @_abc_1.abstractmethod

@@ -53,8 +53,11 @@ class ClaimStore(Protocol):
         """
         ...
 
-    def get_claim(self, claim_id: str) -> Claim:
-        """Returns the claim with its speaker and cited sources, or raises NotFoundError."""
+    def get_claim(self, claim_id: str, *, full: bool = True) -> Claim:
+        """Returns the claim, or raises NotFoundError.
+
+        With ``full``, the claim carries its speaker and each citation its source.
+        """
         ...
 
     def list_claims(
@@ -64,8 +67,12 @@ class ClaimStore(Protocol):
         order: ClaimOrder,
         after: ClaimCursor | None,
         limit: int,
+        full: bool = False,
     ) -> Page[Claim]:
-        """Returns up to ``limit`` claims matching ``query`` that sort after ``after``."""
+        """Returns up to ``limit`` claims matching ``query`` that sort after ``after``.
+
+        With ``full``, each claim carries its speaker and each citation its source.
+        """
         ...
 
     def close(self) -> None:

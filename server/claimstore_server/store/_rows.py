@@ -1,50 +1,24 @@
 """Converts between stored rows and ``claimstore.v1`` messages: the one place that does.
 
-Each row of speakers, sources, claims and citations keeps, beside the plain
-columns that queries filter on, a ``body``: the row's own message in protobuf
-wire format. Reading a claim is then a join of bodies, not a dozen message
-constructors in Python. Protobuf parses concatenated encodings as one message,
-so a claim with its speaker and sources is assembled by appending each nested
-body as its field (see :func:`claim_from_bodies`): the speaker body as
-``Claim.speaker``, each citation body with its source body as
-``Citation.source`` inside ``Claim.citations``.
+Each row of speakers, sources and claims keeps, beside the plain columns that
+queries filter on (and that people read), a ``body``: the row's own message in
+protobuf wire format, written from the same draft in the same statement. A
+claim's body holds its citations (source id, role, excerpt) but neither its
+speaker nor its sources, which live in their own rows: reading a claim in the
+basic view is one parse, and the full view merges the speaker's and sources'
+bodies into it.
 
 Times are integers of microseconds since the Unix epoch, UTC.
 """
 
-from collections.abc import Iterable
-from typing import Final
+from collections.abc import Mapping, Sequence
 
 from claimstore.v1.claim_pb2 import Citation, Claim
 from claimstore.v1.source_pb2 import Source
 from claimstore.v1.speaker_pb2 import Speaker
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from ._model import CitationDraft, ClaimDraft, SourceDraft, SpeakerDraft
-
-_LENGTH_DELIMITED: Final = 2
-
-
-def _varint(value: int) -> bytes:
-    if value < 0x80:
-        return bytes((value,))
-    if value < 0x4000:
-        return bytes((value & 0x7F | 0x80, value >> 7))
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _tag(number: int) -> bytes:
-    return _varint(number << 3 | _LENGTH_DELIMITED)
-
-
-_SPEAKER_TAG: Final = _tag(Claim.DESCRIPTOR.fields_by_name["speaker"].number)
-_CITATIONS_TAG: Final = _tag(Claim.DESCRIPTOR.fields_by_name["citations"].number)
-_SOURCE_TAG: Final = _tag(Citation.DESCRIPTOR.fields_by_name["source"].number)
+from ._model import ClaimDraft, SourceDraft, SpeakerDraft
 
 
 def timestamp(micros: int) -> Timestamp:
@@ -87,8 +61,10 @@ def source_body(source_id: str, draft: SourceDraft, now_us: int) -> bytes:
     return source.SerializeToString()
 
 
-def claim_body(claim_id: str, speaker_id: str, draft: ClaimDraft, now_us: int) -> bytes:
-    """Returns the body of a new claim row: the claim without its speaker and citations."""
+def claim_body(
+    claim_id: str, speaker_id: str, source_ids: Sequence[str], draft: ClaimDraft, now_us: int
+) -> bytes:
+    """Returns the body of a new claim row; ``source_ids`` are its citations' sources, in order."""
     return Claim(
         id=claim_id,
         text=draft.text,
@@ -99,17 +75,16 @@ def claim_body(claim_id: str, speaker_id: str, draft: ClaimDraft, now_us: int) -
         channel=draft.channel,
         language=draft.language,
         topics=draft.topics,
+        citations=[
+            Citation(
+                source_id=source_id,
+                role=citation.role,  # type: ignore[arg-type]
+                excerpt=citation.excerpt,
+            )
+            for source_id, citation in zip(source_ids, draft.citations, strict=True)
+        ],
         create_time=timestamp(now_us),
         update_time=timestamp(now_us),
-    ).SerializeToString()
-
-
-def citation_body(source_id: str, draft: CitationDraft) -> bytes:
-    """Returns the body of a citation row: the citation without its source."""
-    return Citation(
-        source_id=source_id,
-        role=draft.role,  # type: ignore[arg-type]
-        excerpt=draft.excerpt,
     ).SerializeToString()
 
 
@@ -126,15 +101,16 @@ def source_from_body(body: bytes) -> Source:
     return Source.FromString(body)
 
 
-def claim_from_bodies(
-    claim: bytes, speaker: bytes, citations: Iterable[tuple[bytes, bytes]]
-) -> Claim:
-    """Returns the full Claim from its body, its speaker's, and (citation, source) body pairs
-    in citation order."""
-    parts = [claim, _SPEAKER_TAG, _varint(len(speaker)), speaker]
-    for citation, source in citations:
-        source_length = _varint(len(source))
-        citation_length = len(citation) + len(_SOURCE_TAG) + len(source_length) + len(source)
-        parts += (_CITATIONS_TAG, _varint(citation_length), citation, _SOURCE_TAG)
-        parts += (source_length, source)
-    return Claim.FromString(b"".join(parts))
+def basic_claim(body: bytes) -> Claim:
+    """Returns the Claim a claims row's body holds, in the basic view."""
+    return Claim.FromString(body)
+
+
+def full_claim(body: bytes, speaker: bytes, sources: Mapping[str, bytes]) -> Claim:
+    """Returns the Claim in the full view: its body, its speaker's body, and its sources'
+    bodies by id."""
+    claim = Claim.FromString(body)
+    claim.speaker.MergeFromString(speaker)
+    for citation in claim.citations:
+        citation.source.MergeFromString(sources[citation.source_id])
+    return claim

@@ -70,7 +70,7 @@ def _create_v1(db: sqlite_utils.Database) -> None:
             "topics": str,  # JSON array, in the order given
             "create_time": int,
             "update_time": int,
-            "body": bytes,  # the Claim message without speaker and citations, see _rows
+            "body": bytes,  # the Claim message without its speaker and sources, see _rows
         },
         pk="id",
         foreign_keys=[("speaker_id", "speakers", "id")],
@@ -99,17 +99,10 @@ def _create_v1(db: sqlite_utils.Database) -> None:
     )
     db.table("claim_topics").create_index(["claim_id"])
     db.table("citations").create(
-        {
-            "claim_id": str,
-            "position": int,
-            "source_id": str,
-            "role": int,
-            "excerpt": str,
-            "body": bytes,  # the Citation message without its source, see _rows
-        },
+        {"claim_id": str, "position": int, "source_id": str, "role": int, "excerpt": str},
         pk=("claim_id", "position"),
         foreign_keys=[("claim_id", "claims", "id"), ("source_id", "sources", "id")],
-        not_null={"claim_id", "position", "source_id", "role", "excerpt", "body"},
+        not_null={"claim_id", "position", "source_id", "role", "excerpt"},
     )
     db.table("citations").create_index(["source_id", "claim_id"])
     db.table("claim_requests").create(

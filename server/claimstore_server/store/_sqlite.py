@@ -12,7 +12,6 @@ import json
 import sqlite3
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,14 +38,11 @@ from ._model import (
 )
 from ._schema import migrate
 
-_CLAIM_SELECT = (
-    "SELECT c.id, c.body, sp.body AS speaker_body FROM claims c"
-    " JOIN speakers sp ON sp.id = c.speaker_id"
-)
-_CITATION_SELECT = (
-    "SELECT ct.claim_id, ct.body, s.body AS source_body FROM citations ct"
-    " JOIN sources s ON s.id = ct.source_id"
-)
+_BASIC_CLAIM_SELECT = "SELECT c.body FROM claims c"
+_FULL_CLAIM_SELECT = "SELECT c.body, sp.body FROM claims c JOIN speakers sp ON sp.id = c.speaker_id"
+
+
+_MMAP_BYTES = 1 << 30
 
 
 def _now_us() -> int:
@@ -91,6 +87,9 @@ class SqliteStore:
         connection.execute("PRAGMA foreign_keys = ON")
         connection.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
         connection.execute("PRAGMA synchronous = NORMAL")
+        # Reads come straight from the OS page cache, shared by every connection,
+        # rather than through each connection's own small page cache.
+        connection.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
         with self._connections_lock:
             self._connections.append(connection)
         return connection
@@ -313,7 +312,7 @@ class SqliteStore:
                     json.dumps(list(draft.topics), ensure_ascii=False),
                     now,
                     now,
-                    _rows.claim_body(claim_id, speaker_id, draft, now),
+                    _rows.claim_body(claim_id, speaker_id, source_ids, draft, now),
                 ),
             )
             connection.executemany(
@@ -321,17 +320,10 @@ class SqliteStore:
                 [(fold(topic), claim_id) for topic in draft.topics],
             )
             connection.executemany(
-                "INSERT INTO citations (claim_id, position, source_id, role, excerpt, body)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO citations (claim_id, position, source_id, role, excerpt)"
+                " VALUES (?, ?, ?, ?, ?)",
                 [
-                    (
-                        claim_id,
-                        position,
-                        source_id,
-                        citation.role,
-                        citation.excerpt,
-                        _rows.citation_body(source_id, citation),
-                    )
+                    (claim_id, position, source_id, citation.role, citation.excerpt)
                     for position, (source_id, citation) in enumerate(
                         zip(source_ids, draft.citations, strict=True)
                     )
@@ -371,30 +363,38 @@ class SqliteStore:
             raise NotFoundError("source", citation.source_id, f"claim.citations[{index}].source_id")
         return str(citation.source_id)
 
-    def get_claim(self, claim_id: str) -> Claim:
+    def get_claim(self, claim_id: str, *, full: bool = True) -> Claim:
         with self._read() as connection:
-            return self._fetch_claim(connection, claim_id)
+            return self._fetch_claim(connection, claim_id, full=full)
 
-    def _fetch_claim(self, connection: sqlite3.Connection, claim_id: str) -> Claim:
-        row = connection.execute(f"{_CLAIM_SELECT} WHERE c.id = ?", (claim_id,)).fetchone()
+    def _fetch_claim(
+        self, connection: sqlite3.Connection, claim_id: str, *, full: bool = True
+    ) -> Claim:
+        select = _FULL_CLAIM_SELECT if full else _BASIC_CLAIM_SELECT
+        row = connection.execute(f"{select} WHERE c.id = ?", (claim_id,)).fetchone()
         if row is None:
             raise NotFoundError("claim", claim_id, "id")
-        citations = self._fetch_citations(connection, [claim_id])
-        return _rows.claim_from_bodies(row[1], row[2], citations.get(claim_id, ()))
+        return self._claims_from_rows(connection, [row], full=full)[0]
 
-    def _fetch_citations(
-        self, connection: sqlite3.Connection, claim_ids: Sequence[str]
-    ) -> dict[str, list[tuple[bytes, bytes]]]:
-        """Returns the (citation body, source body) pairs of each claim, in citation order."""
-        rows = connection.execute(
-            f"{_CITATION_SELECT} WHERE ct.claim_id IN ({_placeholders(len(claim_ids))})"
-            " ORDER BY ct.claim_id, ct.position",
-            list(claim_ids),
-        ).fetchall()
-        by_claim: dict[str, list[tuple[bytes, bytes]]] = defaultdict(list)
-        for claim_id, citation, source in rows:
-            by_claim[claim_id].append((citation, source))
-        return by_claim
+    def _claims_from_rows(
+        self, connection: sqlite3.Connection, rows: Sequence[sqlite3.Row], *, full: bool
+    ) -> list[Claim]:
+        """Returns the claims of rows selected by _BASIC_CLAIM_SELECT or _FULL_CLAIM_SELECT."""
+        if not full:
+            return [_rows.basic_claim(row[0]) for row in rows]
+        claims = [_rows.basic_claim(row[0]) for row in rows]
+        source_ids = sorted(
+            {citation.source_id for claim in claims for citation in claim.citations}
+        )
+        sources: dict[str, bytes] = {}
+        if source_ids:
+            sources = dict(
+                connection.execute(
+                    f"SELECT id, body FROM sources WHERE id IN ({_placeholders(len(source_ids))})",
+                    source_ids,
+                ).fetchall()
+            )
+        return [_rows.full_claim(row[0], row[1], sources) for row in rows]
 
     def list_claims(
         self,
@@ -403,6 +403,7 @@ class SqliteStore:
         order: ClaimOrder,
         after: ClaimCursor | None,
         limit: int,
+        full: bool = False,
     ) -> Page[Claim]:
         conditions, params = claim_conditions(query)
         direction = "DESC" if order.descending else "ASC"
@@ -410,20 +411,12 @@ class SqliteStore:
             conditions.append(f"(c.stated_at, c.id) {'<' if order.descending else '>'} (?, ?)")
             params.extend((after.stated_at_us, after.claim_id))
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        sql = f"{_CLAIM_SELECT}{where} ORDER BY c.stated_at {direction}, c.id {direction} LIMIT ?"
+        select = _FULL_CLAIM_SELECT if full else _BASIC_CLAIM_SELECT
+        sql = f"{select}{where} ORDER BY c.stated_at {direction}, c.id {direction} LIMIT ?"
         params.append(limit + 1)
         with self._read() as connection:
             rows = connection.execute(sql, params).fetchall()
-            page_rows = rows[:limit]
-            citations = (
-                self._fetch_citations(connection, [row[0] for row in page_rows])
-                if page_rows
-                else {}
-            )
-        claims = [
-            _rows.claim_from_bodies(body, speaker_body, citations.get(claim_id, ()))
-            for claim_id, body, speaker_body in page_rows
-        ]
+            claims = self._claims_from_rows(connection, rows[:limit], full=full)
         return Page(claims, len(rows) > limit)
 
 

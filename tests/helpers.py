@@ -1,0 +1,78 @@
+"""Plain helpers shared by the test files (fixtures live in conftest.py)."""
+
+import socket
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import claimstore
+import grpc
+import pytest
+from claimstore_server import ClaimServer, ServerConfig, build_server
+from google.protobuf.timestamp_pb2 import Timestamp
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+Counts = dict[str, int]
+
+
+def start_server(db_path: Path) -> ClaimServer:
+    """Builds and starts a server over ``db_path`` on a free loopback port."""
+    server = build_server(ServerConfig(db_path=db_path, listen="127.0.0.1:0"))
+    server.start()
+    return server
+
+
+def count_all(client: claimstore.Client) -> Counts:
+    """Counts the claims, speakers and sources the server holds, through the API."""
+    return {
+        "claims": sum(1 for _ in client.list_claims(page_size=1000)),
+        "speakers": sum(1 for _ in client.list_speakers(page_size=1000)),
+        "sources": sum(1 for _ in client.list_sources(page_size=1000)),
+    }
+
+
+def stamp(iso: str) -> Timestamp:
+    """Returns the Timestamp of an ISO 8601 time with an offset."""
+    value = Timestamp()
+    value.FromDatetime(datetime.fromisoformat(iso))
+    return value
+
+
+def free_port() -> int:
+    """Returns a loopback port that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def call_error(call: Callable[[], object]) -> grpc.Call:
+    """Runs a raw stub call that must fail; returns the failed call."""
+    with pytest.raises(grpc.RpcError) as raised:
+        call()
+    error = raised.value
+    assert isinstance(error, grpc.Call)
+    return error
+
+
+def violations(error: grpc.Call) -> dict[str, str]:
+    """The google.rpc.BadRequest field violations of a failed call, field -> description."""
+    status = rpc_status.from_call(error)
+    found: dict[str, str] = {}
+    if status is None:
+        return found
+    for detail in status.details:
+        bad_request = error_details_pb2.BadRequest()
+        if detail.Unpack(bad_request):
+            found.update({v.field: v.description for v in bad_request.field_violations})
+    return found
+
+
+def invalid_fields(call: Callable[[], object]) -> set[str]:
+    """Runs a raw stub call that must fail with INVALID_ARGUMENT; returns the fields named."""
+    error = call_error(call)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+    fields = set(violations(error))
+    for field in fields:
+        assert field in (error.details() or ""), "the message names each field"
+    return fields

@@ -1,0 +1,438 @@
+"""The claimstore command line, run in-process against a real server."""
+
+import argparse
+import io
+import json
+
+import claimstore
+import pytest
+from claimstore.cli import build_parser
+from claimstore.cli._main import main
+from claimstore.v1 import claim_pb2
+from claimstore_server import ClaimServer
+from helpers import stamp
+
+
+def run(*argv: str) -> tuple[int, str]:
+    """Runs the command; returns its exit status and what it wrote to ``out``."""
+    out = io.StringIO()
+    status = main(list(argv), out=out)
+    return status, out.getvalue()
+
+
+def add(client: claimstore.Client, text: str, *options: str) -> claim_pb2.Claim:
+    """Runs ``add --json`` against the client's server; returns the claim as stored."""
+    status, output = run("add", text, "--target", client.config.target, "--json", *options)
+    assert status == 0
+    claim = json.loads(output)
+    assert claim["text"] == text
+    return client.get_claim(claim["id"])
+
+
+def subcommands(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:  # type: ignore[type-arg]
+    (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return action
+
+
+# Help
+
+
+def test_every_subcommand_and_option_has_help() -> None:
+    commands = subcommands(build_parser())
+    assert set(commands.choices) == {"serve", "add", "get", "list", "speakers"}
+    summaries = {choice.dest: choice.help for choice in commands._choices_actions}
+    for name, subparser in commands.choices.items():
+        assert summaries.get(name), f"{name} has no help in the command list"
+        assert subparser.description, f"{name} has no description"
+        for action in subparser._actions:
+            described = f"{name} {action.option_strings or action.dest}"
+            assert action.help, f"{described} has no help"
+            assert action.help != argparse.SUPPRESS, f"{described} has no help"
+
+
+@pytest.mark.parametrize("command", ["serve", "add", "get", "list", "speakers"])
+def test_help_of_each_subcommand_prints_and_exits_0(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args([command, "--help"])
+    assert exited.value.code == 0
+    assert f"claimstore {command}" in capsys.readouterr().out
+
+
+# add and get
+
+
+def test_add_prints_the_claim_and_stores_every_option(
+    server: ClaimServer, client: claimstore.Client
+) -> None:
+    status, output = run(
+        "add",
+        "Consultations are not under way",
+        "--target",
+        server.target,
+        "--speaker",
+        "Dmitry Peskov",
+        "--attribution",
+        "direct_quote",
+        "--stated-at",
+        "2025-11-20",
+        "--channel",
+        "call with reporters",
+        "--language",
+        "EN",
+        "--topic",
+        "peace plan",
+        "--topic",
+        "Ukraine",
+        "--origin",
+        "https://t.me/kremlin/1",
+        "--report",
+        "https://reuters.com/a",
+        "--publisher",
+        "Reuters",
+        "--request-id",
+        "cli-1",
+    )
+    assert status == 0
+    assert "Consultations are not under way" in output
+    assert "Dmitry Peskov" in output
+    (listed,) = client.list_claims()
+    assert listed.id in output
+    claim = client.get_claim(listed.id)
+    assert claim.attribution == claim_pb2.ATTRIBUTION_DIRECT_QUOTE
+    assert claim.stated_at == stamp("2025-11-20T00:00:00+00:00")
+    assert claim.stated_at_precision == claim_pb2.DATE_PRECISION_DAY
+    assert claim.channel == "call with reporters"
+    assert claim.language == "en"
+    assert list(claim.topics) == ["peace plan", "Ukraine"]
+    origin, report = claim.citations
+    assert (origin.role, origin.source.url) == (
+        claim_pb2.CITATION_ROLE_ORIGIN,
+        "https://t.me/kremlin/1",
+    )
+    assert (report.role, report.source.url) == (
+        claim_pb2.CITATION_ROLE_REPORT,
+        "https://reuters.com/a",
+    )
+    assert report.source.publisher == "Reuters"
+    # The same request id again creates nothing new.
+    assert (
+        run(
+            "add",
+            "Consultations are not under way",
+            "--target",
+            server.target,
+            "--speaker",
+            "Dmitry Peskov",
+            "--attribution",
+            "direct_quote",
+            "--stated-at",
+            "2025-11-20",
+            "--channel",
+            "call with reporters",
+            "--language",
+            "EN",
+            "--topic",
+            "peace plan",
+            "--topic",
+            "Ukraine",
+            "--origin",
+            "https://t.me/kremlin/1",
+            "--report",
+            "https://reuters.com/a",
+            "--publisher",
+            "Reuters",
+            "--request-id",
+            "cli-1",
+        )[0]
+        == 0
+    )
+    assert len(list(client.list_claims())) == 1
+
+
+def test_add_with_time_and_precision(server: ClaimServer, client: claimstore.Client) -> None:
+    claim = add(
+        client,
+        "Said in November",
+        "--speaker",
+        "S",
+        "--attribution",
+        "paraphrase",
+        "--stated-at",
+        "2025-11-20T10:30:00+02:00",
+        "--precision",
+        "month",
+    )
+    assert claim.stated_at == stamp("2025-11-01T00:00:00+00:00")
+    assert claim.stated_at_precision == claim_pb2.DATE_PRECISION_MONTH
+
+
+def test_add_by_speaker_id(server: ClaimServer, client: claimstore.Client) -> None:
+    speaker = client.create_speaker("Kaja Kallas")
+    claim = add(
+        client,
+        "t",
+        "--speaker-id",
+        speaker.id,
+        "--attribution",
+        "reported",
+        "--date",
+        "2025-11-20",
+    )
+    assert claim.speaker_id == speaker.id
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--attribution", "paraphrase", "--stated-at", "2025-11-20"],  # no speaker
+        [
+            "--speaker",
+            "S",
+            "--speaker-id",
+            "spk_x",
+            "--attribution",
+            "paraphrase",
+            "--date",
+            "2025-11-20",
+        ],
+        ["--speaker", "S", "--attribution", "paraphrase", "--stated-at", "yesterday"],
+        ["--speaker", "S", "--attribution", "quoted", "--stated-at", "2025-11-20"],
+        ["--speaker", "S", "--stated-at", "2025-11-20"],  # no attribution
+    ],
+    ids=["no speaker", "both speakers", "bad date", "bad attribution", "no attribution"],
+)
+def test_add_usage_errors_exit_2(
+    server: ClaimServer,
+    client: claimstore.Client,
+    options: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        run("add", "t", "--target", server.target, *options)
+    assert exited.value.code == 2
+    assert "error" in capsys.readouterr().err
+    assert list(client.list_claims()) == []
+
+
+def test_add_rejected_by_the_server_exits_1_and_names_the_field(
+    server: ClaimServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _ = run(
+        "add", "   ", "--target", server.target, "--speaker", "S",
+        "--attribution", "paraphrase", "--date", "2025-11-20",
+    )  # fmt: skip
+    assert status == 1
+    assert "claim.text" in capsys.readouterr().err
+
+
+def test_get_prints_the_claim(server: ClaimServer, client: claimstore.Client) -> None:
+    claim = add(
+        client,
+        "Get me",
+        "--speaker",
+        "Jean-Noël Barrot",
+        "--attribution",
+        "paraphrase",
+        "--date",
+        "2025-11-20",
+        "--report",
+        "https://lemonde.fr/x",
+        "--publisher",
+        "Le Monde",
+    )
+    status, output = run("get", claim.id, "--target", server.target)
+    assert status == 0
+    assert claim.id in output
+    assert "Get me" in output
+    assert "Jean-Noël Barrot" in output
+    assert "2025-11-20" in output
+    assert "paraphrase" in output
+    assert "https://lemonde.fr/x" in output
+    assert "Le Monde" in output
+
+    status, output = run("get", claim.id, "--target", server.target, "--json")
+    assert status == 0
+    as_json = json.loads(output)
+    assert as_json["id"] == claim.id
+    assert as_json["speaker"]["display_name"] == "Jean-Noël Barrot"
+    assert as_json["attribution"] == "ATTRIBUTION_PARAPHRASE"
+
+
+def test_get_of_an_unknown_id_exits_1_and_names_the_field(
+    server: ClaimServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unknown = "clm_01JD3M0X8Y9Z0000000000000A"
+    status, output = run("get", unknown, "--target", server.target)
+    assert status == 1
+    assert output == ""
+    err = capsys.readouterr().err
+    assert "id" in err
+    assert unknown in err
+    assert "NOT_FOUND" in err
+
+
+def test_get_of_a_malformed_id_lists_the_field_violation(
+    server: ClaimServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _ = run("get", "nope", "--target", server.target)
+    assert status == 1
+    err = capsys.readouterr().err
+    assert "INVALID_ARGUMENT" in err
+    assert "  id: " in err
+
+
+# list and speakers
+
+
+@pytest.fixture
+def listed(server: ClaimServer, client: claimstore.Client) -> dict[str, str]:
+    """Five claims over four days; returns their ids by a short name."""
+    claims = {
+        "peskov 19": ("Dmitry Peskov", "2025-11-19T23:59:00+00:00", "peace plan"),
+        "peskov 20": ("Dmitry Peskov", "2025-11-20T00:00:00+00:00", "sanctions"),
+        "barrot 21": ("Jean-Noël Barrot", "2025-11-21T12:00:00+00:00", "peace plan"),
+        "peskov 21 late": ("Dmitry Peskov", "2025-11-21T23:30:00+00:00", "energy"),
+        "lavrov 22": ("Sergei Lavrov", "2025-11-22T00:00:00+00:00", "peace plan"),
+    }
+    ids = {}
+    for name, (speaker, when, topic) in claims.items():
+        claim = add(
+            client,
+            name,
+            "--speaker",
+            speaker,
+            "--attribution",
+            "paraphrase",
+            "--stated-at",
+            when,
+            "--topic",
+            topic,
+        )
+        ids[name] = claim.id
+    return ids
+
+
+def listing(target: str, *options: str) -> list[str]:
+    """Runs ``list --json``; returns the texts of the claims in the order printed."""
+    status, output = run("list", "--target", target, "--json", *options)
+    assert status == 0
+    return [json.loads(line)["text"] for line in output.splitlines()]
+
+
+def test_list_table(server: ClaimServer, listed: dict[str, str]) -> None:
+    status, output = run("list", "--target", server.target)
+    assert status == 0
+    header, *rows = output.splitlines()
+    assert header.split() == ["STATED", "SPEAKER", "ATTRIBUTION", "TEXT", "ID"]
+    assert len(rows) == 5
+    assert [row.split()[-1] for row in rows] == [
+        listed[name]
+        for name in ["lavrov 22", "peskov 21 late", "barrot 21", "peskov 20", "peskov 19"]
+    ]
+    assert "Sergei Lavrov" in rows[0]
+    assert "paraphrase" in rows[0]
+    assert rows[0].startswith("2025-11-22T00:00:00Z")
+
+
+def test_list_json_newest_first(server: ClaimServer, listed: dict[str, str]) -> None:
+    status, output = run("list", "--target", server.target, "--json")
+    assert status == 0
+    ids = [json.loads(line)["id"] for line in output.splitlines()]
+    assert ids == [
+        listed[name]
+        for name in ["lavrov 22", "peskov 21 late", "barrot 21", "peskov 20", "peskov 19"]
+    ]
+
+
+def test_list_oldest_first_and_limit(server: ClaimServer, listed: dict[str, str]) -> None:
+    assert listing(server.target, "--oldest-first", "--limit", "2") == ["peskov 19", "peskov 20"]
+    assert listing(server.target, "--limit", "1") == ["lavrov 22"]
+
+
+def test_list_by_speaker(server: ClaimServer, listed: dict[str, str]) -> None:
+    assert listing(server.target, "--speaker", "peskov") == [
+        "peskov 21 late",
+        "peskov 20",
+        "peskov 19",
+    ]
+    assert listing(server.target, "--speaker", "jean-noel barrot") == ["barrot 21"]
+
+
+def test_list_by_topic(server: ClaimServer, listed: dict[str, str]) -> None:
+    assert listing(server.target, "--topic", "Peace Plan") == [
+        "lavrov 22",
+        "barrot 21",
+        "peskov 19",
+    ]
+    assert listing(server.target, "--topic", "energy", "--topic", "sanctions") == [
+        "peskov 21 late",
+        "peskov 20",
+    ]
+
+
+def test_list_since_until_includes_the_whole_until_day(
+    server: ClaimServer, listed: dict[str, str]
+) -> None:
+    assert listing(server.target, "--since", "2025-11-20", "--until", "2025-11-21") == [
+        "peskov 21 late",
+        "barrot 21",
+        "peskov 20",
+    ]
+    assert listing(server.target, "--until", "2025-11-19") == ["peskov 19"]
+    assert listing(server.target, "--since", "2025-11-22") == ["lavrov 22"]
+
+
+def test_list_combines_options(server: ClaimServer, listed: dict[str, str]) -> None:
+    assert listing(
+        server.target, "--speaker", "Peskov", "--topic", "peace plan", "--until", "2025-11-21"
+    ) == ["peskov 19"]
+
+
+def test_speakers(server: ClaimServer, listed: dict[str, str]) -> None:
+    status, output = run("speakers", "--target", server.target)
+    assert status == 0
+    header, *rows = output.splitlines()
+    assert header.split() == ["NAME", "KIND", "TITLE", "AFFILIATION", "ID"]
+    assert [row.split("  ")[0] for row in rows] == [
+        "Dmitry Peskov",
+        "Jean-Noël Barrot",
+        "Sergei Lavrov",
+    ]
+    assert all("person" in row for row in rows)
+
+    status, output = run("speakers", "--target", server.target, "--json")
+    assert status == 0
+    names = [json.loads(line)["display_name"] for line in output.splitlines()]
+    assert names == ["Dmitry Peskov", "Jean-Noël Barrot", "Sergei Lavrov"]
+
+
+def test_target_from_the_environment(
+    server: ClaimServer, client: claimstore.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client.create_speaker("From The Environment")
+    monkeypatch.setenv("CLAIMSTORE_TARGET", server.target)
+    status, output = run("speakers", "--json")
+    assert status == 0
+    assert json.loads(output)["display_name"] == "From The Environment"
+
+
+def test_unreachable_target_exits_1_with_a_hint(
+    stopped_target: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, output = run("list", "--target", stopped_target)
+    assert status == 1
+    assert output == ""
+    err = capsys.readouterr().err
+    assert "UNAVAILABLE" in err
+    assert "make serve" in err
+    assert stopped_target in err
+
+
+def test_unreachable_target_from_the_environment(
+    stopped_target: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CLAIMSTORE_TARGET", stopped_target)
+    assert run("speakers")[0] == 1
+    assert stopped_target in capsys.readouterr().err

@@ -1,0 +1,418 @@
+"""The Python client: exceptions, enum and time values, configuration, deadlines."""
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+
+import claimstore
+import grpc
+import pytest
+from claimstore import _exceptions
+from claimstore.v1 import claim_pb2, source_pb2, speaker_pb2
+from claimstore_server import ClaimServer
+from google.protobuf.timestamp_pb2 import Timestamp
+from google.rpc import error_details_pb2
+from helpers import stamp
+
+UNKNOWN_CLAIM_ID = "clm_01JD3M0X8Y9Z0000000000000A"
+
+# Exceptions
+
+
+def test_every_status_code_but_ok_maps_to_a_service_error() -> None:
+    table = _exceptions.EXCEPTION_BY_CODE
+    assert set(table) == set(grpc.StatusCode) - {grpc.StatusCode.OK}
+    for code, exception_type in table.items():
+        assert issubclass(exception_type, claimstore.ServiceError), code
+        assert issubclass(exception_type, claimstore.ClaimstoreError), code
+        assert getattr(claimstore, exception_type.__name__) is exception_type
+
+
+@pytest.mark.parametrize("code", [code for code in grpc.StatusCode if code != grpc.StatusCode.OK])
+def test_service_error_keeps_code_and_message(code: grpc.StatusCode) -> None:
+    error = _exceptions.EXCEPTION_BY_CODE[code](code, "what happened")
+    assert error.code == code
+    assert error.message == "what happened"
+    assert error.details == ()
+    assert error.field_violations == {}
+    assert code.name in str(error)
+
+
+def test_not_found_carries_code_message_and_details(client: claimstore.Client) -> None:
+    with pytest.raises(claimstore.NotFound) as raised:
+        client.get_claim(UNKNOWN_CLAIM_ID)
+    error = raised.value
+    assert error.code == grpc.StatusCode.NOT_FOUND
+    assert UNKNOWN_CLAIM_ID in error.message
+    assert "id" in error.message
+    infos = [d for d in error.details if isinstance(d, error_details_pb2.ResourceInfo)]
+    assert len(infos) == 1
+    assert infos[0].resource_type == "claim"
+    assert infos[0].resource_name == UNKNOWN_CLAIM_ID
+    assert isinstance(error.__cause__, grpc.RpcError)
+
+
+def test_invalid_argument_field_violations_is_a_dict(client: claimstore.Client) -> None:
+    with pytest.raises(claimstore.InvalidArgument) as raised:
+        client.create_claim("", speaker="", attribution=0, stated_at="2025-11-20")
+    violations = raised.value.field_violations
+    assert isinstance(violations, dict)
+    assert set(violations) == {"claim.text", "claim.attribution", "claim.speaker.display_name"}
+    assert all(isinstance(text, str) and text for text in violations.values())
+    assert raised.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert isinstance(raised.value.__cause__, grpc.RpcError)
+
+
+def test_already_exists_is_raised_from_the_rpc_error(client: claimstore.Client) -> None:
+    client.create_source(url="https://example.com/a")
+    with pytest.raises(claimstore.AlreadyExists) as raised:
+        client.create_source(url="https://example.com/a")
+    assert raised.value.code == grpc.StatusCode.ALREADY_EXISTS
+    assert isinstance(raised.value.__cause__, grpc.RpcError)
+    assert raised.value.__cause__.code() == grpc.StatusCode.ALREADY_EXISTS  # type: ignore[attr-defined]
+
+
+CALLS: list[tuple[str, Callable[[claimstore.Client], object]]] = [
+    (
+        "create_claim",
+        lambda c: c.create_claim(
+            "t", speaker="S", attribution="paraphrase", stated_at="2025-01-01"
+        ),
+    ),
+    ("get_claim", lambda c: c.get_claim(UNKNOWN_CLAIM_ID)),
+    ("list_claims", lambda c: list(c.list_claims())),
+    ("create_speaker", lambda c: c.create_speaker("S")),
+    ("get_speaker", lambda c: c.get_speaker("spk_01JD3M0X8Y9Z0000000000000A")),
+    ("list_speakers", lambda c: list(c.list_speakers())),
+    ("create_source", lambda c: c.create_source(url="https://example.com/")),
+    ("get_source", lambda c: c.get_source("src_01JD3M0X8Y9Z0000000000000A")),
+    ("list_sources", lambda c: list(c.list_sources())),
+]
+
+
+@pytest.mark.parametrize("call", [call for _, call in CALLS], ids=[name for name, _ in CALLS])
+def test_no_rpc_error_escapes_when_the_server_is_down(
+    stopped_target: str, call: Callable[[claimstore.Client], object]
+) -> None:
+    config = claimstore.ClientConfig(target=stopped_target, retry=None)
+    with (
+        claimstore.Client(config=config) as client,
+        pytest.raises(claimstore.Unavailable) as raised,
+    ):
+        call(client)
+    assert raised.value.code == grpc.StatusCode.UNAVAILABLE
+    assert isinstance(raised.value.__cause__, grpc.RpcError)
+
+
+def test_get_claim_on_a_stopped_server_is_unavailable_after_retries(stopped_target: str) -> None:
+    with claimstore.Client(stopped_target) as client, pytest.raises(claimstore.Unavailable):
+        client.get_claim(UNKNOWN_CLAIM_ID)
+
+
+def test_get_claim_on_a_server_stopped_while_connected(server: ClaimServer) -> None:
+    with claimstore.Client(server.target) as client:
+        with pytest.raises(claimstore.NotFound):
+            client.get_claim(UNKNOWN_CLAIM_ID)
+        server.stop(0)
+        with pytest.raises(claimstore.Unavailable):
+            client.get_claim(UNKNOWN_CLAIM_ID)
+
+
+# Enum values
+
+
+@pytest.mark.parametrize(
+    "attribution",
+    [
+        "direct_quote",
+        "DIRECT_QUOTE",
+        "ATTRIBUTION_DIRECT_QUOTE",
+        "Direct-Quote",
+        " direct quote ",
+        1,
+    ],
+)
+def test_enum_names_in_any_case_with_or_without_prefix(
+    client: claimstore.Client, attribution: str | int
+) -> None:
+    claim = client.create_claim(
+        "t", speaker="S", attribution=attribution, stated_at="2025-11-20", stated_at_precision="Day"
+    )
+    assert claim.attribution == claim_pb2.ATTRIBUTION_DIRECT_QUOTE
+    assert claim.stated_at_precision == claim_pb2.DATE_PRECISION_DAY
+
+
+def test_enum_names_of_speakers_sources_and_citations(client: claimstore.Client) -> None:
+    speaker = client.create_speaker("Ministry", kind="SPEAKER_KIND_ORGANIZATION")
+    source = client.create_source(kind="Social_Media_Post")
+    claim = client.create_claim(
+        "t",
+        speaker_id=speaker.id,
+        attribution="reported",
+        stated_at="2025-11-20",
+        citations=[
+            {"source_id": source.id, "role": "ORIGIN"},
+            {"url": "https://x.y/", "kind": "video"},
+        ],
+    )
+    assert speaker.kind == speaker_pb2.SPEAKER_KIND_ORGANIZATION
+    assert source.kind == source_pb2.SOURCE_KIND_SOCIAL_MEDIA_POST
+    assert claim.citations[0].role == claim_pb2.CITATION_ROLE_ORIGIN
+    assert claim.citations[1].source.kind == source_pb2.SOURCE_KIND_VIDEO
+
+
+BAD_VALUES: list[tuple[str, type[Exception], Callable[[claimstore.Client], object]]] = [
+    (
+        "attribution",
+        ValueError,
+        lambda c: c.create_claim("t", speaker="S", attribution="quote", stated_at="2025-11-20"),
+    ),
+    (
+        "precision",
+        ValueError,
+        lambda c: c.create_claim(
+            "t",
+            speaker="S",
+            attribution="reported",
+            stated_at="2025-11-20",
+            stated_at_precision="week",
+        ),
+    ),
+    (
+        "citation role",
+        ValueError,
+        lambda c: c.create_claim(
+            "t",
+            speaker="S",
+            attribution="reported",
+            stated_at="2025-11-20",
+            citations=[{"url": "https://x.y/", "role": "author"}],
+        ),
+    ),
+    (
+        "citation key",
+        ValueError,
+        lambda c: c.create_claim(
+            "t",
+            speaker="S",
+            attribution="reported",
+            stated_at="2025-11-20",
+            citations=[{"link": "https://x.y/"}],
+        ),
+    ),
+    ("speaker kind", ValueError, lambda c: c.create_speaker("S", kind="robot")),
+    ("source kind", ValueError, lambda c: c.create_source(kind="blog")),
+    ("filter attribution", ValueError, lambda c: c.list_claims(attributions=["quoted"])),
+    ("bool enum", TypeError, lambda c: c.create_speaker("S", kind=True)),
+    (
+        "stated_at text",
+        ValueError,
+        lambda c: c.create_claim("t", speaker="S", attribution="reported", stated_at="yesterday"),
+    ),
+    (
+        "stated_at number",
+        TypeError,
+        lambda c: c.create_claim("t", speaker="S", attribution="reported", stated_at=1700000000),  # type: ignore[arg-type]
+    ),
+    ("since text", ValueError, lambda c: c.list_claims(since="last week")),
+]
+
+
+@pytest.mark.parametrize(
+    ("error_type", "call"),
+    [(error_type, call) for _, error_type, call in BAD_VALUES],
+    ids=[name for name, _, _ in BAD_VALUES],
+)
+def test_bad_python_values_fail_before_any_call(
+    stopped_target: str, error_type: type[Exception], call: Callable[[claimstore.Client], object]
+) -> None:
+    # Nothing listens at the target: any call would raise Unavailable instead.
+    with claimstore.Client(stopped_target) as client, pytest.raises(error_type):
+        call(client)
+
+
+# Time values
+
+
+@pytest.mark.parametrize(
+    ("stated_at", "expected", "precision"),
+    [
+        (
+            datetime(2025, 11, 20, 10, 30, tzinfo=timezone(timedelta(hours=2))),
+            "2025-11-20T08:30:00+00:00",
+            claim_pb2.DATE_PRECISION_EXACT,
+        ),
+        (
+            datetime(2025, 11, 20, 10, 30),
+            "2025-11-20T10:30:00+00:00",
+            claim_pb2.DATE_PRECISION_EXACT,
+        ),
+        (
+            datetime(2025, 11, 20, 10, 30, 1, 250_000, tzinfo=UTC),
+            "2025-11-20T10:30:01.250000+00:00",
+            claim_pb2.DATE_PRECISION_EXACT,
+        ),
+        (date(2025, 11, 20), "2025-11-20T00:00:00+00:00", claim_pb2.DATE_PRECISION_DAY),
+        ("2025-11-20", "2025-11-20T00:00:00+00:00", claim_pb2.DATE_PRECISION_DAY),
+        ("2025-11-20T10:30:00+02:00", "2025-11-20T08:30:00+00:00", claim_pb2.DATE_PRECISION_EXACT),
+        ("2025-11-20T10:30:00Z", "2025-11-20T10:30:00+00:00", claim_pb2.DATE_PRECISION_EXACT),
+        ("2025-11-20T10:30:00", "2025-11-20T10:30:00+00:00", claim_pb2.DATE_PRECISION_EXACT),
+        (
+            Timestamp(seconds=1_763_634_600),
+            "2025-11-20T10:30:00+00:00",
+            claim_pb2.DATE_PRECISION_EXACT,
+        ),
+    ],
+    ids=[
+        "aware datetime",
+        "naive datetime is UTC",
+        "microseconds",
+        "date",
+        "ISO date",
+        "ISO time with offset",
+        "ISO time Z",
+        "naive ISO time is UTC",
+        "Timestamp",
+    ],
+)
+def test_stated_at_values(
+    client: claimstore.Client, stated_at: object, expected: str, precision: int
+) -> None:
+    claim = client.create_claim("t", speaker="S", attribution="paraphrase", stated_at=stated_at)  # type: ignore[arg-type]
+    assert claim.stated_at == stamp(expected)
+    assert claim.stated_at_precision == precision
+
+
+def test_given_precision_wins_over_the_inferred_one(client: claimstore.Client) -> None:
+    claim = client.create_claim(
+        "t",
+        speaker="S",
+        attribution="paraphrase",
+        stated_at=date(2025, 11, 20),
+        stated_at_precision="month",
+    )
+    assert claim.stated_at_precision == claim_pb2.DATE_PRECISION_MONTH
+    assert claim.stated_at == stamp("2025-11-01T00:00:00+00:00")
+
+
+def test_since_and_before_take_dates(client: claimstore.Client) -> None:
+    for day in (19, 20, 21):
+        client.create_claim(
+            f"day {day}", speaker="S", attribution="paraphrase", stated_at=date(2025, 11, day)
+        )
+    found = client.list_claims(since=date(2025, 11, 20), before="2025-11-21")
+    assert [claim.text for claim in found] == ["day 20"]
+
+
+def test_ready_filter_is_passed_through(client: claimstore.Client) -> None:
+    client.create_claim(
+        "peace", speaker="S", attribution="paraphrase", stated_at="2025-11-20", topics=["peace"]
+    )
+    client.create_claim(
+        "war", speaker="S", attribution="paraphrase", stated_at="2025-11-20", topics=["war"]
+    )
+    found = client.list_claims(filter=claimstore.ClaimFilter(topics=["PEACE"]))
+    assert [claim.text for claim in found] == ["peace"]
+
+
+# Configuration
+
+
+def test_client_is_a_context_manager(server: ClaimServer) -> None:
+    with claimstore.Client(server.target) as client:
+        assert isinstance(client, claimstore.Client)
+        assert client.create_speaker("S").id.startswith("spk_")
+    with pytest.raises((ValueError, claimstore.ClaimstoreError)) as raised:
+        client.get_claim(UNKNOWN_CLAIM_ID)  # the channel is closed
+    assert not isinstance(raised.value, grpc.RpcError)
+
+
+def test_target_in_argument_and_config_must_agree() -> None:
+    with pytest.raises(ValueError, match="target"):
+        claimstore.Client("a:1", config=claimstore.ClientConfig(target="b:2"))
+
+
+def test_channel_options_carry_a_retry_policy_for_unavailable() -> None:
+    options = dict(claimstore.ClientConfig().channel_options())
+    assert options["grpc.enable_retries"] == 1
+    service_config = json.loads(options["grpc.service_config"])
+    (method_config,) = service_config["methodConfig"]
+    policy = method_config["retryPolicy"]
+    assert policy["retryableStatusCodes"] == ["UNAVAILABLE"]
+    assert policy["maxAttempts"] >= 2
+    assert policy["initialBackoff"].endswith("s")
+    methods = {name["method"] for name in method_config["name"]}
+    services = {name["service"] for name in method_config["name"]}
+    assert services == {"claimstore.v1.ClaimService"}
+    # Reads and CreateClaim (always sent with a request_id) are safe to repeat.
+    assert {"CreateClaim", "GetClaim", "ListClaims", "ListSpeakers", "ListSources"} <= methods
+    assert not {"CreateSpeaker", "CreateSource"} & methods
+
+
+def test_channel_options_without_retries() -> None:
+    options = dict(claimstore.ClientConfig(retry=None).channel_options())
+    assert options["grpc.enable_retries"] == 0
+    assert "grpc.service_config" not in options
+
+
+def test_message_size_option_is_applied() -> None:
+    options = dict(claimstore.ClientConfig(max_message_bytes=1234).channel_options())
+    assert options["grpc.max_receive_message_length"] == 1234
+    assert options["grpc.max_send_message_length"] == 1234
+
+
+@contextmanager
+def write_lock(db_path: Path) -> Iterator[None]:
+    """Holds the database's write lock, so that every write through the server waits for it."""
+    connection = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        yield
+    finally:
+        connection.execute("ROLLBACK")
+        connection.close()
+
+
+def wait_for_speaker(client: claimstore.Client, name: str) -> None:
+    """Waits until the write the server was holding has landed, so teardown finds it done."""
+    for _ in range(200):
+        if any(speaker.display_name == name for speaker in client.list_speakers()):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the speaker {name!r} was never written")
+
+
+def test_default_deadline_is_applied(server: ClaimServer, db_path: Path) -> None:
+    # The server waits up to 5 s for the lock; the call gives up after its deadline.
+    config = claimstore.ClientConfig(target=server.target, timeout=0.2)
+    with claimstore.Client(config=config) as client:
+        with write_lock(db_path), pytest.raises(claimstore.DeadlineExceeded) as raised:
+            client.create_speaker("Waits for the lock")
+        wait_for_speaker(client, "Waits for the lock")
+    assert raised.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert isinstance(raised.value.__cause__, grpc.RpcError)
+
+
+def test_timeout_of_one_call_overrides_the_default(
+    client: claimstore.Client, db_path: Path
+) -> None:
+    with write_lock(db_path), pytest.raises(claimstore.DeadlineExceeded):
+        client.create_speaker("Waits for the lock", timeout=0.2)
+    wait_for_speaker(client, "Waits for the lock")
+    # The default deadline (10 s) still holds for the next call, which succeeds.
+    assert client.create_speaker("After the lock").id.startswith("spk_")
+
+
+def test_tiny_default_deadline_is_applied(server: ClaimServer) -> None:
+    # gRPC keeps deadlines to the millisecond, so 1 µs may still let a fast local call
+    # through; a deadline already past never does.
+    config = claimstore.ClientConfig(target=server.target, timeout=-1.0)
+    with (
+        claimstore.Client(config=config) as client,
+        pytest.raises(claimstore.DeadlineExceeded),
+    ):
+        client.get_claim(UNKNOWN_CLAIM_ID)

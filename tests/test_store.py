@@ -1,0 +1,153 @@
+"""The SQLite store: schema, pragmas, migrations, and the indexes its queries use."""
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from claimstore_server.store import (
+    ClaimQuery,
+    SchemaError,
+    SpeakerDraft,
+    SqliteStore,
+    _schema,
+    _sqlite,
+)
+
+TABLES = {
+    "speakers",
+    "speaker_names",
+    "sources",
+    "claims",
+    "claim_topics",
+    "citations",
+    "claim_requests",
+}
+
+
+def pragma(db_path: Path, name: str) -> object:
+    """Reads a pragma through a connection of its own, not the store's."""
+    connection = sqlite3.connect(db_path)
+    try:
+        return connection.execute(f"PRAGMA {name}").fetchone()[0]
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[SqliteStore]:
+    opened = SqliteStore(db_path)
+    yield opened
+    opened.close()
+
+
+def test_opening_creates_the_schema(store: SqliteStore, db_path: Path) -> None:
+    assert pragma(db_path, "user_version") == _schema.LATEST_VERSION
+    assert store.schema_version == _schema.LATEST_VERSION
+    with sqlite3.connect(db_path) as connection:
+        tables = {
+            row[0]
+            for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+    assert tables >= TABLES
+
+
+def test_journal_mode_is_wal(store: SqliteStore, db_path: Path) -> None:
+    assert pragma(db_path, "journal_mode") == "wal"
+
+
+def test_foreign_keys_are_on_for_every_connection_of_the_store(store: SqliteStore) -> None:
+    seen: dict[str, object] = {}
+
+    def check(name: str) -> None:
+        connection = store._connection()
+        seen[name] = connection.execute("PRAGMA foreign_keys").fetchone()[0]
+
+    check("main")
+    worker = threading.Thread(target=check, args=("worker",))  # as a server worker thread
+    worker.start()
+    worker.join()
+    assert seen == {"main": 1, "worker": 1}
+
+
+def test_foreign_keys_are_enforced(store: SqliteStore) -> None:
+    connection = store._connection()
+    with pytest.raises(sqlite3.IntegrityError):
+        connection.execute(
+            "INSERT INTO speaker_names (name, speaker_id) VALUES ('x', 'spk_missing')"
+        )
+    connection.rollback()
+
+
+def test_reopening_keeps_the_data_and_runs_no_migration(db_path: Path) -> None:
+    first = SqliteStore(db_path)
+    speaker = first.create_speaker(SpeakerDraft(display_name="Dmitry Peskov", kind=1))
+    first.close()
+    schema_before = pragma(db_path, "schema_version")  # bumped by every schema change
+
+    reopened = SqliteStore(db_path)
+    try:
+        assert reopened.get_speaker(speaker.id) == speaker
+        assert reopened.schema_version == _schema.LATEST_VERSION
+    finally:
+        reopened.close()
+    assert pragma(db_path, "schema_version") == schema_before
+    assert pragma(db_path, "user_version") == _schema.LATEST_VERSION
+
+
+def test_two_stores_may_share_a_file(db_path: Path) -> None:
+    first = SqliteStore(db_path)
+    second = SqliteStore(db_path)
+    try:
+        speaker = first.create_speaker(SpeakerDraft(display_name="Shared", kind=1))
+        assert second.get_speaker(speaker.id) == speaker
+    finally:
+        first.close()
+        second.close()
+
+
+def test_newer_schema_is_refused_and_left_alone(db_path: Path) -> None:
+    with sqlite3.connect(db_path) as connection:
+        connection.execute(f"PRAGMA user_version = {_schema.LATEST_VERSION + 1}")
+    with pytest.raises(SchemaError, match="newer"):
+        SqliteStore(db_path)
+    assert pragma(db_path, "user_version") == _schema.LATEST_VERSION + 1
+    with sqlite3.connect(db_path) as connection:
+        assert connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+
+
+def query_plan(store: SqliteStore, query: ClaimQuery, *, with_cursor: bool) -> list[str]:
+    """EXPLAIN QUERY PLAN of a claim listing as list_claims builds it, WHERE from the store."""
+    conditions, params = _sqlite.claim_conditions(query)
+    if with_cursor:  # the condition list_claims adds for the pages after the first
+        conditions.append("(c.stated_at, c.id) < (?, ?)")
+        params.extend((1_700_000_000_000_000, "clm_01JD3M0X8Y9Z0000000000000A"))
+    sql = (
+        "SELECT c.id FROM claims c JOIN speakers sp ON sp.id = c.speaker_id"
+        f" WHERE {' AND '.join(conditions)}"
+        " ORDER BY c.stated_at DESC, c.id DESC LIMIT ?"
+    )
+    rows = store._connection().execute(f"EXPLAIN QUERY PLAN {sql}", [*params, 51]).fetchall()
+    return [str(row[3]) for row in rows]
+
+
+@pytest.mark.parametrize("with_cursor", [False, True], ids=["first page", "next page"])
+@pytest.mark.parametrize(
+    "speaker_ids",
+    [
+        ("spk_01JD3M0X8Y9Z0000000000000A",),
+        ("spk_01JD3M0X8Y9Z0000000000000A", "spk_01JD3M0X8Y9Z0000000000000B"),
+    ],
+    ids=["one speaker", "two speakers"],
+)
+def test_speaker_ids_filter_uses_an_index(
+    store: SqliteStore, speaker_ids: tuple[str, ...], with_cursor: bool
+) -> None:
+    plan = query_plan(store, ClaimQuery(speaker_ids=speaker_ids), with_cursor=with_cursor)
+    claims_steps = [step for step in plan if step.split()[1:2] == ["c"]]
+    assert len(claims_steps) == 1, plan
+    (step,) = claims_steps
+    assert step.startswith("SEARCH c USING"), plan  # not a SCAN of every claim
+    assert "INDEX" in step, plan
+    assert "(speaker_id=?" in step, plan
