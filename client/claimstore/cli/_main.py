@@ -11,6 +11,7 @@ from typing import TextIO
 from .._client import Client
 from .._config import ClientConfig
 from .._exceptions import ClaimstoreError, ServiceError, Unavailable
+from ..v1 import claim_pb2
 from . import _render
 
 DEFAULT_TARGET = "localhost:50051"
@@ -46,6 +47,13 @@ def _end_of(value: datetime | date) -> datetime | date:
 # Commands
 
 
+def _show_claim(claim: claim_pb2.Claim, args: argparse.Namespace, out: TextIO) -> None:
+    if args.json:
+        out.write(_render.to_json(claim) + "\n")
+    else:
+        _render.write_claim(claim, out)
+
+
 def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     try:
         from claimstore_server.__main__ import run_serve
@@ -79,20 +87,14 @@ def _cmd_add(args: argparse.Namespace, out: TextIO) -> int:
             citations=citations,
             request_id=args.request_id,
         )
-    if args.json:
-        out.write(_render.to_json(claim) + "\n")
-    else:
-        _render.write_claim(claim, out)
+    _show_claim(claim, args, out)
     return 0
 
 
 def _cmd_get(args: argparse.Namespace, out: TextIO) -> int:
     with _client(args) as client:
         claim = client.get_claim(args.id)
-    if args.json:
-        out.write(_render.to_json(claim) + "\n")
-    else:
-        _render.write_claim(claim, out)
+    _show_claim(claim, args, out)
     return 0
 
 
