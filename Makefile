@@ -26,7 +26,7 @@ help: ## list the targets
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[server,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[server,cli,dev]'
 	touch $@
 
 venv: $(BIN)/.installed ## create .venv and install claimstore with its server and dev extras

@@ -86,7 +86,10 @@ def test_create_then_get_returns_every_field(client: claimstore.Client) -> None:
     assert speaker.affiliation == "Russia"
     assert list(speaker.aliases) == ["Dmitri Peskov"]
     assert speaker.wikidata_id == "Q2289876"
-    assert client.get_speaker(speaker.id) == speaker
+    stored = client.get_speaker(speaker.id)
+    assert stored.claim_count == 1
+    stored.ClearField("claim_count")
+    assert stored == speaker
 
     origin, report = fetched.citations
     assert origin.role == claim_pb2.CITATION_ROLE_ORIGIN
@@ -212,7 +215,7 @@ def test_inline_speaker_is_created_when_absent(
     assert speaker.display_name == "Kaja Kallas"
     assert speaker.title == "EU foreign policy chief"
     # The new speaker is found by the next claim that names it.
-    assert add(client, speaker="kaja kallas").speaker_id == speaker.id
+    assert add(client, "Another claim", speaker="kaja kallas").speaker_id == speaker.id
     assert counts()["speakers"] == 2
 
 
@@ -260,13 +263,27 @@ def test_inline_source_is_created_then_reused_by_url(
     assert counts()["sources"] == 1
 
 
-def test_inline_sources_without_url_are_always_created(
+def test_inline_sources_without_url_are_matched_by_publisher_title_and_date(
     client: claimstore.Client, counts: Callable[[], Counts]
 ) -> None:
-    first = add(client, "one", citations=[{"publisher": "AP"}])
-    second = add(client, "two", citations=[{"publisher": "AP"}])
-    assert first.citations[0].source_id != second.citations[0].source_id
-    assert counts()["sources"] == 2
+    report = {"publisher": "AP", "title": "Peace plan report", "published_at": "2025-11-20"}
+    first = add(client, "one", citations=[report])
+    second = add(client, "two", citations=[{**report, "publisher": "ap"}])
+    assert first.citations[0].source_id == second.citations[0].source_id
+    other_day = add(client, "three", citations=[{**report, "published_at": "2025-11-21"}])
+    other_title = add(client, "four", citations=[{**report, "title": "Another report"}])
+    assert other_day.citations[0].source_id != first.citations[0].source_id
+    assert other_title.citations[0].source_id != first.citations[0].source_id
+    assert counts()["sources"] == 3
+
+
+def test_inline_source_with_nothing_to_match_is_invalid_argument(
+    client: claimstore.Client, counts: Callable[[], Counts]
+) -> None:
+    with pytest.raises(claimstore.InvalidArgument) as raised:
+        add(client, citations=[{"kind": "video"}])
+    assert "claim.citations[0].source" in raised.value.field_violations
+    assert counts()["claims"] == 0
 
 
 def test_citations_keep_their_order(client: claimstore.Client) -> None:
@@ -303,7 +320,7 @@ def test_client_sends_a_request_id_when_none_is_given(
     client: claimstore.Client, db_path: Path
 ) -> None:
     first = add(client)
-    second = add(client)  # the same claim again: a new request, so a new claim
+    second = add(client, "Another claim")  # no request_id given: the client makes a new one
     assert first.id != second.id
     with sqlite3.connect(db_path) as connection:
         rows = connection.execute("SELECT request_id, claim_id FROM claim_requests").fetchall()
@@ -426,7 +443,7 @@ def test_ids_keep_increasing_across_a_restart(db_path: Path) -> None:
     second = start_server(db_path)
     try:
         with claimstore.Client(second.target) as client:
-            after = add(client).id
+            after = add(client, "Said after the restart").id
             assert [c.id for c in client.list_claims(order_by="stated_at asc")] == [before, after]
     finally:
         second.stop(0)

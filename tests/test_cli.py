@@ -3,6 +3,7 @@
 import argparse
 import io
 import json
+import re
 
 import claimstore
 import pytest
@@ -39,7 +40,7 @@ def subcommands(parser: argparse.ArgumentParser) -> argparse._SubParsersAction: 
 
 def test_every_subcommand_and_option_has_help() -> None:
     commands = subcommands(build_parser())
-    assert set(commands.choices) == {"serve", "add", "get", "list", "speakers"}
+    assert set(commands.choices) == {"serve", "add", "get", "list", "speakers", "import", "export"}
     summaries = {choice.dest: choice.help for choice in commands._choices_actions}
     for name, subparser in commands.choices.items():
         assert summaries.get(name), f"{name} has no help in the command list"
@@ -394,7 +395,12 @@ def test_speakers(server: ClaimServer, listed: dict[str, str]) -> None:
     status, output = run("speakers", "--target", server.target)
     assert status == 0
     header, *rows = output.splitlines()
-    assert header.split() == ["NAME", "KIND", "TITLE", "AFFILIATION", "ID"]
+    assert header.split() == ["NAME", "CLAIMS", "KIND", "TITLE", "AFFILIATION", "ID"]
+    assert [re.split(r"\s{2,}", row)[:2] for row in rows] == [
+        ["Dmitry Peskov", "3"],
+        ["Jean-Noël Barrot", "1"],
+        ["Sergei Lavrov", "1"],
+    ]
     assert [row.split("  ")[0] for row in rows] == [
         "Dmitry Peskov",
         "Jean-Noël Barrot",

@@ -79,6 +79,8 @@ def test_reflection_rebuilds_the_claim_service(channel: grpc.Channel) -> None:
         "CreateClaim",
         "GetClaim",
         "ListClaims",
+        "ImportClaims",
+        "ExportClaims",
         "CreateSpeaker",
         "GetSpeaker",
         "ListSpeakers",

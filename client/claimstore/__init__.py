@@ -34,9 +34,11 @@ from ._exceptions import (
     Unimplemented,
     Unknown,
 )
+from ._jsonl import format_import_line, import_request, parse_import_line
 from ._pagers import Pager
 from .v1.claim_filter_pb2 import ClaimFilter
 from .v1.claim_pb2 import Citation, Claim
+from .v1.claim_service_pb2 import CreateClaimRequest, ImportResult
 from .v1.source_pb2 import Source
 from .v1.speaker_pb2 import Speaker
 
@@ -52,8 +54,10 @@ __all__ = [
     "ClaimstoreError",
     "Client",
     "ClientConfig",
+    "CreateClaimRequest",
     "DeadlineExceeded",
     "FailedPrecondition",
+    "ImportResult",
     "Internal",
     "InvalidArgument",
     "NotFound",
@@ -69,4 +73,7 @@ __all__ = [
     "Unavailable",
     "Unimplemented",
     "Unknown",
+    "format_import_line",
+    "import_request",
+    "parse_import_line",
 ]

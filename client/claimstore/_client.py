@@ -1,6 +1,6 @@
 """Client: the blocking claimstore client."""
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -64,13 +64,14 @@ class Client(BaseClient):
     ) -> None:
         self.close()
 
+    def _metadata(self) -> tuple[tuple[str, str], ...] | None:
+        return self.config.metadata or None
+
     def _call(
         self, method: Callable[..., Response], request: Message, timeout: float | None
     ) -> Response:
         try:
-            return method(
-                request, timeout=self._timeout(timeout), metadata=self.config.metadata or None
-            )
+            return method(request, timeout=self._timeout(timeout), metadata=self._metadata())
         except grpc.RpcError as error:
             raise from_rpc_error(error) from error
 
@@ -192,6 +193,73 @@ class Client(BaseClient):
 
         return Pager(fetch)
 
+    def import_claims(
+        self,
+        requests: Iterable[claim_service_pb2.CreateClaimRequest],
+        *,
+        batch_size: int = 500,
+        timeout: float | None = None,
+    ) -> Iterator[claim_service_pb2.ImportResult]:
+        """Imports claims in bulk; yields one ImportResult per claim, in order.
+
+        ``requests`` is read lazily and sent in batches of at most ``batch_size``
+        claims (and well under the message size limit); each batch's results
+        arrive once the server has stored it. Stopping the iteration early
+        cancels the import: the batches whose results were yielded are kept.
+        There is no deadline unless ``timeout`` is given.
+        """
+        batches = _batches(requests, batch_size, self.config.max_message_bytes // 2)
+        call = self._stub.ImportClaims(batches, timeout=timeout, metadata=self._metadata())
+        try:
+            for response in call:
+                yield from response.results
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from error
+        finally:
+            call.cancel()
+
+    def export_claims(
+        self,
+        *,
+        speaker: str | None = None,
+        speaker_ids: Sequence[str] = (),
+        topics: Sequence[str] = (),
+        publisher: str | None = None,
+        source_id: str | None = None,
+        attributions: Sequence[EnumLike] = (),
+        since: TimeLike | None = None,
+        before: TimeLike | None = None,
+        language: str | None = None,
+        filter: claim_filter_pb2.ClaimFilter | None = None,  # the API's own name
+        timeout: float | None = None,
+    ) -> Iterator[claim_pb2.Claim]:
+        """Yields every claim that matches, in the full view, oldest statement first.
+
+        Filters as for :meth:`list_claims`. There is no deadline unless
+        ``timeout`` is given; stopping the iteration early cancels the export.
+        """
+        if filter is None:
+            filter = self._claim_filter(
+                speaker=speaker,
+                speaker_ids=speaker_ids,
+                topics=topics,
+                publisher=publisher,
+                source_id=source_id,
+                attributions=attributions,
+                since=since,
+                before=before,
+                language=language,
+            )
+        request = claim_service_pb2.ExportClaimsRequest(filter=filter)
+        call = self._stub.ExportClaims(request, timeout=timeout, metadata=self._metadata())
+        try:
+            for response in call:
+                yield from response.claims
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from error
+        finally:
+            call.cancel()
+
     # Speakers
 
     def create_speaker(
@@ -272,3 +340,22 @@ class Client(BaseClient):
             return list(response.sources), response.next_page_token
 
         return Pager(fetch)
+
+
+def _batches(
+    requests: Iterable[claim_service_pb2.CreateClaimRequest], size: int, max_bytes: int
+) -> Iterator[claim_service_pb2.ImportClaimsRequest]:
+    """Groups ``requests`` into ImportClaimsRequests of at most ``size`` claims and about
+    ``max_bytes`` bytes."""
+    batch = claim_service_pb2.ImportClaimsRequest()
+    batch_bytes = 0
+    for request in requests:
+        request_bytes = request.ByteSize() + 6
+        if batch.claims and (len(batch.claims) >= size or batch_bytes + request_bytes > max_bytes):
+            yield batch
+            batch = claim_service_pb2.ImportClaimsRequest()
+            batch_bytes = 0
+        batch.claims.append(request)
+        batch_bytes += request_bytes
+    if batch.claims:
+        yield batch

@@ -10,14 +10,19 @@ Python work on one thread spares the server the contention for the GIL that
 a pool of worker threads suffers (see the README's performance section).
 """
 
+import asyncio
+from collections.abc import AsyncIterator
+
 from claimstore.v1 import claim_service_pb2, claim_service_pb2_grpc
 from claimstore.v1.claim_pb2 import Claim
 from claimstore.v1.source_pb2 import Source
 from claimstore.v1.speaker_pb2 import Speaker
 
 from . import _ids, _pagination, _validation
-from ._status import Context, reports_errors
-from .store import ClaimCursor, ClaimStore
+from ._status import Context, import_error, reports_errors, reports_stream_errors
+from .store import ClaimCursor, ClaimOrder, ClaimStore
+
+_EXPORT_BATCH = 256
 
 
 class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
@@ -73,6 +78,75 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
                 [last.stated_at.ToMicroseconds(), last.id], digest
             )
         return response
+
+    @reports_stream_errors
+    async def ImportClaims(
+        self, requests: AsyncIterator[claim_service_pb2.ImportClaimsRequest], context: Context
+    ) -> AsyncIterator[claim_service_pb2.ImportClaimsResponse]:
+        index = 0
+        async for batch in requests:
+            _validation.import_batch(batch)
+            yield claim_service_pb2.ImportClaimsResponse(
+                results=await self._import_batch(batch, first_index=index)
+            )
+            index += len(batch.claims)
+
+    async def _import_batch(
+        self, batch: claim_service_pb2.ImportClaimsRequest, *, first_index: int
+    ) -> list[claim_service_pb2.ImportResult]:
+        """Checks each claim of ``batch``, stores the good ones, returns a result for each."""
+        results = [
+            claim_service_pb2.ImportResult(index=first_index + position)
+            for position in range(len(batch.claims))
+        ]
+        drafts, positions = [], []
+        for position, item in enumerate(batch.claims):
+            try:
+                drafts.append(_validation.claim_draft(item))
+                positions.append(position)
+            except _validation.ValidationError as error:
+                results[position].outcome = claim_service_pb2.IMPORT_OUTCOME_FAILED
+                results[position].error.CopyFrom(import_error(error))
+        # A batch is bulk work: it runs on a worker thread, so other calls go on meanwhile.
+        outcomes = await asyncio.to_thread(self._store.import_claims, drafts) if drafts else []
+        for position, outcome in zip(positions, outcomes, strict=True):
+            result = results[position]
+            if outcome.error is not None:
+                result.outcome = claim_service_pb2.IMPORT_OUTCOME_FAILED
+                result.error.CopyFrom(import_error(outcome.error))
+            else:
+                result.claim_id = outcome.claim_id
+                result.outcome = (
+                    claim_service_pb2.IMPORT_OUTCOME_CREATED
+                    if outcome.created
+                    else claim_service_pb2.IMPORT_OUTCOME_ALREADY_EXISTS
+                )
+        return results
+
+    @reports_stream_errors
+    async def ExportClaims(
+        self, request: claim_service_pb2.ExportClaimsRequest, context: Context
+    ) -> AsyncIterator[claim_service_pb2.ExportClaimsResponse]:
+        query = _validation.claim_query(request.filter)
+        order = ClaimOrder(descending=False)
+        after = None
+        while True:
+            # Bulk work, on a worker thread; one batch in memory at a time, however many match.
+            page = await asyncio.to_thread(
+                self._store.list_claims,
+                query,
+                order=order,
+                after=after,
+                limit=_EXPORT_BATCH,
+                full=True,
+            )
+            claims = _pagination.fit_in(page.items, self._page_budget)
+            if claims:
+                yield claim_service_pb2.ExportClaimsResponse(claims=claims)
+            if not page.has_more and len(claims) == len(page.items):
+                return
+            last = claims[-1]
+            after = ClaimCursor(last.stated_at.ToMicroseconds(), last.id)
 
     @reports_errors
     async def CreateSpeaker(

@@ -15,10 +15,11 @@ anything else (a bug)         INTERNAL            none; the server logs the trac
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Final, TypeVar
 
 import grpc
+from claimstore.v1 import claim_service_pb2
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
@@ -102,6 +103,50 @@ Response = TypeVar("Response")
 Servicer = TypeVar("Servicer")
 Context = grpc.aio.ServicerContext[Any, Any]
 Method = Callable[[Servicer, Request, Context], Awaitable[Response]]
+
+
+def import_error(error: Exception) -> claim_service_pb2.ImportError:
+    """Returns how an import reports ``error`` for one claim: the status CreateClaim would give."""
+    status = status_for(error)
+    violations: list[claim_service_pb2.FieldViolation] = []
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad_request = error_details_pb2.BadRequest()
+            detail.Unpack(bad_request)
+            violations.extend(
+                claim_service_pb2.FieldViolation(field=v.field, description=v.description)
+                for v in bad_request.field_violations
+            )
+    return claim_service_pb2.ImportError(
+        code=code_pb2.Code.Name(status.code),
+        message=status.message,
+        field_violations=violations,
+    )
+
+
+def reports_stream_errors(
+    method: Callable[[Servicer, Request, Context], AsyncIterator[Response]],
+) -> Callable[[Servicer, Request, Context], AsyncIterator[Response]]:
+    """Wraps a response-streaming servicer method as :func:`reports_errors` does a unary one."""
+
+    @functools.wraps(method)
+    async def wrapper(
+        self: Servicer, request: Request, context: Context
+    ) -> AsyncIterator[Response]:
+        try:
+            async for response in method(self, request, context):
+                yield response
+            return
+        except grpc.aio.AbortError:
+            raise
+        except (ValidationError, StoreError) as error:
+            status = status_for(error)
+        except Exception as error:
+            _log.exception("%s failed", method.__name__)
+            status = status_for(error)
+        await context.abort_with_status(rpc_status.to_status(status))
+
+    return wrapper
 
 
 def reports_errors(

@@ -269,6 +269,13 @@ def _source_draft(source: source_pb2.Source, field: str, check: _Violations) -> 
     )
 
 
+def _inline_source_draft(source: source_pb2.Source, field: str, check: _Violations) -> SourceDraft:
+    # An inline source is matched to stored ones by these, so it must have one.
+    if not (source.url.strip() or source.title.strip() or source.publisher.strip()):
+        check.add(field, "give a url, a title or a publisher: an inline source is matched by them")
+    return _source_draft(source, field, check)
+
+
 def source_draft(request: claim_service_pb2.CreateSourceRequest) -> SourceDraft:
     """Checks a CreateSourceRequest; returns the source to create."""
     check = _Violations()
@@ -321,7 +328,9 @@ def _citation_draft(citation: claim_pb2.Citation, field: str, check: _Violations
             citation.excerpt, f"{field}.excerpt", max_length=MAX_EXCERPT, lines=True
         ),
         source_id=source_id if not has_source else "",
-        source=_source_draft(citation.source, f"{field}.source", check) if has_source else None,
+        source=_inline_source_draft(citation.source, f"{field}.source", check)
+        if has_source
+        else None,
     )
 
 
@@ -403,6 +412,22 @@ def claim_draft(request: claim_service_pb2.CreateClaimRequest) -> ClaimDraft:
     )
     check.raise_if_any()
     return draft
+
+
+MAX_IMPORT_BATCH: Final = 1_000
+
+
+def import_batch(batch: claim_service_pb2.ImportClaimsRequest) -> None:
+    """Checks the size of one ImportClaims batch (its claims are checked one by one)."""
+    count = len(batch.claims)
+    if count > MAX_IMPORT_BATCH:
+        raise ValidationError(
+            [
+                FieldViolation(
+                    "claims", f"must hold at most {MAX_IMPORT_BATCH:,} claims, not {count:,}"
+                )
+            ]
+        )
 
 
 def resource_id(value: str, prefix: str, field: str = "id") -> str:

@@ -1,18 +1,24 @@
 """The ``claimstore`` command: serve, add, get, list, speakers."""
 
 import argparse
+import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import islice
-from typing import TextIO
+from typing import Any, TextIO
 
 from .._client import Client
 from .._config import ClientConfig
 from .._exceptions import ClaimstoreError, ServiceError, Unavailable
-from ..v1 import claim_pb2
+from .._jsonl import format_import_line, import_request, parse_import_line
+from ..v1 import claim_pb2, claim_service_pb2
 from . import _render
+from ._progress import Progress, progress
 
 DEFAULT_TARGET = "localhost:50051"
 TARGET_VARIABLE = "CLAIMSTORE_TARGET"
@@ -98,18 +104,25 @@ def _cmd_get(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _filter_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """The ClaimFilter keyword arguments of the options ``_add_filter_options`` added."""
+    return {
+        "speaker": args.speaker,
+        "speaker_ids": args.speaker_id,
+        "topics": args.topic,
+        "publisher": args.publisher,
+        "source_id": args.source_id,
+        "attributions": args.attribution,
+        "since": args.since,
+        "before": _end_of(args.until) if args.until else None,
+        "language": args.language,
+    }
+
+
 def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
     with _client(args) as client:
         claims = client.list_claims(
-            speaker=args.speaker,
-            speaker_ids=args.speaker_id,
-            topics=args.topic,
-            publisher=args.publisher,
-            source_id=args.source_id,
-            attributions=args.attribution,
-            since=args.since,
-            before=_end_of(args.until) if args.until else None,
-            language=args.language,
+            **_filter_arguments(args),
             order_by="stated_at asc" if args.oldest_first else "",
             view="full",
             page_size=min(args.limit, 1000) if args.limit else 0,
@@ -120,6 +133,103 @@ def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
         else:
             rows = _render.claim_rows(selected)
             _render.write_table(_render.CLAIM_HEADERS, rows, out, wide=_render.CLAIM_WIDE_COLUMN)
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace, out: TextIO) -> int:
+    report = _ImportReport()
+    # Where each claim sent came from, oldest first: results arrive in the same order.
+    sent: deque[tuple[str, int]] = deque()
+
+    def requests(bar: Progress) -> Iterator[claim_service_pb2.CreateClaimRequest]:
+        for path in args.files:
+            with _open_input(path) as lines:
+                for number, line in enumerate(lines, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        request = parse_import_line(line)
+                    except ValueError as error:
+                        report.fail(f"{path}:{number}", f"not a claim: {error}")
+                        bar.advance()
+                        continue
+                    sent.append((path, number))
+                    yield request
+
+    total = sum(_count_lines(path) for path in args.files if path != "-") or None
+    with _client(args) as client, progress("importing", total=total, unit="claims") as bar:
+        results = client.import_claims(
+            requests(bar), batch_size=args.batch_size, timeout=args.import_timeout
+        )
+        for result in results:
+            path, number = sent.popleft()
+            report.record(f"{path}:{number}", result)
+            bar.advance()
+    report.write(out, as_json=args.json)
+    return 1 if report.failed else 0
+
+
+@dataclass
+class _ImportReport:
+    """Counts what became of each imported line and keeps the first failures."""
+
+    created: int = 0
+    existing: int = 0
+    failed: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    shown: int = 10
+
+    def fail(self, where: str, message: str) -> None:
+        self.failed += 1
+        if len(self.failures) < self.shown:
+            self.failures.append((where, message))
+
+    def record(self, where: str, result: claim_service_pb2.ImportResult) -> None:
+        if result.outcome == claim_service_pb2.IMPORT_OUTCOME_CREATED:
+            self.created += 1
+        elif result.outcome == claim_service_pb2.IMPORT_OUTCOME_ALREADY_EXISTS:
+            self.existing += 1
+        else:
+            self.fail(where, f"{result.error.code}: {result.error.message}")
+
+    def write(self, out: TextIO, *, as_json: bool) -> None:
+        if as_json:
+            summary = {
+                "created": self.created,
+                "already_existed": self.existing,
+                "failed": self.failed,
+                "first_failures": [{"line": w, "error": m} for w, m in self.failures],
+            }
+            out.write(json.dumps(summary) + "\n")
+            return
+        out.write(
+            f"{self.created:,} created, {self.existing:,} already there, {self.failed:,} failed\n"
+        )
+        for where, message in self.failures:
+            out.write(f"  {where}: {message}\n")
+        if self.failed > len(self.failures):
+            out.write(f"  … and {self.failed - len(self.failures):,} more\n")
+
+
+@contextmanager
+def _open_input(path: str) -> Iterator[TextIO]:
+    if path == "-":
+        yield sys.stdin
+        return
+    with open(path, encoding="utf-8") as opened:
+        yield opened
+
+
+def _count_lines(path: str) -> int:
+    with open(path, "rb") as opened:
+        return sum(1 for line in opened if line.strip())
+
+
+def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
+    with _client(args) as client, progress("exporting", total=None, unit="claims") as bar:
+        for claim in client.export_claims(**_filter_arguments(args)):
+            out.write(format_import_line(import_request(claim)) + "\n")
+            bar.advance()
     return 0
 
 
@@ -151,6 +261,28 @@ def _add_client_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", action="store_true", help="print JSON (one object a line) for scripts"
     )
+
+
+def _add_filter_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--speaker", help="speaker name or alias words, e.g. Peskov")
+    parser.add_argument(
+        "--speaker-id", action="append", default=[], help="speaker id (repeat for any of several)"
+    )
+    parser.add_argument(
+        "--topic", action="append", default=[], help="topic (repeat for any of several)"
+    )
+    parser.add_argument("--publisher", help="cited by this publisher, e.g. Reuters")
+    parser.add_argument("--source-id", help="citing this source id")
+    parser.add_argument(
+        "--attribution",
+        action="append",
+        default=[],
+        choices=["direct_quote", "paraphrase", "reported"],
+        help="attribution (repeat for any of several)",
+    )
+    parser.add_argument("--since", type=_parse_when, help="stated on or after this date or time")
+    parser.add_argument("--until", type=_parse_when, help="stated on or before this date")
+    parser.add_argument("--language", help="BCP-47 language tag; en also finds en-US")
 
 
 def _add_serve_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -229,30 +361,42 @@ def build_parser() -> argparse.ArgumentParser:
         description="List the claims that match every option given, newest statement first.",
     )
     _add_client_options(listing)
-    listing.add_argument("--speaker", help="speaker name or alias words, e.g. Peskov")
-    listing.add_argument(
-        "--speaker-id", action="append", default=[], help="speaker id (repeat for any of several)"
-    )
-    listing.add_argument(
-        "--topic", action="append", default=[], help="topic (repeat for any of several)"
-    )
-    listing.add_argument("--publisher", help="cited by this publisher, e.g. Reuters")
-    listing.add_argument("--source-id", help="citing this source id")
-    listing.add_argument(
-        "--attribution",
-        action="append",
-        default=[],
-        choices=["direct_quote", "paraphrase", "reported"],
-        help="attribution (repeat for any of several)",
-    )
-    listing.add_argument("--since", type=_parse_when, help="stated on or after this date or time")
-    listing.add_argument("--until", type=_parse_when, help="stated on or before this date")
-    listing.add_argument("--language", help="BCP-47 language tag; en also finds en-US")
+    _add_filter_options(listing)
     listing.add_argument("--oldest-first", action="store_true", help="oldest statement first")
     listing.add_argument(
         "--limit", type=int, default=0, help="show at most this many (default: all)"
     )
     listing.set_defaults(handler=_cmd_list)
+
+    importing = commands.add_parser(
+        "import",
+        help="import claims from JSON Lines files",
+        description="Import claims from JSON Lines files, one CreateClaimRequest a line (the"
+        " format 'claimstore export' writes). Importing a file twice stores nothing new."
+        " Exits 1 when any line failed.",
+    )
+    _add_client_options(importing)
+    importing.add_argument("files", nargs="+", metavar="FILE", help="files to import; - for stdin")
+    importing.add_argument(
+        "--batch-size", type=int, default=500, help="claims per message (default: %(default)s)"
+    )
+    importing.add_argument(
+        "--import-timeout",
+        type=float,
+        default=None,
+        help="seconds the whole import may take (default: no limit)",
+    )
+    importing.set_defaults(handler=_cmd_import)
+
+    exporting = commands.add_parser(
+        "export",
+        help="export claims as JSON Lines",
+        description="Write the claims that match every option given to stdout as JSON Lines,"
+        " oldest first, in the format 'claimstore import' reads.",
+    )
+    _add_client_options(exporting)
+    _add_filter_options(exporting)
+    exporting.set_defaults(handler=_cmd_export)
 
     speakers = commands.add_parser(
         "speakers", help="list speakers", description="List every speaker, oldest first."
@@ -284,6 +428,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return handler(args, out or sys.stdout)
     except argparse.ArgumentTypeError as error:
         parser.exit(2, f"claimstore {args.command}: error: {error}\n")
+    except OSError as error:
+        print(f"claimstore: {error}", file=sys.stderr)
+        return 2
     except (ValueError, TypeError) as error:
         print(f"claimstore: {error}", file=sys.stderr)
         return 2

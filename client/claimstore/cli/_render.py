@@ -86,10 +86,11 @@ CLAIM_WIDE_COLUMN = 3
 
 
 def speaker_rows(speakers: Iterable[speaker_pb2.Speaker]) -> list[list[str]]:
-    """Returns the table rows of ``speakers``: name, kind, title, affiliation, id."""
+    """Returns the table rows of ``speakers``: name, claims, kind, title, affiliation, id."""
     return [
         [
             speaker.display_name,
+            f"{speaker.claim_count:,}",
             enum_name(speaker_pb2.SpeakerKind, speaker.kind),
             speaker.title,
             speaker.affiliation,
@@ -99,8 +100,8 @@ def speaker_rows(speakers: Iterable[speaker_pb2.Speaker]) -> list[list[str]]:
     ]
 
 
-SPEAKER_HEADERS = ("NAME", "KIND", "TITLE", "AFFILIATION", "ID")
-SPEAKER_WIDE_COLUMN = 2
+SPEAKER_HEADERS = ("NAME", "CLAIMS", "KIND", "TITLE", "AFFILIATION", "ID")
+SPEAKER_WIDE_COLUMN = 3
 
 
 def write_claim(claim: claim_pb2.Claim, out: TextIO) -> None:

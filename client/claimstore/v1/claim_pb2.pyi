@@ -131,8 +131,9 @@ class Citation(_message.Message):
     @_builtins.property
     def source(self) -> _source_pb2.Source:
         """The cited source. On create, a source given here instead of source_id is
-        matched to an existing source by url, and created if none matches (a
-        source without a url is always created). In responses it is always set.
+        matched to an existing source by url or, when it has no url, by the same
+        publisher (ignoring case and accents), title and published_at; it is
+        created if none matches. In responses in the full view it is always set.
         """
 
     def __init__(
@@ -199,7 +200,7 @@ class Claim(_message.Message):
         """The speaker. On create, a speaker given here instead of speaker_id is
         matched to an existing speaker by wikidata_id, then by display name or
         alias (ignoring case and accents), and created if none matches. In
-        responses it is always set.
+        responses in the full view it is always set.
         """
 
     @_builtins.property

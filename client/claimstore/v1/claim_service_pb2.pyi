@@ -51,6 +51,38 @@ CLAIM_VIEW_FULL: ClaimView.ValueType  # 2
 """Everything, with Claim.speaker and each Citation.source filled in."""
 Global___ClaimView: _TypeAlias = ClaimView  # noqa: Y015
 
+class _ImportOutcome:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ImportOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ImportOutcome.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    IMPORT_OUTCOME_UNSPECIFIED: _ImportOutcome.ValueType  # 0
+    """Not used."""
+    IMPORT_OUTCOME_CREATED: _ImportOutcome.ValueType  # 1
+    """The claim was stored."""
+    IMPORT_OUTCOME_ALREADY_EXISTS: _ImportOutcome.ValueType  # 2
+    """The claim was stored before (same request_id, or same speaker, stated_at
+    and text); nothing was written.
+    """
+    IMPORT_OUTCOME_FAILED: _ImportOutcome.ValueType  # 3
+    """The claim was not stored; see error."""
+
+class ImportOutcome(_ImportOutcome, metaclass=_ImportOutcomeEnumTypeWrapper):
+    """What became of one imported claim."""
+
+IMPORT_OUTCOME_UNSPECIFIED: ImportOutcome.ValueType  # 0
+"""Not used."""
+IMPORT_OUTCOME_CREATED: ImportOutcome.ValueType  # 1
+"""The claim was stored."""
+IMPORT_OUTCOME_ALREADY_EXISTS: ImportOutcome.ValueType  # 2
+"""The claim was stored before (same request_id, or same speaker, stated_at
+and text); nothing was written.
+"""
+IMPORT_OUTCOME_FAILED: ImportOutcome.ValueType  # 3
+"""The claim was not stored; see error."""
+Global___ImportOutcome: _TypeAlias = ImportOutcome  # noqa: Y015
+
 @_typing.final
 class CreateClaimRequest(_message.Message):
     """Request for CreateClaim."""
@@ -187,6 +219,208 @@ class ListClaimsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListClaimsResponse: _TypeAlias = ListClaimsResponse  # noqa: Y015
+
+@_typing.final
+class ImportClaimsRequest(_message.Message):
+    """Request for ImportClaims: one batch of claims."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLAIMS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def claims(self) -> _containers.RepeatedCompositeFieldContainer[Global___CreateClaimRequest]:
+        """The claims of this batch, each as for CreateClaim. At most 1,000 claims,
+        and the whole message at most 4 MiB.
+        """
+
+    def __init__(
+        self,
+        *,
+        claims: _abc.Iterable[Global___CreateClaimRequest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claims", b"claims"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportClaimsRequest: _TypeAlias = ImportClaimsRequest  # noqa: Y015
+
+@_typing.final
+class FieldViolation(_message.Message):
+    """A field at fault in an imported claim."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELD_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    field: _builtins.str
+    """The path of the field within the claim's CreateClaimRequest, such as
+    "claim.text" or "claim.citations[1].source.url".
+    """
+    description: _builtins.str
+    """What is wrong with it."""
+    def __init__(
+        self,
+        *,
+        field: _builtins.str = ...,
+        description: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "field", b"field"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FieldViolation: _TypeAlias = FieldViolation  # noqa: Y015
+
+@_typing.final
+class ImportError(_message.Message):
+    """Why an imported claim was not stored: the error CreateClaim would have
+    returned for it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    FIELD_VIOLATIONS_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    """The gRPC status code name, such as "INVALID_ARGUMENT" or "NOT_FOUND"."""
+    message: _builtins.str
+    """The error message, naming the field at fault."""
+    @_builtins.property
+    def field_violations(self) -> _containers.RepeatedCompositeFieldContainer[Global___FieldViolation]:
+        """Each field at fault, for INVALID_ARGUMENT."""
+
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+        message: _builtins.str = ...,
+        field_violations: _abc.Iterable[Global___FieldViolation] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "field_violations", b"field_violations", "message", b"message"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportError: _TypeAlias = ImportError  # noqa: Y015
+
+@_typing.final
+class ImportResult(_message.Message):
+    """The result of importing one claim."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INDEX_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    CLAIM_ID_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    index: _builtins.int
+    """The position of the claim in the whole import stream, counting from 0
+    across batches.
+    """
+    outcome: Global___ImportOutcome.ValueType
+    """What became of the claim."""
+    claim_id: _builtins.str
+    """The id of the claim created, or of the one that already existed. Empty
+    when the claim failed.
+    """
+    @_builtins.property
+    def error(self) -> Global___ImportError:
+        """Why the claim failed; set only when outcome is IMPORT_OUTCOME_FAILED."""
+
+    def __init__(
+        self,
+        *,
+        index: _builtins.int = ...,
+        outcome: Global___ImportOutcome.ValueType = ...,
+        claim_id: _builtins.str = ...,
+        error: Global___ImportError | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim_id", b"claim_id", "error", b"error", "index", b"index", "outcome", b"outcome"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportResult: _TypeAlias = ImportResult  # noqa: Y015
+
+@_typing.final
+class ImportClaimsResponse(_message.Message):
+    """Response for ImportClaims: the results of one batch, sent once the batch is
+    stored.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___ImportResult]:
+        """One result per claim of the batch, in the order of the batch."""
+
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___ImportResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportClaimsResponse: _TypeAlias = ImportClaimsResponse  # noqa: Y015
+
+@_typing.final
+class ExportClaimsRequest(_message.Message):
+    """Request for ExportClaims."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FILTER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def filter(self) -> _claim_filter_pb2.ClaimFilter:
+        """Which claims to export. Empty exports every claim."""
+
+    def __init__(
+        self,
+        *,
+        filter: _claim_filter_pb2.ClaimFilter | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportClaimsRequest: _TypeAlias = ExportClaimsRequest  # noqa: Y015
+
+@_typing.final
+class ExportClaimsResponse(_message.Message):
+    """Response for ExportClaims: the next batch of claims."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLAIMS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def claims(self) -> _containers.RepeatedCompositeFieldContainer[_claim_pb2.Claim]:
+        """Claims in the full view, in export order."""
+
+    def __init__(
+        self,
+        *,
+        claims: _abc.Iterable[_claim_pb2.Claim] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claims", b"claims"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportClaimsResponse: _TypeAlias = ExportClaimsResponse  # noqa: Y015
 
 @_typing.final
 class CreateSpeakerRequest(_message.Message):

@@ -59,6 +59,16 @@ class ClaimServiceStub:
                 request_serializer=claimstore_dot_v1_dot_claim__service__pb2.ListClaimsRequest.SerializeToString,
                 response_deserializer=claimstore_dot_v1_dot_claim__service__pb2.ListClaimsResponse.FromString,
                 _registered_method=True)
+        self.ImportClaims = channel.stream_stream(
+                '/claimstore.v1.ClaimService/ImportClaims',
+                request_serializer=claimstore_dot_v1_dot_claim__service__pb2.ImportClaimsRequest.SerializeToString,
+                response_deserializer=claimstore_dot_v1_dot_claim__service__pb2.ImportClaimsResponse.FromString,
+                _registered_method=True)
+        self.ExportClaims = channel.unary_stream(
+                '/claimstore.v1.ClaimService/ExportClaims',
+                request_serializer=claimstore_dot_v1_dot_claim__service__pb2.ExportClaimsRequest.SerializeToString,
+                response_deserializer=claimstore_dot_v1_dot_claim__service__pb2.ExportClaimsResponse.FromString,
+                _registered_method=True)
         self.CreateSpeaker = channel.unary_unary(
                 '/claimstore.v1.ClaimService/CreateSpeaker',
                 request_serializer=claimstore_dot_v1_dot_claim__service__pb2.CreateSpeakerRequest.SerializeToString,
@@ -124,6 +134,31 @@ class ClaimServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ImportClaims(self, request_iterator, context):
+        """Imports claims in bulk. The client streams batches of claims, each claim
+        shaped like a CreateClaimRequest; the server writes each batch in one
+        transaction and then answers it with one result per claim, in order.
+        A claim is CREATED, or ALREADY_EXISTS when its request_id was seen before
+        or a claim with the same speaker, stated_at and text (ignoring case,
+        accents and punctuation) is stored, or FAILED with the error CreateClaim
+        would give; one bad claim never stops the others, and a claim is stored
+        with all its citations or not at all. Each batch is answered once it is
+        stored: when a client cancels, every batch it was answered is kept (and a
+        batch in flight at that moment may be too; importing again is harmless).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportClaims(self, request, context):
+        """Streams every claim that matches a filter, in the full view, oldest
+        statement first (then by id), in batches. The order is stable, so an
+        export of an unchanged store is the same every time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateSpeaker(self, request, context):
         """Creates a speaker.
         """
@@ -139,7 +174,7 @@ class ClaimServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListSpeakers(self, request, context):
-        """Lists speakers in the order they were created.
+        """Lists speakers in the order they were created, each with its claim count.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -183,6 +218,16 @@ def add_ClaimServiceServicer_to_server(servicer, server):
                     servicer.ListClaims,
                     request_deserializer=claimstore_dot_v1_dot_claim__service__pb2.ListClaimsRequest.FromString,
                     response_serializer=claimstore_dot_v1_dot_claim__service__pb2.ListClaimsResponse.SerializeToString,
+            ),
+            'ImportClaims': grpc.stream_stream_rpc_method_handler(
+                    servicer.ImportClaims,
+                    request_deserializer=claimstore_dot_v1_dot_claim__service__pb2.ImportClaimsRequest.FromString,
+                    response_serializer=claimstore_dot_v1_dot_claim__service__pb2.ImportClaimsResponse.SerializeToString,
+            ),
+            'ExportClaims': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportClaims,
+                    request_deserializer=claimstore_dot_v1_dot_claim__service__pb2.ExportClaimsRequest.FromString,
+                    response_serializer=claimstore_dot_v1_dot_claim__service__pb2.ExportClaimsResponse.SerializeToString,
             ),
             'CreateSpeaker': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateSpeaker,
@@ -303,6 +348,60 @@ class ClaimService:
             '/claimstore.v1.ClaimService/ListClaims',
             claimstore_dot_v1_dot_claim__service__pb2.ListClaimsRequest.SerializeToString,
             claimstore_dot_v1_dot_claim__service__pb2.ListClaimsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportClaims(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/claimstore.v1.ClaimService/ImportClaims',
+            claimstore_dot_v1_dot_claim__service__pb2.ImportClaimsRequest.SerializeToString,
+            claimstore_dot_v1_dot_claim__service__pb2.ImportClaimsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportClaims(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/claimstore.v1.ClaimService/ExportClaims',
+            claimstore_dot_v1_dot_claim__service__pb2.ExportClaimsRequest.SerializeToString,
+            claimstore_dot_v1_dot_claim__service__pb2.ExportClaimsResponse.FromString,
             options,
             channel_credentials,
             insecure,

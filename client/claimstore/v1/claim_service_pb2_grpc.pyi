@@ -52,12 +52,29 @@ class ClaimServiceStub:
     """Gets a claim by id, with its speaker and cited sources."""
     ListClaims: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.ListClaimsRequest, _claim_service_pb2.ListClaimsResponse]
     """Lists claims that match a filter, newest statement first by default."""
+    ImportClaims: _grpc.StreamStreamMultiCallable[_claim_service_pb2.ImportClaimsRequest, _claim_service_pb2.ImportClaimsResponse]
+    """Imports claims in bulk. The client streams batches of claims, each claim
+    shaped like a CreateClaimRequest; the server writes each batch in one
+    transaction and then answers it with one result per claim, in order.
+    A claim is CREATED, or ALREADY_EXISTS when its request_id was seen before
+    or a claim with the same speaker, stated_at and text (ignoring case,
+    accents and punctuation) is stored, or FAILED with the error CreateClaim
+    would give; one bad claim never stops the others, and a claim is stored
+    with all its citations or not at all. Each batch is answered once it is
+    stored: when a client cancels, every batch it was answered is kept (and a
+    batch in flight at that moment may be too; importing again is harmless).
+    """
+    ExportClaims: _grpc.UnaryStreamMultiCallable[_claim_service_pb2.ExportClaimsRequest, _claim_service_pb2.ExportClaimsResponse]
+    """Streams every claim that matches a filter, in the full view, oldest
+    statement first (then by id), in batches. The order is stable, so an
+    export of an unchanged store is the same every time.
+    """
     CreateSpeaker: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.CreateSpeakerRequest, _speaker_pb2.Speaker]
     """Creates a speaker."""
     GetSpeaker: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.GetSpeakerRequest, _speaker_pb2.Speaker]
     """Gets a speaker by id."""
     ListSpeakers: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.ListSpeakersRequest, _claim_service_pb2.ListSpeakersResponse]
-    """Lists speakers in the order they were created."""
+    """Lists speakers in the order they were created, each with its claim count."""
     CreateSource: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.CreateSourceRequest, _source_pb2.Source]
     """Creates a source. A url already held by another source is ALREADY_EXISTS."""
     GetSource: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.GetSourceRequest, _source_pb2.Source]
@@ -86,12 +103,29 @@ class ClaimServiceAsyncStub(ClaimServiceStub):
     """Gets a claim by id, with its speaker and cited sources."""
     ListClaims: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.ListClaimsRequest, _claim_service_pb2.ListClaimsResponse]  # type: ignore[assignment]
     """Lists claims that match a filter, newest statement first by default."""
+    ImportClaims: _aio.StreamStreamMultiCallable[_claim_service_pb2.ImportClaimsRequest, _claim_service_pb2.ImportClaimsResponse]  # type: ignore[assignment]
+    """Imports claims in bulk. The client streams batches of claims, each claim
+    shaped like a CreateClaimRequest; the server writes each batch in one
+    transaction and then answers it with one result per claim, in order.
+    A claim is CREATED, or ALREADY_EXISTS when its request_id was seen before
+    or a claim with the same speaker, stated_at and text (ignoring case,
+    accents and punctuation) is stored, or FAILED with the error CreateClaim
+    would give; one bad claim never stops the others, and a claim is stored
+    with all its citations or not at all. Each batch is answered once it is
+    stored: when a client cancels, every batch it was answered is kept (and a
+    batch in flight at that moment may be too; importing again is harmless).
+    """
+    ExportClaims: _aio.UnaryStreamMultiCallable[_claim_service_pb2.ExportClaimsRequest, _claim_service_pb2.ExportClaimsResponse]  # type: ignore[assignment]
+    """Streams every claim that matches a filter, in the full view, oldest
+    statement first (then by id), in batches. The order is stable, so an
+    export of an unchanged store is the same every time.
+    """
     CreateSpeaker: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.CreateSpeakerRequest, _speaker_pb2.Speaker]  # type: ignore[assignment]
     """Creates a speaker."""
     GetSpeaker: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.GetSpeakerRequest, _speaker_pb2.Speaker]  # type: ignore[assignment]
     """Gets a speaker by id."""
     ListSpeakers: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.ListSpeakersRequest, _claim_service_pb2.ListSpeakersResponse]  # type: ignore[assignment]
-    """Lists speakers in the order they were created."""
+    """Lists speakers in the order they were created, each with its claim count."""
     CreateSource: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.CreateSourceRequest, _source_pb2.Source]  # type: ignore[assignment]
     """Creates a source. A url already held by another source is ALREADY_EXISTS."""
     GetSource: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.GetSourceRequest, _source_pb2.Source]  # type: ignore[assignment]
@@ -137,6 +171,35 @@ class ClaimServiceServicer(metaclass=_abc_1.ABCMeta):
         """Lists claims that match a filter, newest statement first by default."""
 
     @_abc_1.abstractmethod
+    def ImportClaims(
+        self,
+        request_iterator: _MaybeAsyncIterator[_claim_service_pb2.ImportClaimsRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_claim_service_pb2.ImportClaimsResponse], _abc.AsyncIterator[_claim_service_pb2.ImportClaimsResponse]]:
+        """Imports claims in bulk. The client streams batches of claims, each claim
+        shaped like a CreateClaimRequest; the server writes each batch in one
+        transaction and then answers it with one result per claim, in order.
+        A claim is CREATED, or ALREADY_EXISTS when its request_id was seen before
+        or a claim with the same speaker, stated_at and text (ignoring case,
+        accents and punctuation) is stored, or FAILED with the error CreateClaim
+        would give; one bad claim never stops the others, and a claim is stored
+        with all its citations or not at all. Each batch is answered once it is
+        stored: when a client cancels, every batch it was answered is kept (and a
+        batch in flight at that moment may be too; importing again is harmless).
+        """
+
+    @_abc_1.abstractmethod
+    def ExportClaims(
+        self,
+        request: _claim_service_pb2.ExportClaimsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_claim_service_pb2.ExportClaimsResponse], _abc.AsyncIterator[_claim_service_pb2.ExportClaimsResponse]]:
+        """Streams every claim that matches a filter, in the full view, oldest
+        statement first (then by id), in batches. The order is stable, so an
+        export of an unchanged store is the same every time.
+        """
+
+    @_abc_1.abstractmethod
     def CreateSpeaker(
         self,
         request: _claim_service_pb2.CreateSpeakerRequest,
@@ -158,7 +221,7 @@ class ClaimServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _claim_service_pb2.ListSpeakersRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_claim_service_pb2.ListSpeakersResponse, _abc.Awaitable[_claim_service_pb2.ListSpeakersResponse]]:
-        """Lists speakers in the order they were created."""
+        """Lists speakers in the order they were created, each with its claim count."""
 
     @_abc_1.abstractmethod
     def CreateSource(

@@ -72,6 +72,7 @@ class Speaker(_message.Message):
     WIKIDATA_ID_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    CLAIM_COUNT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Server-assigned identifier, such as "spk_01JD3M0X8Y9Z...". It starts with
     "spk_" and sorts by creation time. Output only.
@@ -93,6 +94,10 @@ class Speaker(_message.Message):
     wikidata_id: _builtins.str
     """The Wikidata item of the speaker, such as "Q3874799". Optional; when
     given it must be "Q" followed by digits.
+    """
+    claim_count: _builtins.int
+    """How many claims the speaker made. Output only; set by GetSpeaker and
+    ListSpeakers.
     """
     @_builtins.property
     def aliases(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -121,10 +126,11 @@ class Speaker(_message.Message):
         wikidata_id: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        claim_count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["affiliation", b"affiliation", "aliases", b"aliases", "create_time", b"create_time", "display_name", b"display_name", "id", b"id", "kind", b"kind", "title", b"title", "update_time", b"update_time", "wikidata_id", b"wikidata_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["affiliation", b"affiliation", "aliases", b"aliases", "claim_count", b"claim_count", "create_time", b"create_time", "display_name", b"display_name", "id", b"id", "kind", b"kind", "title", b"title", "update_time", b"update_time", "wikidata_id", b"wikidata_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

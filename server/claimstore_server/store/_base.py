@@ -4,13 +4,23 @@ All SQL lives behind it: the servicer only ever calls these methods, so a
 PostgreSQL backend can replace the SQLite one without touching the servicer.
 """
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from claimstore.v1.claim_pb2 import Claim
 from claimstore.v1.source_pb2 import Source
 from claimstore.v1.speaker_pb2 import Speaker
 
-from ._model import ClaimCursor, ClaimDraft, ClaimOrder, ClaimQuery, Page, SourceDraft, SpeakerDraft
+from ._model import (
+    ClaimCursor,
+    ClaimDraft,
+    ClaimOrder,
+    ClaimQuery,
+    ImportOutcome,
+    Page,
+    SourceDraft,
+    SpeakerDraft,
+)
 
 
 class ClaimStore(Protocol):
@@ -49,7 +59,16 @@ class ClaimStore(Protocol):
 
         A draft whose request_id was stored before returns the claim stored then
         and writes nothing; if that earlier request differs (another
-        fingerprint), it raises AlreadyExistsError.
+        fingerprint), it raises AlreadyExistsError, as it does when a claim with
+        the same speaker, stated_at and folded text is stored.
+        """
+        ...
+
+    def import_claims(self, drafts: Sequence[ClaimDraft]) -> list[ImportOutcome]:
+        """Stores a batch of claims in one transaction, each whole or not at all.
+
+        Returns one outcome per draft, in order: created, already there (a known
+        request_id, or the same content), or the StoreError that kept it out.
         """
         ...
 

@@ -73,6 +73,15 @@ class ClaimDraft:
 
 
 @dataclass(frozen=True, slots=True)
+class ImportOutcome:
+    """What became of one claim of an import: created, found, or failed with ``error``."""
+
+    claim_id: str = ""
+    created: bool = False
+    error: Exception | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimQuery:
     """The normalized form of a ``ClaimFilter``: what every claim query runs on.
 

@@ -91,9 +91,11 @@ def claim_body(
 # Reading: bodies to messages
 
 
-def speaker_from_body(body: bytes) -> Speaker:
-    """Returns the Speaker a speakers row's body holds."""
-    return Speaker.FromString(body)
+def speaker_from_body(body: bytes, claim_count: int = 0) -> Speaker:
+    """Returns the Speaker a speakers row's body holds, with its claim count."""
+    speaker = Speaker.FromString(body)
+    speaker.claim_count = claim_count
+    return speaker
 
 
 def source_from_body(body: bytes) -> Source:

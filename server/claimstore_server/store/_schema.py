@@ -68,6 +68,9 @@ def _create_v1(db: sqlite_utils.Database) -> None:
             "channel": str,
             "language": str,
             "topics": str,  # JSON array, in the order given
+            # Identifies the claim's content (speaker, stated_at, folded text): one claim
+            # per content, so that importing the same file twice stores nothing new.
+            "content_key": str,
             "create_time": int,
             "update_time": int,
             "body": bytes,  # the Claim message without its speaker and sources, see _rows
@@ -83,10 +86,12 @@ def _create_v1(db: sqlite_utils.Database) -> None:
             "channel",
             "language",
             "topics",
+            "content_key",
             "body",
         },
     )
     # Listing order is (stated_at, id); each filter gets an index that keeps it.
+    db.table("claims").create_index(["content_key"], unique=True)
     db.table("claims").create_index(["stated_at", "id"])
     db.table("claims").create_index(["speaker_id", "stated_at", "id"])
     db.table("claims").create_index(["attribution", "stated_at", "id"])

@@ -8,6 +8,7 @@ reads, so a read-then-write can never fail half-way on a stale snapshot.
 """
 
 import contextlib
+import hashlib
 import json
 import sqlite3
 import threading
@@ -15,7 +16,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import sqlite_utils
 from claimstore.v1.claim_pb2 import Claim
@@ -25,13 +26,20 @@ from claimstore.v1.speaker_pb2 import Speaker
 from .. import _ids
 from .._text import fold
 from . import _rows
-from ._errors import AlreadyExistsError, AmbiguousError, NotFoundError, UnavailableError
+from ._errors import (
+    AlreadyExistsError,
+    AmbiguousError,
+    NotFoundError,
+    StoreError,
+    UnavailableError,
+)
 from ._model import (
     CitationDraft,
     ClaimCursor,
     ClaimDraft,
     ClaimOrder,
     ClaimQuery,
+    ImportOutcome,
     Page,
     SourceDraft,
     SpeakerDraft,
@@ -43,6 +51,23 @@ _FULL_CLAIM_SELECT = "SELECT c.body, sp.body FROM claims c JOIN speakers sp ON s
 
 
 _MMAP_BYTES = 1 << 30
+
+
+_Stored = Literal["created", "retried", "duplicate"]
+
+
+def _content_key(speaker_id: str, stated_at_us: int, text: str) -> str:
+    """Identifies a claim's content: its speaker, when, and its words without case,
+    accents or punctuation."""
+    content = f"{speaker_id}\n{stated_at_us}\n{fold(text)}"
+    return hashlib.sha256(content.encode()).hexdigest()[:32]
+
+
+def _as_store_error(error: Exception) -> StoreError:
+    if isinstance(error, StoreError):
+        return error
+    # Only a race on a unique key gets here: every key is checked before it is written.
+    return AlreadyExistsError("claim", "claim", "", reason=f"a unique key is taken ({error})")
 
 
 def _now_us() -> int:
@@ -152,15 +177,32 @@ class SqliteStore:
     def list_speakers(self, *, after_id: str, limit: int) -> Page[Speaker]:
         with self._read() as connection:
             rows = connection.execute(
-                "SELECT body FROM speakers WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit + 1)
+                "SELECT id, body FROM speakers WHERE id > ? ORDER BY id LIMIT ?",
+                (after_id, limit + 1),
             ).fetchall()
-        return Page([_rows.speaker_from_body(row[0]) for row in rows[:limit]], len(rows) > limit)
+            counts = self._claim_counts(connection, [row[0] for row in rows[:limit]])
+        speakers = [_rows.speaker_from_body(body, counts.get(id_, 0)) for id_, body in rows[:limit]]
+        return Page(speakers, len(rows) > limit)
+
+    def _claim_counts(
+        self, connection: sqlite3.Connection, speaker_ids: Sequence[str]
+    ) -> dict[str, int]:
+        if not speaker_ids:
+            return {}
+        return dict(
+            connection.execute(
+                "SELECT speaker_id, COUNT(*) FROM claims"
+                f" WHERE speaker_id IN ({_placeholders(len(speaker_ids))}) GROUP BY speaker_id",
+                list(speaker_ids),
+            ).fetchall()
+        )
 
     def _fetch_speaker(self, connection: sqlite3.Connection, speaker_id: str) -> Speaker:
         row = connection.execute("SELECT body FROM speakers WHERE id = ?", (speaker_id,)).fetchone()
         if row is None:
             raise NotFoundError("speaker", speaker_id, "id")
-        return _rows.speaker_from_body(row[0])
+        counts = self._claim_counts(connection, [speaker_id])
+        return _rows.speaker_from_body(row[0], counts.get(speaker_id, 0))
 
     def _insert_speaker(self, connection: sqlite3.Connection, draft: SpeakerDraft) -> str:
         speaker_id = self._ids.new(_ids.SPEAKER_PREFIX)
@@ -248,6 +290,18 @@ class SqliteStore:
         row = connection.execute("SELECT id FROM sources WHERE url = ?", (url,)).fetchone()
         return None if row is None else str(row["id"])
 
+    def _matching_source_id(self, connection: sqlite3.Connection, draft: SourceDraft) -> str | None:
+        """Returns the id of the stored source ``draft`` names: by url, or else by publisher,
+        title and published_at."""
+        if draft.url:
+            return self._source_id_by_url(connection, draft.url)
+        row = connection.execute(
+            "SELECT id FROM sources WHERE url IS NULL AND publisher_folded = ? AND title = ?"
+            " AND published_at IS ? ORDER BY id LIMIT 1",
+            (fold(draft.publisher), draft.title, draft.published_at_us),
+        ).fetchone()
+        return None if row is None else str(row["id"])
+
     def _insert_source(self, connection: sqlite3.Connection, draft: SourceDraft) -> str:
         source_id = self._ids.new(_ids.SOURCE_PREFIX)
         now = _now_us()
@@ -274,68 +328,109 @@ class SqliteStore:
 
     def create_claim(self, draft: ClaimDraft) -> Claim:
         with self._write() as connection:
-            if draft.request_id:
-                row = connection.execute(
-                    "SELECT claim_id, fingerprint FROM claim_requests WHERE request_id = ?",
-                    (draft.request_id,),
-                ).fetchone()
-                if row is not None:
-                    if row["fingerprint"] != draft.fingerprint:
-                        raise AlreadyExistsError(
-                            "claim",
-                            "request_id",
-                            draft.request_id,
-                            existing_id=row["claim_id"],
-                            reason="this request_id was already used for a different claim",
-                        )
-                    return self._fetch_claim(connection, row["claim_id"])
-            speaker_id = self._claim_speaker_id(connection, draft)
-            source_ids = [
-                self._citation_source_id(connection, citation, index)
-                for index, citation in enumerate(draft.citations)
-            ]
-            claim_id = self._ids.new(_ids.CLAIM_PREFIX)
-            now = _now_us()
-            connection.execute(
-                "INSERT INTO claims (id, text, attribution, speaker_id, stated_at,"
-                " stated_at_precision, channel, language, topics, create_time, update_time,"
-                " body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    claim_id,
-                    draft.text,
-                    draft.attribution,
-                    speaker_id,
-                    draft.stated_at_us,
-                    draft.stated_at_precision,
-                    draft.channel,
-                    draft.language,
-                    json.dumps(list(draft.topics), ensure_ascii=False),
-                    now,
-                    now,
-                    _rows.claim_body(claim_id, speaker_id, source_ids, draft, now),
-                ),
-            )
-            connection.executemany(
-                "INSERT OR IGNORE INTO claim_topics (topic, claim_id) VALUES (?, ?)",
-                [(fold(topic), claim_id) for topic in draft.topics],
-            )
-            connection.executemany(
-                "INSERT INTO citations (claim_id, position, source_id, role, excerpt)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [
-                    (claim_id, position, source_id, citation.role, citation.excerpt)
-                    for position, (source_id, citation) in enumerate(
-                        zip(source_ids, draft.citations, strict=True)
-                    )
-                ],
-            )
-            if draft.request_id:
-                connection.execute(
-                    "INSERT INTO claim_requests (request_id, claim_id, fingerprint)"
-                    " VALUES (?, ?, ?)",
-                    (draft.request_id, claim_id, draft.fingerprint),
+            claim_id, stored = self._store_claim(connection, draft)
+            if stored == "duplicate":
+                raise AlreadyExistsError(
+                    "claim",
+                    "claim",
+                    draft.text[:80],
+                    existing_id=claim_id,
+                    reason="a claim with the same speaker, stated_at and text exists",
                 )
             return self._fetch_claim(connection, claim_id)
+
+    def import_claims(self, drafts: Sequence[ClaimDraft]) -> list[ImportOutcome]:
+        outcomes = []
+        with self._write() as connection:
+            for draft in drafts:
+                connection.execute("SAVEPOINT import_claim")
+                try:
+                    claim_id, stored = self._store_claim(connection, draft)
+                except (StoreError, sqlite3.IntegrityError) as error:
+                    connection.execute("ROLLBACK TO import_claim")
+                    outcomes.append(ImportOutcome(error=_as_store_error(error)))
+                else:
+                    created = stored == "created"
+                    outcomes.append(ImportOutcome(claim_id=claim_id, created=created))
+                connection.execute("RELEASE import_claim")
+        return outcomes
+
+    def _store_claim(
+        self, connection: sqlite3.Connection, draft: ClaimDraft
+    ) -> tuple[str, _Stored]:
+        """Stores ``draft`` unless it is stored already; returns the claim's id and how.
+
+        "retried": the request_id is known (with another fingerprint, it raises);
+        "duplicate": a claim with the same content exists; "created": stored now.
+        """
+        if draft.request_id:
+            row = connection.execute(
+                "SELECT claim_id, fingerprint FROM claim_requests WHERE request_id = ?",
+                (draft.request_id,),
+            ).fetchone()
+            if row is not None:
+                if row["fingerprint"] != draft.fingerprint:
+                    raise AlreadyExistsError(
+                        "claim",
+                        "request_id",
+                        draft.request_id,
+                        existing_id=row["claim_id"],
+                        reason="this request_id was already used for a different claim",
+                    )
+                return str(row["claim_id"]), "retried"
+        speaker_id = self._claim_speaker_id(connection, draft)
+        content_key = _content_key(speaker_id, draft.stated_at_us, draft.text)
+        row = connection.execute(
+            "SELECT id FROM claims WHERE content_key = ?", (content_key,)
+        ).fetchone()
+        if row is not None:
+            return str(row["id"]), "duplicate"
+        source_ids = [
+            self._citation_source_id(connection, citation, index)
+            for index, citation in enumerate(draft.citations)
+        ]
+        claim_id = self._ids.new(_ids.CLAIM_PREFIX)
+        now = _now_us()
+        connection.execute(
+            "INSERT INTO claims (id, text, attribution, speaker_id, stated_at,"
+            " stated_at_precision, channel, language, topics, content_key, create_time,"
+            " update_time, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                claim_id,
+                draft.text,
+                draft.attribution,
+                speaker_id,
+                draft.stated_at_us,
+                draft.stated_at_precision,
+                draft.channel,
+                draft.language,
+                json.dumps(list(draft.topics), ensure_ascii=False),
+                content_key,
+                now,
+                now,
+                _rows.claim_body(claim_id, speaker_id, source_ids, draft, now),
+            ),
+        )
+        connection.executemany(
+            "INSERT OR IGNORE INTO claim_topics (topic, claim_id) VALUES (?, ?)",
+            [(fold(topic), claim_id) for topic in draft.topics],
+        )
+        connection.executemany(
+            "INSERT INTO citations (claim_id, position, source_id, role, excerpt)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [
+                (claim_id, position, source_id, citation.role, citation.excerpt)
+                for position, (source_id, citation) in enumerate(
+                    zip(source_ids, draft.citations, strict=True)
+                )
+            ],
+        )
+        if draft.request_id:
+            connection.execute(
+                "INSERT INTO claim_requests (request_id, claim_id, fingerprint) VALUES (?, ?, ?)",
+                (draft.request_id, claim_id, draft.fingerprint),
+            )
+        return claim_id, "created"
 
     def _claim_speaker_id(self, connection: sqlite3.Connection, draft: ClaimDraft) -> str:
         if draft.speaker is not None:
@@ -351,10 +446,9 @@ class SqliteStore:
         self, connection: sqlite3.Connection, citation: CitationDraft, index: int
     ) -> str:
         if citation.source is not None:
-            if citation.source.url:
-                existing = self._source_id_by_url(connection, citation.source.url)
-                if existing is not None:
-                    return existing
+            existing = self._matching_source_id(connection, citation.source)
+            if existing is not None:
+                return existing
             return self._insert_source(connection, citation.source)
         row = connection.execute(
             "SELECT id FROM sources WHERE id = ?", (citation.source_id,)

@@ -1,0 +1,60 @@
+"""The claims file format: JSON Lines, one CreateClaimRequest a line.
+
+Each line is a CreateClaimRequest in the protobuf JSON mapping, with the
+speaker and sources inline, so a file exported from one server imports into
+another unchanged::
+
+    {"claim": {"text": "…", "attribution": "ATTRIBUTION_DIRECT_QUOTE",
+               "speaker": {"displayName": "Dmitry Peskov", …},
+               "statedAt": "2025-11-20T00:00:00Z", "statedAtPrecision": "DATE_PRECISION_DAY",
+               "citations": [{"role": "CITATION_ROLE_REPORT", "source": {"url": "…"}}]}}
+
+Both lowerCamelCase and the .proto's snake_case field names are read;
+:func:`format_import_line` writes lowerCamelCase, as the mapping prescribes.
+"""
+
+import json
+
+from google.protobuf import json_format
+
+from .v1 import claim_pb2, claim_service_pb2
+
+
+def parse_import_line(line: str) -> claim_service_pb2.CreateClaimRequest:
+    """Parses one line; raises ValueError saying what is wrong (bad JSON, unknown field…)."""
+    try:
+        return json_format.Parse(line, claim_service_pb2.CreateClaimRequest())
+    except json_format.ParseError as error:
+        raise ValueError(str(error)) from error
+
+
+def format_import_line(request: claim_service_pb2.CreateClaimRequest) -> str:
+    """Returns ``request`` as one line of JSON, without the trailing newline."""
+    as_dict = json_format.MessageToDict(request)
+    return json.dumps(as_dict, ensure_ascii=False, separators=(",", ":"))
+
+
+def import_request(claim: claim_pb2.Claim) -> claim_service_pb2.CreateClaimRequest:
+    """Returns the request that creates ``claim`` anew on any server.
+
+    ``claim`` must be in the full view. Server-assigned fields (ids, times,
+    counts) are left out; the speaker and sources are given inline, to be
+    matched or created on the server that imports them.
+    """
+    content = claim_pb2.Claim()
+    content.CopyFrom(claim)
+    content.ClearField("id")
+    content.ClearField("speaker_id")
+    content.ClearField("create_time")
+    content.ClearField("update_time")
+    speaker = content.speaker
+    speaker.ClearField("id")
+    speaker.ClearField("create_time")
+    speaker.ClearField("update_time")
+    speaker.ClearField("claim_count")
+    for citation in content.citations:
+        citation.ClearField("source_id")
+        citation.source.ClearField("id")
+        citation.source.ClearField("create_time")
+        citation.source.ClearField("update_time")
+    return claim_service_pb2.CreateClaimRequest(claim=content)
