@@ -2,15 +2,21 @@
 #
 #   make serve   set up .venv and serve on 127.0.0.1:50051 over claimstore.db
 #   make test    set up .venv and run the whole test suite
+#   make seed    load data/seed/ into the running server
+#   make query SPEAKER=Peskov    list claims (also TOPIC=, SINCE=, UNTIL=, PUBLISHER=)
 #
 # Every target that needs Python builds the virtual environment first, so a
-# fresh clone needs nothing but Python 3.11+ and make.
+# fresh clone needs nothing but Python 3.11+ and make. Set-up messages go to
+# stderr, so that `make export > claims.jsonl` writes nothing but claims.
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 DB ?= claimstore.db
 LISTEN ?= 127.0.0.1:50051
+# The server the client targets talk to: $CLAIMSTORE_TARGET, else the one `make serve` runs.
+TARGET ?= $(if $(CLAIMSTORE_TARGET),$(CLAIMSTORE_TARGET),$(LISTEN))
+CLI = $(BIN)/claimstore
 TOOLS := .tools
 BUF := $(TOOLS)/node_modules/.bin/buf
 BUF_VERSION := 1.75.0
@@ -18,16 +24,17 @@ PROTO_FILES := $(wildcard protos/claimstore/v1/*.proto)
 SERVICE_PROTOS := $(wildcard protos/claimstore/v1/*_service.proto)
 GEN_DIR := client
 
-.PHONY: help venv serve test lint fmt typecheck proto proto-check buf-lint bench clean
+.PHONY: help venv serve test seed query speakers export lint fmt proto proto-check buf-lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 $(BIN)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[server,cli,dev]'
-	touch $@
+	@echo "setting up $(VENV) (Python packages: claimstore with its server, cli and dev extras)" >&2
+	@$(PYTHON) -m venv $(VENV) >&2
+	@$(BIN)/python -m pip install --quiet --upgrade pip >&2
+	@$(BIN)/python -m pip install --quiet -e '.[server,cli,dev]' >&2
+	@touch $@
 
 venv: $(BIN)/.installed ## create .venv and install claimstore with its server and dev extras
 
@@ -36,6 +43,20 @@ serve: venv ## serve the API on LISTEN (127.0.0.1:50051) over the SQLite file DB
 
 test: venv ## run the whole test suite against real servers
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+seed: venv ## load data/seed/ into the server at TARGET (what `make serve` runs); twice is harmless
+	@$(CLI) import --target $(TARGET) data/seed/*.jsonl
+
+query: venv ## list claims; narrow with SPEAKER=, TOPIC=, SINCE=, UNTIL=, PUBLISHER=
+	@$(CLI) list --target $(TARGET) $(if $(SPEAKER),--speaker "$(SPEAKER)") \
+		$(if $(TOPIC),--topic "$(TOPIC)") $(if $(SINCE),--since "$(SINCE)") \
+		$(if $(UNTIL),--until "$(UNTIL)") $(if $(PUBLISHER),--publisher "$(PUBLISHER)")
+
+speakers: venv ## list speakers with their claim counts
+	@$(CLI) speakers --target $(TARGET)
+
+export: venv ## write every claim to stdout as JSON Lines: make export > claims.jsonl
+	@$(CLI) export --target $(TARGET)
 
 proto: venv ## regenerate client/claimstore/v1 from protos/
 	rm -f $(GEN_DIR)/claimstore/v1/*_pb2*.py $(GEN_DIR)/claimstore/v1/*_pb2*.pyi

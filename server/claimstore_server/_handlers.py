@@ -44,25 +44,50 @@ def _parser(message_class: type[Message]) -> Callable[[bytes], Message | _Unpars
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
-def _unary_request(behavior: Callable[..., Any]) -> Callable[..., Any]:
+async def _abort_unparsable(context: Context, request: _Unparsable) -> None:
+    await context.abort_with_status(rpc_status.to_status(status_for(request.error)))
+
+
+async def _checked(requests: AsyncIterator[Message | _Unparsable]) -> AsyncIterator[Message]:
+    async for request in requests:
+        if isinstance(request, _Unparsable):
+            # The servicer's error handling reports it like any other bad input.
+            raise request.error
+        yield request
+
+
+def _unary_unary(behavior: Callable[..., Any]) -> Callable[..., Any]:
     async def handle(request: Message | _Unparsable, context: Context) -> Any:
         if isinstance(request, _Unparsable):
-            await context.abort_with_status(rpc_status.to_status(status_for(request.error)))
+            await _abort_unparsable(context, request)
         return await behavior(request, context)
 
     return handle
 
 
-def _streamed_requests(behavior: Callable[..., Any]) -> Callable[..., Any]:
-    def handle(requests: AsyncIterator[Message | _Unparsable], context: Context) -> Any:
-        async def checked() -> AsyncIterator[Message]:
-            async for request in requests:
-                if isinstance(request, _Unparsable):
-                    # The servicer's error handling reports it like any other bad input.
-                    raise request.error
-                yield request
+def _unary_stream(behavior: Callable[..., Any]) -> Callable[..., Any]:
+    async def handle(request: Message | _Unparsable, context: Context) -> AsyncIterator[Any]:
+        if isinstance(request, _Unparsable):
+            await _abort_unparsable(context, request)
+        async for response in behavior(request, context):
+            yield response
 
-        return behavior(checked(), context)
+    return handle
+
+
+def _stream_unary(behavior: Callable[..., Any]) -> Callable[..., Any]:
+    async def handle(requests: AsyncIterator[Message | _Unparsable], context: Context) -> Any:
+        return await behavior(_checked(requests), context)
+
+    return handle
+
+
+def _stream_stream(behavior: Callable[..., Any]) -> Callable[..., Any]:
+    async def handle(
+        requests: AsyncIterator[Message | _Unparsable], context: Context
+    ) -> AsyncIterator[Any]:
+        async for response in behavior(_checked(requests), context):
+            yield response
 
     return handle
 
@@ -75,18 +100,18 @@ def _method_handler(
     serialize = message_factory.GetMessageClass(method.output_type).SerializeToString
     if method.client_streaming and method.server_streaming:
         return grpc.stream_stream_rpc_method_handler(
-            _streamed_requests(behavior), request_deserializer=parse, response_serializer=serialize
+            _stream_stream(behavior), request_deserializer=parse, response_serializer=serialize
         )
     if method.client_streaming:
         return grpc.stream_unary_rpc_method_handler(
-            _streamed_requests(behavior), request_deserializer=parse, response_serializer=serialize
+            _stream_unary(behavior), request_deserializer=parse, response_serializer=serialize
         )
     if method.server_streaming:
         return grpc.unary_stream_rpc_method_handler(
-            _unary_request(behavior), request_deserializer=parse, response_serializer=serialize
+            _unary_stream(behavior), request_deserializer=parse, response_serializer=serialize
         )
     return grpc.unary_unary_rpc_method_handler(
-        _unary_request(behavior), request_deserializer=parse, response_serializer=serialize
+        _unary_unary(behavior), request_deserializer=parse, response_serializer=serialize
     )
 
 

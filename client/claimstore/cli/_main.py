@@ -428,6 +428,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return handler(args, out or sys.stdout)
     except argparse.ArgumentTypeError as error:
         parser.exit(2, f"claimstore {args.command}: error: {error}\n")
+    except BrokenPipeError:
+        # The reader went away (e.g. `claimstore export | head`): not an error. Point
+        # stdout at devnull so that flushing it at exit does not complain again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as error:
         print(f"claimstore: {error}", file=sys.stderr)
         return 2
@@ -437,7 +442,3 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except ClaimstoreError as error:
         _report(error, getattr(args, "target", DEFAULT_TARGET))
         return 1
-    except BrokenPipeError:
-        # The reader went away (e.g. `claimstore list | head`): not an error.
-        sys.stderr.close()
-        return 0

@@ -45,14 +45,15 @@ def format_time(stamp: Timestamp, precision: int = claim_pb2.DATE_PRECISION_EXAC
 def write_table(
     headers: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO, *, wide: int
 ) -> None:
-    """Writes an aligned table; column ``wide`` is cut to fit the terminal's width."""
+    """Writes an aligned table; on a terminal, column ``wide`` is cut to fit its width."""
     cells = [[" ".join(cell.split()) for cell in row] for row in rows]
     widths = [len(header) for header in headers]
     for row in cells:
         widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=True)]
-    terminal = shutil.get_terminal_size((120, 24)).columns
-    others = sum(width + 2 for index, width in enumerate(widths) if index != wide)
-    widths[wide] = max(_MIN_WIDE_COLUMN, min(widths[wide], terminal - others))
+    if out.isatty():
+        terminal = shutil.get_terminal_size().columns
+        others = sum(width + 2 for index, width in enumerate(widths) if index != wide)
+        widths[wide] = max(_MIN_WIDE_COLUMN, min(widths[wide], terminal - others))
 
     def line(values: Sequence[str]) -> str:
         parts = []
