@@ -8,15 +8,13 @@ reads, so a read-then-write can never fail half-way on a stale snapshot.
 """
 
 import contextlib
-import hashlib
-import json
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import sqlite_utils
 from claimstore.v1.claim_pb2 import Claim
@@ -24,17 +22,13 @@ from claimstore.v1.source_pb2 import Source
 from claimstore.v1.speaker_pb2 import Speaker
 
 from .. import _ids
-from .._text import fold
 from . import _rows
 from ._errors import (
     AlreadyExistsError,
-    AmbiguousError,
     NotFoundError,
-    StoreError,
     UnavailableError,
 )
 from ._model import (
-    CitationDraft,
     ClaimCursor,
     ClaimDraft,
     ClaimOrder,
@@ -45,29 +39,13 @@ from ._model import (
     SpeakerDraft,
 )
 from ._schema import migrate
+from ._sqlite_writer import ClaimWriter, insert_source, insert_speaker
 
 _BASIC_CLAIM_SELECT = "SELECT c.body FROM claims c"
 _FULL_CLAIM_SELECT = "SELECT c.body, sp.body FROM claims c JOIN speakers sp ON sp.id = c.speaker_id"
 
 
 _MMAP_BYTES = 1 << 30
-
-
-_Stored = Literal["created", "retried", "duplicate"]
-
-
-def _content_key(speaker_id: str, stated_at_us: int, text: str) -> str:
-    """Identifies a claim's content: its speaker, when, and its words without case,
-    accents or punctuation."""
-    content = f"{speaker_id}\n{stated_at_us}\n{fold(text)}"
-    return hashlib.sha256(content.encode()).hexdigest()[:32]
-
-
-def _as_store_error(error: Exception) -> StoreError:
-    if isinstance(error, StoreError):
-        return error
-    # Only a race on a unique key gets here: every key is checked before it is written.
-    return AlreadyExistsError("claim", "claim", "", reason=f"a unique key is taken ({error})")
 
 
 def _now_us() -> int:
@@ -167,7 +145,7 @@ class SqliteStore:
                     raise AlreadyExistsError(
                         "speaker", "speaker.wikidata_id", draft.wikidata_id, existing_id=row["id"]
                     )
-            speaker_id = self._insert_speaker(connection, draft)
+            speaker_id = insert_speaker(connection, self._ids, draft, _now_us())
             return self._fetch_speaker(connection, speaker_id)
 
     def get_speaker(self, speaker_id: str) -> Speaker:
@@ -204,58 +182,6 @@ class SqliteStore:
         counts = self._claim_counts(connection, [speaker_id])
         return _rows.speaker_from_body(row[0], counts.get(speaker_id, 0))
 
-    def _insert_speaker(self, connection: sqlite3.Connection, draft: SpeakerDraft) -> str:
-        speaker_id = self._ids.new(_ids.SPEAKER_PREFIX)
-        now = _now_us()
-        connection.execute(
-            "INSERT INTO speakers (id, display_name, kind, title, affiliation, aliases,"
-            " wikidata_id, create_time, update_time, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                speaker_id,
-                draft.display_name,
-                draft.kind,
-                draft.title,
-                draft.affiliation,
-                json.dumps(list(draft.aliases), ensure_ascii=False),
-                draft.wikidata_id or None,
-                now,
-                now,
-                _rows.speaker_body(speaker_id, draft, now),
-            ),
-        )
-        connection.executemany(
-            "INSERT OR IGNORE INTO speaker_names (name, speaker_id) VALUES (?, ?)",
-            [(name, speaker_id) for name in {fold(name) for name in draft.names}],
-        )
-        return speaker_id
-
-    def _resolve_speaker(
-        self, connection: sqlite3.Connection, draft: SpeakerDraft, field: str
-    ) -> str:
-        """Returns the id of the speaker ``draft`` names, creating it if none matches."""
-        if draft.wikidata_id:
-            row = connection.execute(
-                "SELECT id FROM speakers WHERE wikidata_id = ?", (draft.wikidata_id,)
-            ).fetchone()
-            if row is not None:
-                return str(row["id"])
-        names = sorted({fold(name) for name in draft.names})
-        rows = connection.execute(
-            "SELECT DISTINCT n.speaker_id, sp.wikidata_id FROM speaker_names n"
-            " JOIN speakers sp ON sp.id = n.speaker_id"
-            f" WHERE n.name IN ({_placeholders(len(names))}) ORDER BY n.speaker_id",
-            names,
-        ).fetchall()
-        # A speaker known by another Wikidata item is another person of the same name.
-        candidates = [
-            str(row["speaker_id"]) for row in rows if not (draft.wikidata_id and row["wikidata_id"])
-        ]
-        if len(candidates) > 1:
-            raise AmbiguousError(field, draft.display_name, tuple(candidates))
-        if candidates:
-            return candidates[0]
-        return self._insert_speaker(connection, draft)
-
     # Sources
 
     def create_source(self, draft: SourceDraft) -> Source:
@@ -266,7 +192,7 @@ class SqliteStore:
                     raise AlreadyExistsError(
                         "source", "source.url", draft.url, existing_id=existing
                     )
-            source_id = self._insert_source(connection, draft)
+            source_id = insert_source(connection, self._ids, draft, _now_us())
             return self._fetch_source(connection, source_id)
 
     def get_source(self, source_id: str) -> Source:
@@ -290,172 +216,34 @@ class SqliteStore:
         row = connection.execute("SELECT id FROM sources WHERE url = ?", (url,)).fetchone()
         return None if row is None else str(row["id"])
 
-    def _matching_source_id(self, connection: sqlite3.Connection, draft: SourceDraft) -> str | None:
-        """Returns the id of the stored source ``draft`` names: by url, or else by publisher,
-        title and published_at."""
-        if draft.url:
-            return self._source_id_by_url(connection, draft.url)
-        row = connection.execute(
-            "SELECT id FROM sources WHERE url IS NULL AND publisher_folded = ? AND title = ?"
-            " AND published_at IS ? ORDER BY id LIMIT 1",
-            (fold(draft.publisher), draft.title, draft.published_at_us),
-        ).fetchone()
-        return None if row is None else str(row["id"])
-
-    def _insert_source(self, connection: sqlite3.Connection, draft: SourceDraft) -> str:
-        source_id = self._ids.new(_ids.SOURCE_PREFIX)
-        now = _now_us()
-        connection.execute(
-            "INSERT INTO sources (id, url, publisher, publisher_folded, title, kind,"
-            " published_at, create_time, update_time, body)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                source_id,
-                draft.url or None,
-                draft.publisher,
-                fold(draft.publisher),
-                draft.title,
-                draft.kind,
-                draft.published_at_us,
-                now,
-                now,
-                _rows.source_body(source_id, draft, now),
-            ),
-        )
-        return source_id
-
     # Claims
 
     def create_claim(self, draft: ClaimDraft) -> Claim:
         with self._write() as connection:
-            claim_id, stored = self._store_claim(connection, draft)
-            if stored == "duplicate":
+            (result,) = ClaimWriter(connection, self._ids, _now_us()).write([draft])
+            if result.error is not None:
+                raise result.error
+            if result.stored == "duplicate":
                 raise AlreadyExistsError(
                     "claim",
                     "claim",
                     draft.text[:80],
-                    existing_id=claim_id,
+                    existing_id=result.claim_id,
                     reason="a claim with the same speaker, stated_at and text exists",
                 )
-            return self._fetch_claim(connection, claim_id)
+            return self._fetch_claim(connection, result.claim_id)
 
     def import_claims(self, drafts: Sequence[ClaimDraft]) -> list[ImportOutcome]:
-        outcomes = []
         with self._write() as connection:
-            for draft in drafts:
-                connection.execute("SAVEPOINT import_claim")
-                try:
-                    claim_id, stored = self._store_claim(connection, draft)
-                except (StoreError, sqlite3.IntegrityError) as error:
-                    connection.execute("ROLLBACK TO import_claim")
-                    outcomes.append(ImportOutcome(error=_as_store_error(error)))
-                else:
-                    created = stored == "created"
-                    outcomes.append(ImportOutcome(claim_id=claim_id, created=created))
-                connection.execute("RELEASE import_claim")
-        return outcomes
-
-    def _store_claim(
-        self, connection: sqlite3.Connection, draft: ClaimDraft
-    ) -> tuple[str, _Stored]:
-        """Stores ``draft`` unless it is stored already; returns the claim's id and how.
-
-        "retried": the request_id is known (with another fingerprint, it raises);
-        "duplicate": a claim with the same content exists; "created": stored now.
-        """
-        if draft.request_id:
-            row = connection.execute(
-                "SELECT claim_id, fingerprint FROM claim_requests WHERE request_id = ?",
-                (draft.request_id,),
-            ).fetchone()
-            if row is not None:
-                if row["fingerprint"] != draft.fingerprint:
-                    raise AlreadyExistsError(
-                        "claim",
-                        "request_id",
-                        draft.request_id,
-                        existing_id=row["claim_id"],
-                        reason="this request_id was already used for a different claim",
-                    )
-                return str(row["claim_id"]), "retried"
-        speaker_id = self._claim_speaker_id(connection, draft)
-        content_key = _content_key(speaker_id, draft.stated_at_us, draft.text)
-        row = connection.execute(
-            "SELECT id FROM claims WHERE content_key = ?", (content_key,)
-        ).fetchone()
-        if row is not None:
-            return str(row["id"]), "duplicate"
-        source_ids = [
-            self._citation_source_id(connection, citation, index)
-            for index, citation in enumerate(draft.citations)
-        ]
-        claim_id = self._ids.new(_ids.CLAIM_PREFIX)
-        now = _now_us()
-        connection.execute(
-            "INSERT INTO claims (id, text, attribution, speaker_id, stated_at,"
-            " stated_at_precision, channel, language, topics, content_key, create_time,"
-            " update_time, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                claim_id,
-                draft.text,
-                draft.attribution,
-                speaker_id,
-                draft.stated_at_us,
-                draft.stated_at_precision,
-                draft.channel,
-                draft.language,
-                json.dumps(list(draft.topics), ensure_ascii=False),
-                content_key,
-                now,
-                now,
-                _rows.claim_body(claim_id, speaker_id, source_ids, draft, now),
-            ),
-        )
-        connection.executemany(
-            "INSERT OR IGNORE INTO claim_topics (topic, claim_id) VALUES (?, ?)",
-            [(fold(topic), claim_id) for topic in draft.topics],
-        )
-        connection.executemany(
-            "INSERT INTO citations (claim_id, position, source_id, role, excerpt)"
-            " VALUES (?, ?, ?, ?, ?)",
-            [
-                (claim_id, position, source_id, citation.role, citation.excerpt)
-                for position, (source_id, citation) in enumerate(
-                    zip(source_ids, draft.citations, strict=True)
-                )
-            ],
-        )
-        if draft.request_id:
-            connection.execute(
-                "INSERT INTO claim_requests (request_id, claim_id, fingerprint) VALUES (?, ?, ?)",
-                (draft.request_id, claim_id, draft.fingerprint),
+            results = ClaimWriter(connection, self._ids, _now_us()).write(drafts)
+        return [
+            ImportOutcome(
+                claim_id=result.claim_id,
+                created=result.error is None and result.stored == "created",
+                error=result.error,
             )
-        return claim_id, "created"
-
-    def _claim_speaker_id(self, connection: sqlite3.Connection, draft: ClaimDraft) -> str:
-        if draft.speaker is not None:
-            return self._resolve_speaker(connection, draft.speaker, "claim.speaker")
-        row = connection.execute(
-            "SELECT id FROM speakers WHERE id = ?", (draft.speaker_id,)
-        ).fetchone()
-        if row is None:
-            raise NotFoundError("speaker", draft.speaker_id, "claim.speaker_id")
-        return draft.speaker_id
-
-    def _citation_source_id(
-        self, connection: sqlite3.Connection, citation: CitationDraft, index: int
-    ) -> str:
-        if citation.source is not None:
-            existing = self._matching_source_id(connection, citation.source)
-            if existing is not None:
-                return existing
-            return self._insert_source(connection, citation.source)
-        row = connection.execute(
-            "SELECT id FROM sources WHERE id = ?", (citation.source_id,)
-        ).fetchone()
-        if row is None:
-            raise NotFoundError("source", citation.source_id, f"claim.citations[{index}].source_id")
-        return str(citation.source_id)
+            for result in results
+        ]
 
     def get_claim(self, claim_id: str, *, full: bool = True) -> Claim:
         with self._read() as connection:

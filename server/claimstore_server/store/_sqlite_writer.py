@@ -1,0 +1,370 @@
+"""Writes claims to SQLite in batches: a handful of statements a batch, not a dozen a claim.
+
+:class:`ClaimWriter` works inside a transaction its caller opened. It first
+looks up, in one query each, everything the batch refers to (request ids,
+speakers, sources, claims with the same content); then it settles each claim in
+order, reporting the ones that fail without writing anything for them; and it
+writes the claims, topics and citations of the batch with one ``executemany``
+each. What one claim of the batch creates (a speaker, a source) or stores is
+seen by the claims after it, exactly as if they had come one by one.
+"""
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from .. import _ids
+from .._text import fold
+from . import _rows
+from ._errors import AlreadyExistsError, AmbiguousError, NotFoundError, StoreError
+from ._model import CitationDraft, ClaimDraft, SourceDraft, SpeakerDraft
+
+_CHUNK: Final = 500
+"""Values bound in one ``IN (…)`` list, well under SQLite's limit on bound parameters."""
+
+Stored = Literal["created", "retried", "duplicate"]
+"""How a claim came to be stored: now, by an earlier request with its request_id, or by an
+earlier claim with the same content."""
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What became of one draft: its claim's id and how it is stored, or the error."""
+
+    claim_id: str = ""
+    stored: Stored = "created"
+    error: StoreError | None = None
+
+
+def content_key(speaker_id: str, stated_at_us: int, folded_text: str) -> str:
+    """Identifies a claim's content: its speaker, when, and its words without case,
+    accents or punctuation (``folded_text``, the text through ``fold``)."""
+    content = f"{speaker_id}\n{stated_at_us}\n{folded_text}"
+    return hashlib.sha256(content.encode()).hexdigest()[:32]
+
+
+def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+def _placeholders(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+def insert_speaker(
+    connection: sqlite3.Connection, ids: _ids.IdGenerator, draft: SpeakerDraft, now_us: int
+) -> str:
+    """Inserts a new speaker and its folded names; returns its id."""
+    speaker_id = ids.new(_ids.SPEAKER_PREFIX)
+    connection.execute(
+        "INSERT INTO speakers (id, display_name, kind, title, affiliation, aliases,"
+        " wikidata_id, create_time, update_time, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            speaker_id,
+            draft.display_name,
+            draft.kind,
+            draft.title,
+            draft.affiliation,
+            json.dumps(list(draft.aliases), ensure_ascii=False),
+            draft.wikidata_id or None,
+            now_us,
+            now_us,
+            _rows.speaker_body(speaker_id, draft, now_us),
+        ),
+    )
+    connection.executemany(
+        "INSERT OR IGNORE INTO speaker_names (name, speaker_id) VALUES (?, ?)",
+        [(name, speaker_id) for name in _folded_names(draft)],
+    )
+    return speaker_id
+
+
+def insert_source(
+    connection: sqlite3.Connection, ids: _ids.IdGenerator, draft: SourceDraft, now_us: int
+) -> str:
+    """Inserts a new source; returns its id."""
+    source_id = ids.new(_ids.SOURCE_PREFIX)
+    connection.execute(
+        "INSERT INTO sources (id, url, publisher, publisher_folded, title, kind,"
+        " published_at, create_time, update_time, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            source_id,
+            draft.url or None,
+            draft.publisher,
+            fold(draft.publisher),
+            draft.title,
+            draft.kind,
+            draft.published_at_us,
+            now_us,
+            now_us,
+            _rows.source_body(source_id, draft, now_us),
+        ),
+    )
+    return source_id
+
+
+def _folded_names(draft: SpeakerDraft) -> list[str]:
+    return sorted({fold(name) for name in draft.names})
+
+
+def _identity(draft: SourceDraft) -> tuple[str, str, int | None]:
+    """What a source without a url is matched by: publisher (folded), title and date."""
+    return (fold(draft.publisher), draft.title, draft.published_at_us)
+
+
+class ClaimWriter:
+    """Stores batches of claim drafts in the caller's transaction."""
+
+    def __init__(self, connection: sqlite3.Connection, ids: _ids.IdGenerator, now_us: int) -> None:
+        self._connection = connection
+        self._ids = ids
+        self._now_us = now_us
+        # What the batch knows: looked up before it starts, and added to as it goes.
+        self._requests: dict[str, tuple[str, str]] = {}  # request_id -> (claim_id, fingerprint)
+        self._speaker_ids: set[str] = set()
+        self._speaker_by_wikidata: dict[str, str] = {}
+        self._speakers_by_name: dict[str, dict[str, str | None]] = {}  # name -> {id: wikidata}
+        self._source_ids: set[str] = set()
+        self._source_by_url: dict[str, str] = {}
+        self._source_by_identity: dict[tuple[str, str, int | None], str] = {}
+        self._claim_by_content: dict[str, str] = {}
+        self._folded_texts: dict[int, str] = {}  # id(draft) -> fold(draft.text), folded once
+        # Rows to write at the end of the batch.
+        self._claims: list[tuple[Any, ...]] = []
+        self._topics: list[tuple[str, str]] = []
+        self._citations: list[tuple[Any, ...]] = []
+        self._request_rows: list[tuple[str, str, str]] = []
+
+    def write(self, drafts: Sequence[ClaimDraft]) -> list[WriteResult]:
+        """Stores ``drafts`` unless stored already; returns one result per draft, in order."""
+        self._look_up(drafts)
+        results = [self._settle(draft) for draft in drafts]
+        self._flush()
+        return results
+
+    # Looking up what the batch refers to
+
+    def _select(self, sql: str, values: Iterable[Any]) -> list[sqlite3.Row]:
+        """Runs ``sql``, whose ``{}`` is an IN list, over ``values`` in chunks."""
+        unique = sorted(set(values))
+        rows: list[sqlite3.Row] = []
+        for chunk in _chunks(unique):
+            rows += self._connection.execute(sql.format(_placeholders(len(chunk))), chunk)
+        return rows
+
+    def _look_up(self, drafts: Sequence[ClaimDraft]) -> None:
+        select = self._select
+        for row in select(
+            "SELECT request_id, claim_id, fingerprint FROM claim_requests WHERE request_id IN ({})",
+            (d.request_id for d in drafts if d.request_id),
+        ):
+            self._requests[row[0]] = (row[1], row[2])
+        inline = [d.speaker for d in drafts if d.speaker is not None]
+        self._speaker_ids.update(
+            row[0]
+            for row in select(
+                "SELECT id FROM speakers WHERE id IN ({})",
+                (d.speaker_id for d in drafts if d.speaker is None),
+            )
+        )
+        for row in select(
+            "SELECT wikidata_id, id FROM speakers WHERE wikidata_id IN ({})",
+            (s.wikidata_id for s in inline if s.wikidata_id),
+        ):
+            self._speaker_by_wikidata[row[0]] = row[1]
+        for row in select(
+            "SELECT n.name, n.speaker_id, sp.wikidata_id FROM speaker_names n"
+            " JOIN speakers sp ON sp.id = n.speaker_id WHERE n.name IN ({})",
+            (name for s in inline for name in _folded_names(s)),
+        ):
+            self._speakers_by_name.setdefault(row[0], {})[row[1]] = row[2]
+        citations = [c for d in drafts for c in d.citations]
+        self._source_ids.update(
+            row[0]
+            for row in select(
+                "SELECT id FROM sources WHERE id IN ({})",
+                (c.source_id for c in citations if c.source is None),
+            )
+        )
+        for row in select(
+            "SELECT url, id FROM sources WHERE url IN ({})",
+            (c.source.url for c in citations if c.source is not None and c.source.url),
+        ):
+            self._source_by_url[row[0]] = row[1]
+        for identity in {
+            _identity(c.source) for c in citations if c.source is not None and not c.source.url
+        }:
+            row = self._connection.execute(
+                "SELECT id FROM sources WHERE url IS NULL AND publisher_folded = ? AND title = ?"
+                " AND published_at IS ? ORDER BY id LIMIT 1",
+                identity,
+            ).fetchone()
+            if row is not None:
+                self._source_by_identity[identity] = row[0]
+        keys = []
+        for draft in drafts:
+            speaker_id = self._known_speaker(draft)
+            if speaker_id:
+                keys.append(self._content_key(draft, speaker_id))
+        for row in select("SELECT content_key, id FROM claims WHERE content_key IN ({})", keys):
+            self._claim_by_content[row[0]] = row[1]
+
+    def _content_key(self, draft: ClaimDraft, speaker_id: str) -> str:
+        folded = self._folded_texts.get(id(draft))
+        if folded is None:
+            folded = self._folded_texts[id(draft)] = fold(draft.text)
+        return content_key(speaker_id, draft.stated_at_us, folded)
+
+    def _known_speaker(self, draft: ClaimDraft) -> str:
+        """The id of the stored speaker ``draft`` names, or "" if it is new or unclear."""
+        try:
+            return self._speaker_of(draft) or ""
+        except StoreError:
+            return ""
+
+    # Settling each claim
+
+    def _speaker_of(self, draft: ClaimDraft) -> str | None:
+        """The id of the speaker ``draft`` names; None when it names a new one."""
+        speaker = draft.speaker
+        if speaker is None:
+            if draft.speaker_id not in self._speaker_ids:
+                raise NotFoundError("speaker", draft.speaker_id, "claim.speaker_id")
+            return draft.speaker_id
+        if speaker.wikidata_id in self._speaker_by_wikidata:
+            return self._speaker_by_wikidata[speaker.wikidata_id]
+        candidates = {
+            speaker_id
+            for name in _folded_names(speaker)
+            for speaker_id, wikidata_id in self._speakers_by_name.get(name, {}).items()
+            # A speaker known by another Wikidata item is another person of the same name.
+            if not (speaker.wikidata_id and wikidata_id)
+        }
+        if len(candidates) > 1:
+            raise AmbiguousError("claim.speaker", speaker.display_name, tuple(sorted(candidates)))
+        return candidates.pop() if candidates else None
+
+    def _source_of(self, citation: CitationDraft, index: int) -> str | None:
+        """The id of the source ``citation`` names; None when it names a new one."""
+        source = citation.source
+        if source is None:
+            if citation.source_id not in self._source_ids:
+                field = f"claim.citations[{index}].source_id"
+                raise NotFoundError("source", citation.source_id, field)
+            return citation.source_id
+        if source.url:
+            return self._source_by_url.get(source.url)
+        return self._source_by_identity.get(_identity(source))
+
+    def _settle(self, draft: ClaimDraft) -> WriteResult:
+        if draft.request_id in self._requests:
+            claim_id, fingerprint = self._requests[draft.request_id]
+            if fingerprint != draft.fingerprint:
+                return WriteResult(
+                    error=AlreadyExistsError(
+                        "claim",
+                        "request_id",
+                        draft.request_id,
+                        existing_id=claim_id,
+                        reason="this request_id was already used for a different claim",
+                    )
+                )
+            return WriteResult(claim_id, "retried")
+        try:
+            speaker_id = self._speaker_of(draft)
+            if speaker_id is not None:
+                key = self._content_key(draft, speaker_id)
+                if key in self._claim_by_content:
+                    return WriteResult(self._claim_by_content[key], "duplicate")
+            source_ids = [
+                self._source_of(citation, index) for index, citation in enumerate(draft.citations)
+            ]
+        except StoreError as error:
+            return WriteResult(error=error)
+        # Nothing can fail from here on: the claim is written whole.
+        if speaker_id is None:
+            assert draft.speaker is not None
+            speaker_id = self._create_speaker(draft.speaker)
+        resolved = [
+            source_id if source_id is not None else self._create_source(citation)
+            for source_id, citation in zip(source_ids, draft.citations, strict=True)
+        ]
+        return WriteResult(self._add_claim(draft, speaker_id, resolved), "created")
+
+    def _create_speaker(self, draft: SpeakerDraft) -> str:
+        speaker_id = insert_speaker(self._connection, self._ids, draft, self._now_us)
+        self._speaker_ids.add(speaker_id)
+        if draft.wikidata_id:
+            self._speaker_by_wikidata[draft.wikidata_id] = speaker_id
+        for name in _folded_names(draft):
+            self._speakers_by_name.setdefault(name, {})[speaker_id] = draft.wikidata_id or None
+        return speaker_id
+
+    def _create_source(self, citation: CitationDraft) -> str:
+        assert citation.source is not None
+        source_id = insert_source(self._connection, self._ids, citation.source, self._now_us)
+        self._source_ids.add(source_id)
+        if citation.source.url:
+            self._source_by_url[citation.source.url] = source_id
+        else:
+            self._source_by_identity[_identity(citation.source)] = source_id
+        return source_id
+
+    def _add_claim(self, draft: ClaimDraft, speaker_id: str, source_ids: list[str]) -> str:
+        claim_id = self._ids.new(_ids.CLAIM_PREFIX)
+        key = self._content_key(draft, speaker_id)
+        self._claims.append(
+            (
+                claim_id,
+                draft.text,
+                draft.attribution,
+                speaker_id,
+                draft.stated_at_us,
+                draft.stated_at_precision,
+                draft.channel,
+                draft.language,
+                json.dumps(list(draft.topics), ensure_ascii=False),
+                key,
+                self._now_us,
+                self._now_us,
+                _rows.claim_body(claim_id, speaker_id, source_ids, draft, self._now_us),
+            )
+        )
+        self._topics += [(fold(topic), claim_id) for topic in draft.topics]
+        self._citations += [
+            (claim_id, position, source_id, citation.role, citation.excerpt)
+            for position, (source_id, citation) in enumerate(
+                zip(source_ids, draft.citations, strict=True)
+            )
+        ]
+        self._claim_by_content[key] = claim_id
+        if draft.request_id:
+            self._requests[draft.request_id] = (claim_id, draft.fingerprint)
+            self._request_rows.append((draft.request_id, claim_id, draft.fingerprint))
+        return claim_id
+
+    def _flush(self) -> None:
+        execute_many = self._connection.executemany
+        execute_many(
+            "INSERT INTO claims (id, text, attribution, speaker_id, stated_at,"
+            " stated_at_precision, channel, language, topics, content_key, create_time,"
+            " update_time, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self._claims,
+        )
+        execute_many(
+            "INSERT OR IGNORE INTO claim_topics (topic, claim_id) VALUES (?, ?)", self._topics
+        )
+        execute_many(
+            "INSERT INTO citations (claim_id, position, source_id, role, excerpt)"
+            " VALUES (?, ?, ?, ?, ?)",
+            self._citations,
+        )
+        execute_many(
+            "INSERT INTO claim_requests (request_id, claim_id, fingerprint) VALUES (?, ?, ?)",
+            self._request_rows,
+        )
+        self._claims, self._topics, self._citations, self._request_rows = [], [], [], []
