@@ -351,11 +351,16 @@ def _batches(
     batch_bytes = 0
     for request in requests:
         request_bytes = request.ByteSize() + 6
-        if batch.claims and (len(batch.claims) >= size or batch_bytes + request_bytes > max_bytes):
+        if batch.claims and batch_bytes + request_bytes > max_bytes:
             yield batch
             batch = claim_service_pb2.ImportClaimsRequest()
             batch_bytes = 0
         batch.claims.append(request)
         batch_bytes += request_bytes
+        # A full batch goes at once, without waiting for the next claim to arrive.
+        if len(batch.claims) >= size:
+            yield batch
+            batch = claim_service_pb2.ImportClaimsRequest()
+            batch_bytes = 0
     if batch.claims:
         yield batch

@@ -5,6 +5,7 @@ Names, aliases, topics and publishers are matched ignoring case and accents:
 through :func:`fold`, so the rule lives in one place.
 """
 
+import functools
 import re
 import unicodedata
 
@@ -23,6 +24,11 @@ def fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     without_marks = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _NON_WORD.sub(" ", without_marks.casefold()).strip()
+
+
+fold_name = functools.lru_cache(maxsize=16_384)(fold)
+"""``fold`` remembering its recent answers: for names, aliases, topics and publishers (at most a
+few hundred characters each), which recur from claim to claim; long texts go to ``fold``."""
 
 
 def words(text: str) -> tuple[str, ...]:

@@ -6,6 +6,7 @@ Every check that fails is collected, with the path of the field at fault
 The limits checked here are the ones written in the .proto comments.
 """
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable
@@ -17,7 +18,8 @@ from claimstore.v1 import claim_filter_pb2, claim_pb2, claim_service_pb2, source
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from . import _ids
-from ._text import fold, words
+from ._text import fold_name as fold
+from ._text import words
 from .store import (
     CitationDraft,
     ClaimDraft,
@@ -232,22 +234,28 @@ def speaker_draft(request: claim_service_pb2.CreateSpeakerRequest) -> SpeakerDra
 
 def _url(value: str, field: str, check: _Violations) -> str:
     url = value.strip()
-    if not url:
-        return ""
+    if url:
+        problem = _url_problem(url)
+        if problem:
+            check.add(field, problem)
+    return url
+
+
+@functools.lru_cache(maxsize=4_096)
+def _url_problem(url: str) -> str:
+    """What is wrong with ``url`` ("" for nothing); remembered, as sources recur."""
     if len(url) > MAX_URL:
-        check.add(field, f"must be at most {MAX_URL:,} characters, not {len(url):,}")
-        return url
+        return f"must be at most {MAX_URL:,} characters, not {len(url):,}"
     if _CONTROL.search(url) or " " in url:
-        check.add(field, "must not contain spaces or control characters")
-        return url
+        return "must not contain spaces or control characters"
     try:
         parts = urlsplit(url)
         valid = parts.scheme in ("http", "https") and bool(parts.hostname)
     except ValueError:
         valid = False
     if not valid:
-        check.add(field, "must be an absolute http or https URL, such as 'https://example.com/a'")
-    return url
+        return "must be an absolute http or https URL, such as 'https://example.com/a'"
+    return ""
 
 
 def _source_draft(source: source_pb2.Source, field: str, check: _Violations) -> SourceDraft:

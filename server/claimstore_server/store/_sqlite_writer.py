@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from .. import _ids
-from .._text import fold
+from .._text import fold, fold_name
 from . import _rows
 from ._errors import AlreadyExistsError, AmbiguousError, NotFoundError, StoreError
 from ._model import CitationDraft, ClaimDraft, SourceDraft, SpeakerDraft
@@ -95,7 +95,7 @@ def insert_source(
             source_id,
             draft.url or None,
             draft.publisher,
-            fold(draft.publisher),
+            fold_name(draft.publisher),
             draft.title,
             draft.kind,
             draft.published_at_us,
@@ -108,12 +108,12 @@ def insert_source(
 
 
 def _folded_names(draft: SpeakerDraft) -> list[str]:
-    return sorted({fold(name) for name in draft.names})
+    return sorted({fold_name(name) for name in draft.names})
 
 
 def _identity(draft: SourceDraft) -> tuple[str, str, int | None]:
     """What a source without a url is matched by: publisher (folded), title and date."""
-    return (fold(draft.publisher), draft.title, draft.published_at_us)
+    return (fold_name(draft.publisher), draft.title, draft.published_at_us)
 
 
 class ClaimWriter:
@@ -334,7 +334,7 @@ class ClaimWriter:
                 _rows.claim_body(claim_id, speaker_id, source_ids, draft, self._now_us),
             )
         )
-        self._topics += [(fold(topic), claim_id) for topic in draft.topics]
+        self._topics += [(fold_name(topic), claim_id) for topic in draft.topics]
         self._citations += [
             (claim_id, position, source_id, citation.role, citation.excerpt)
             for position, (source_id, citation) in enumerate(
