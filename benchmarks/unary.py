@@ -43,18 +43,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import math
-import os
-import platform
 import random
 import shutil
-import signal
-import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -73,6 +67,17 @@ if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import synthetic
+from benchmarks._common import (
+    ServerProcess,
+    build_database,
+    cached_database_path,
+    default_cache_dir,
+    format_table,
+    interrupt_on_sigterm,
+    loadavg,
+    machine,
+    machine_line,
+)
 
 CHECK: Final = "Check"
 GET_CLAIM: Final = "GetClaim"
@@ -86,139 +91,9 @@ ID_SAMPLE: Final = 10_000
 REQUEST_POOL: Final = 10_000
 CALL_TIMEOUT_S: Final = 10.0
 MAX_CALLS_PER_CALLER: Final = 5_000_000
-SERVER_START_TIMEOUT_S: Final = 60.0
-SERVER_STOP_TIMEOUT_S: Final = 15.0
-BUILD_REPORT_EVERY: Final = 10_000
-
-
-# Machine
-
-
-def machine() -> dict[str, Any]:
-    """Describes where the benchmark runs: cores, Python, grpcio, load."""
-    return {
-        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "grpcio": grpc.__version__,
-        "protobuf": _version("protobuf"),
-        "sqlite": sqlite3.sqlite_version,
-        "loadavg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "revision": revision(),
-    }
-
-
-def revision() -> str:
-    """The git commit of the code measured, with "+dirty" when the tree has changes."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except OSError:
-        return "?"
-    return f"{commit or '?'}{'+dirty' if dirty else ''}"
-
-
-def _version(distribution: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(distribution)
-    except PackageNotFoundError:
-        return "?"
 
 
 # The database
-
-
-def store_fingerprint() -> tuple[int, str]:
-    """Returns the store's schema version and a digest of its schema and code.
-
-    The digest covers the DDL an empty store creates and the source of the
-    store package and of the validation that makes drafts, so a cached
-    database is rebuilt whenever what the store writes may have changed.
-    """
-    from claimstore_server import _validation, store
-    from claimstore_server.store import SqliteStore
-
-    digest = hashlib.sha256()
-    with tempfile.TemporaryDirectory(prefix="claimstore-bench-schema-") as directory:
-        empty = SqliteStore(Path(directory) / "empty.db")
-        version = int(empty.schema_version)
-        empty.close()
-        with contextlib.closing(sqlite3.connect(Path(directory) / "empty.db")) as connection:
-            for (sql,) in connection.execute(
-                "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY type, name"
-            ):
-                digest.update(sql.encode())
-    store_dir = Path(store.__file__).parent
-    for path in [*sorted(store_dir.glob("*.py")), Path(_validation.__file__)]:
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return version, digest.hexdigest()[:12]
-
-
-def default_cache_dir() -> Path:
-    """Where built databases are kept between runs."""
-    return Path(tempfile.gettempdir()) / "claimstore-bench-cache"
-
-
-def cached_database_path(cache_dir: Path, count: int, seed: int) -> Path:
-    """The file a database of ``count`` claims of ``seed`` is cached in."""
-    version, digest = store_fingerprint()
-    return cache_dir / (
-        f"claims-{count}-seed{seed}-gen{synthetic.GENERATOR_VERSION}-schema{version}-{digest}.db"
-    )
-
-
-def build_database(path: Path, count: int, seed: int) -> float:
-    """Writes ``count`` synthetic claims into a new database at ``path``; returns seconds taken.
-
-    Claims go through ``claim_draft`` (the servicer's validation) and
-    ``SqliteStore.create_claim``, one transaction each, as CreateClaim would.
-    The file appears at ``path`` only once complete.
-    """
-    from claimstore_server._validation import claim_draft
-    from claimstore_server.store import SqliteStore
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f"{path.name}.building-{os.getpid()}")
-    _remove_database(partial)
-    started = time.perf_counter()
-    store = SqliteStore(partial)
-    try:
-        for number, request in enumerate(synthetic.generate_claims(count, seed), start=1):
-            store.create_claim(claim_draft(request))
-            if number % BUILD_REPORT_EVERY == 0 or number == count:
-                elapsed = time.perf_counter() - started
-                print(
-                    f"  built {number:,}/{count:,} claims in {elapsed:.1f} s",
-                    file=sys.stderr,
-                    flush=True,
-                )
-    except BaseException:
-        store.close()
-        _remove_database(partial)
-        raise
-    store.close()
-    os.replace(partial, path)
-    _remove_database(partial)  # leftovers of the WAL, if any
-    return time.perf_counter() - started
-
-
-def _remove_database(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        with contextlib.suppress(FileNotFoundError):
-            Path(f"{path}{suffix}").unlink()
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,84 +128,6 @@ def sample_ids(path: Path, seed: int, *, sample: int = ID_SAMPLE) -> DataSet:
     rng = random.Random(f"claimstore-bench-ids:{seed}")
     picked = rng.sample(claim_ids, min(sample, len(claim_ids)))
     return DataSet(picked, speaker_ids, len(claim_ids), int(speaker_count))
-
-
-# The server
-
-
-def free_port() -> int:
-    """Returns a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class ServerProcess:
-    """``python -m claimstore_server`` in a child process, serving one database file."""
-
-    def __init__(self, db: Path, *, log: Path) -> None:
-        self.port = free_port()
-        self.target = f"127.0.0.1:{self.port}"
-        command = [
-            sys.executable,
-            "-m",
-            "claimstore_server",
-            "--db",
-            str(db),
-            "--listen",
-            self.target,
-            "--log-level",
-            "WARNING",
-            "--grace",
-            "2",
-        ]
-        self.command = command
-        self._log_path = log
-        self._log = log.open("wb")
-        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def wait_until_serving(self, channel: grpc.Channel) -> float:
-        """Waits until health Check says SERVING; returns the seconds it took."""
-        stub = health_pb2_grpc.HealthStub(channel)
-        started = time.monotonic()
-        deadline = started + SERVER_START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"the server exited with status {self.process.returncode}:\n{self.log_tail()}"
-                )
-            try:
-                reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
-            except grpc.RpcError:
-                time.sleep(0.1)
-                continue
-            if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                return time.monotonic() - started
-            time.sleep(0.1)
-        raise RuntimeError(
-            f"the server was not SERVING after {SERVER_START_TIMEOUT_S:.0f} s:\n{self.log_tail()}"
-        )
-
-    def stop(self) -> int:
-        """Sends SIGTERM and waits for the exit (SIGKILL if it takes too long)."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(SERVER_STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(SERVER_STOP_TIMEOUT_S)
-        self._log.close()
-        return self.process.returncode
-
-    def log_tail(self, lines: int = 30) -> str:
-        self._log.flush()
-        text = self._log_path.read_text(errors="replace").splitlines()
-        return "\n".join(text[-lines:])
 
 
 # The load generator
@@ -585,7 +382,7 @@ def summarize(measurements: Sequence[Measurement]) -> list[Row]:
     return rows
 
 
-def format_table(rows: Sequence[Row]) -> str:
+def format_rows(rows: Sequence[Row]) -> str:
     """The rows as an aligned text table."""
     header = (
         "call",
@@ -600,35 +397,23 @@ def format_table(rows: Sequence[Row]) -> str:
         "goal",
         "met",
     )
-    lines = [header]
-    for row in rows:
-        lines.append(
-            (
-                row.call,
-                str(row.callers),
-                f"{row.calls_per_second:,.0f}",
-                f"{row.throughput_ratio:.2f}",
-                f"{row.throughput_ratio_min:.2f}-{row.throughput_ratio_max:.2f}",
-                f"{row.p50_ms:.2f}",
-                f"{row.p50_ratio:.1f}",
-                f"{row.p95_ms:.2f}",
-                f"{row.p95_ratio:.1f}",
-                "baseline" if row.goal is None else f">= {row.goal:.2f}",
-                "" if row.met is None else ("yes" if row.met else "NO"),
-            )
+    lines = [
+        (
+            row.call,
+            str(row.callers),
+            f"{row.calls_per_second:,.0f}",
+            f"{row.throughput_ratio:.2f}",
+            f"{row.throughput_ratio_min:.2f}-{row.throughput_ratio_max:.2f}",
+            f"{row.p50_ms:.2f}",
+            f"{row.p50_ratio:.1f}",
+            f"{row.p95_ms:.2f}",
+            f"{row.p95_ratio:.1f}",
+            "baseline" if row.goal is None else f">= {row.goal:.2f}",
+            "" if row.met is None else ("yes" if row.met else "NO"),
         )
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    left = {0, 9, 10}
-    out = []
-    for number, line in enumerate(lines):
-        cells = [
-            cell.ljust(width) if i in left else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(line, widths, strict=True))
-        ]
-        out.append("  ".join(cells).rstrip())
-        if number == 0:
-            out.append("  ".join("-" * width for width in widths))
-    return "\n".join(out)
+        for row in rows
+    ]
+    return format_table(header, lines, left={0, 9, 10})
 
 
 # The command
@@ -687,31 +472,15 @@ def serving_copy(db: Path, *, seed: int) -> Iterator[tuple[ServerProcess, grpc.C
             yield server, channel, data
         finally:
             channel.close()
-            status = server.stop()
-            if status not in (0, -signal.SIGTERM):
-                print(
-                    f"warning: the server exited with status {status}:\n{server.log_tail()}",
-                    file=sys.stderr,
-                )
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+            server.stop_and_warn()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Builds or reuses the database, serves it, measures, prints the table."""
     args = parse_args(argv)
-    # SIGTERM unwinds like Ctrl-C, so that the server process is stopped too.
-    signal.signal(signal.SIGTERM, _interrupt)
+    interrupt_on_sigterm()
     host = machine()
-    print(
-        f"machine: {host['nproc']} cores for this process ({host['cpu_count']} in all),"
-        f" {host['implementation']} {host['python']}, grpcio {host['grpcio']},"
-        f" protobuf {host['protobuf']}, SQLite {host['sqlite']}, load average"
-        f" {' '.join(f'{v:.2f}' for v in host['loadavg'] or [])}; code at {host['revision']}",
-        flush=True,
-    )
+    print(machine_line(host), flush=True)
 
     db = cached_database_path(args.cache_dir, args.claims, args.seed)
     build_seconds: float | None = None
@@ -762,8 +531,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"claimstore unary calls, {data.claim_count:,} claims, medians of {args.rounds} rounds"
         f" of {args.seconds:g} s (ratios: within each round, then median; 'range' is min-max)"
     )
-    print(format_table(rows))
-    host["loadavg_after"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    print(format_rows(rows))
+    host["loadavg_after"] = loadavg()
 
     if args.json is not None:
         report = {

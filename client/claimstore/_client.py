@@ -208,15 +208,28 @@ class Client(BaseClient):
         cancels the import: the batches whose results were yielded are kept.
         There is no deadline unless ``timeout`` is given.
         """
-        batches = _batches(requests, batch_size, self.config.max_message_bytes // 2)
-        call = self._stub.ImportClaims(batches, timeout=timeout, metadata=self._metadata())
+        # gRPC reads ``requests`` on a thread of its own and would swallow what it raises;
+        # keep it, end the stream there, and raise it here once the batches sent are answered.
+        raised: list[Exception] = []
+
+        def guarded() -> Iterator[claim_service_pb2.ImportClaimsRequest]:
+            try:
+                yield from _batches(requests, batch_size, self.config.max_message_bytes // 2)
+            except Exception as error:
+                raised.append(error)
+
+        call = self._stub.ImportClaims(guarded(), timeout=timeout, metadata=self._metadata())
         try:
             for response in call:
                 yield from response.results
         except grpc.RpcError as error:
+            if raised:
+                raise raised[0] from error
             raise from_rpc_error(error) from error
         finally:
             call.cancel()
+        if raised:
+            raise raised[0]
 
     def export_claims(
         self,

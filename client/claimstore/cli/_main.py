@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import islice
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from .._client import Client
 from .._config import ClientConfig
@@ -144,12 +144,12 @@ def _cmd_import(args: argparse.Namespace, out: TextIO) -> int:
     def requests(bar: Progress) -> Iterator[claim_service_pb2.CreateClaimRequest]:
         for path in args.files:
             with _open_input(path) as lines:
-                for number, line in enumerate(lines, start=1):
-                    if not line.strip():
+                for number, raw in enumerate(lines, start=1):
+                    if not raw.strip():
                         continue
                     try:
-                        request = parse_import_line(line)
-                    except ValueError as error:
+                        request = parse_import_line(raw.decode("utf-8"))
+                    except ValueError as error:  # UnicodeDecodeError is a ValueError too
                         report.fail(f"{path}:{number}", f"not a claim: {error}")
                         bar.advance()
                         continue
@@ -182,7 +182,7 @@ class _ImportReport:
     def fail(self, where: str, message: str) -> None:
         self.failed += 1
         if len(self.failures) < self.shown:
-            self.failures.append((where, message))
+            self.failures.append((where, " ".join(message.split())))
 
     def record(self, where: str, result: claim_service_pb2.ImportResult) -> None:
         if result.outcome == claim_service_pb2.IMPORT_OUTCOME_CREATED:
@@ -212,11 +212,13 @@ class _ImportReport:
 
 
 @contextmanager
-def _open_input(path: str) -> Iterator[TextIO]:
+def _open_input(path: str) -> Iterator[BinaryIO]:
+    """Opens a file, or stdin for "-", as bytes: each line is decoded on its own, so that
+    one line that is not UTF-8 is reported like any other bad line."""
     if path == "-":
-        yield sys.stdin
+        yield sys.stdin.buffer
         return
-    with open(path, encoding="utf-8") as opened:
+    with open(path, "rb") as opened:
         yield opened
 
 

@@ -289,10 +289,13 @@ class ClaimWriter:
         if speaker_id is None:
             assert draft.speaker is not None
             speaker_id = self._create_speaker(draft.speaker)
-        resolved = [
-            source_id if source_id is not None else self._create_source(citation)
-            for source_id, citation in zip(source_ids, draft.citations, strict=True)
-        ]
+        resolved = []
+        for index, (source_id, citation) in enumerate(
+            zip(source_ids, draft.citations, strict=True)
+        ):
+            # An earlier citation of this claim may have just created the same new source.
+            found = source_id or self._source_of(citation, index)
+            resolved.append(found if found is not None else self._create_source(citation))
         return WriteResult(self._add_claim(draft, speaker_id, resolved), "created")
 
     def _create_speaker(self, draft: SpeakerDraft) -> str:
