@@ -24,7 +24,7 @@ PROTO_FILES := $(wildcard protos/claimstore/v1/*.proto)
 SERVICE_PROTOS := $(wildcard protos/claimstore/v1/*_service.proto)
 GEN_DIR := client
 
-.PHONY: help venv serve test seed query speakers export lint fmt proto proto-check buf-lint bench clean
+.PHONY: help venv serve test seed query search speakers export lint fmt proto proto-check buf-lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -47,10 +47,18 @@ test: venv ## run the whole test suite against real servers
 seed: venv ## load data/seed/ into the server at TARGET (what `make serve` runs); twice is harmless
 	@$(CLI) import --target $(TARGET) data/seed/*.jsonl
 
+# The filters of `make query` and `make search` reach the shell as environment variables, so
+# that any value (quotes, spaces, accents) arrives as typed.
+export Q SPEAKER TOPIC SINCE UNTIL PUBLISHER
+FILTERS = $${SPEAKER:+--speaker "$$SPEAKER"} $${TOPIC:+--topic "$$TOPIC"} \
+	$${SINCE:+--since "$$SINCE"} $${UNTIL:+--until "$$UNTIL"} \
+	$${PUBLISHER:+--publisher "$$PUBLISHER"}
+
 query: venv ## list claims; narrow with SPEAKER=, TOPIC=, SINCE=, UNTIL=, PUBLISHER=
-	@$(CLI) list --target $(TARGET) $(if $(SPEAKER),--speaker "$(SPEAKER)") \
-		$(if $(TOPIC),--topic "$(TOPIC)") $(if $(SINCE),--since "$(SINCE)") \
-		$(if $(UNTIL),--until "$(UNTIL)") $(if $(PUBLISHER),--publisher "$(PUBLISHER)")
+	@$(CLI) list --target $(TARGET) $(FILTERS)
+
+search: venv ## search claims, best first: make search Q='"peace plan"' (and the query filters)
+	@$(CLI) search --target $(TARGET) "$$Q" $(FILTERS)
 
 speakers: venv ## list speakers with their claim counts
 	@$(CLI) speakers --target $(TARGET)

@@ -214,10 +214,19 @@ class MemorySampler:
         return max(samples, key=lambda sample: sample.rss_mb)
 
     def peak_of(self, pid: int, attribute: str) -> float:
-        return max(getattr(sample, attribute) for sample in self.samples[pid])
+        return max(float(getattr(sample, attribute)) for sample in self.samples[pid])
 
 
 # (a) ImportClaims through the client, (b) the store in-process
+
+
+def connect(client: claimstore.Client) -> None:
+    """Makes one cheap call, so that the channel is connected before anything is counted.
+
+    One page of one source: an index lookup. (ListSpeakers would count every
+    speaker's claims, and iterating its pager would fetch every page.)
+    """
+    next(iter(client.list_sources(page_size=1)), None)
 
 
 @dataclass(slots=True)
@@ -256,7 +265,7 @@ def import_via_grpc(
         server.wait_until_serving()
         with claimstore.Client(server.target) as client:
             # Connect first: the count starts at the first request, not at the TCP handshake.
-            list(client.list_speakers(page_size=1))
+            connect(client)
             if profile_dir is not None:
                 spies = [
                     PySpy(server.pid, profile_dir / "server.txt"),
@@ -418,11 +427,11 @@ def export_database(db: Path, workdir: Path, *, expected: int) -> ExportRun:
     try:
         server.wait_until_serving()
         with claimstore.Client(server.target) as client:
-            list(client.list_speakers(page_size=1))  # connected before the count starts
             baseline = []
             for _ in range(BASELINE_SAMPLES):
                 baseline.append(memory_sample(server.pid, 0.0).rss_mb)
                 time.sleep(SAMPLE_INTERVAL_S)
+            connect(client)  # after the baseline: it is the server before any call
             client_baseline = memory_sample(os.getpid(), 0.0).rss_mb
             timeout = max(MIN_EXPORT_TIMEOUT_S, expected / 500)
             with MemorySampler([server.pid, os.getpid()]) as sampler:
@@ -799,6 +808,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--rebuild", action="store_true", help="build the export database afresh")
     parser.add_argument(
+        "--export-db",
+        type=Path,
+        metavar="FILE",
+        help="export this claimstore database (its claim count is taken) instead of the cached one",
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         metavar="DIR",
@@ -829,6 +844,12 @@ def generate_requests(count: int, seed: int) -> list[claim_service_pb2.CreateCla
 
 def ensure_export_database(args: argparse.Namespace, batch_size: int) -> tuple[Path, float | None]:
     """The cached export database, built first when missing; and the seconds building took."""
+    if args.export_db is not None:
+        uri = f"file:{args.export_db}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as connection:
+            (args.export_claims,) = connection.execute("SELECT COUNT(*) FROM claims").fetchone()
+        print(f"using {args.export_db} ({args.export_claims:,} claims, given by --export-db)")
+        return args.export_db, None
     db = cached_database_path(args.cache_dir, args.export_claims, args.seed)
     if db.exists() and not args.rebuild:
         print(f"using cached {db} ({db.stat().st_size / 1e6:,.0f} MB; --rebuild to rebuild)")

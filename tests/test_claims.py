@@ -465,3 +465,15 @@ def test_get_claim_views(client: claimstore.Client) -> None:
     for with_source, without in zip(full.citations, basic.citations, strict=True):
         without.source.CopyFrom(with_source.source)
     assert basic == full  # the basic view lacks the speaker and sources, nothing else
+
+
+def test_a_new_source_cited_twice_by_one_claim_is_stored_once(
+    client: claimstore.Client, counts: Callable[[], Counts]
+) -> None:
+    url = "https://example.com/cited-twice"
+    claim = add(
+        client,
+        citations=[{"url": url, "role": "origin"}, {"url": url, "role": "report"}],
+    )
+    assert claim.citations[0].source_id == claim.citations[1].source_id
+    assert counts()["sources"] == 1

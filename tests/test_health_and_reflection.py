@@ -79,6 +79,7 @@ def test_reflection_rebuilds_the_claim_service(channel: grpc.Channel) -> None:
         "CreateClaim",
         "GetClaim",
         "ListClaims",
+        "SearchClaims",
         "ImportClaims",
         "ExportClaims",
         "CreateSpeaker",

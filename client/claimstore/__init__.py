@@ -38,7 +38,7 @@ from ._jsonl import format_import_line, import_request, parse_import_line
 from ._pagers import Pager
 from .v1.claim_filter_pb2 import ClaimFilter
 from .v1.claim_pb2 import Citation, Claim
-from .v1.claim_service_pb2 import CreateClaimRequest, ImportResult
+from .v1.claim_service_pb2 import CreateClaimRequest, ImportResult, SearchResult
 from .v1.source_pb2 import Source
 from .v1.speaker_pb2 import Speaker
 
@@ -66,6 +66,7 @@ __all__ = [
     "PermissionDenied",
     "ResourceExhausted",
     "RetryPolicy",
+    "SearchResult",
     "ServiceError",
     "Source",
     "Speaker",

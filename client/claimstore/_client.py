@@ -193,6 +193,63 @@ class Client(BaseClient):
 
         return Pager(fetch)
 
+    def search_claims(
+        self,
+        query: str,
+        *,
+        speaker: str | None = None,
+        speaker_ids: Sequence[str] = (),
+        topics: Sequence[str] = (),
+        publisher: str | None = None,
+        source_id: str | None = None,
+        attributions: Sequence[EnumLike] = (),
+        since: TimeLike | None = None,
+        before: TimeLike | None = None,
+        language: str | None = None,
+        filter: claim_filter_pb2.ClaimFilter | None = None,  # the API's own name
+        view: EnumLike = "basic",
+        snippet_start: str = "",
+        snippet_end: str = "",
+        page_size: int = 0,
+        timeout: float | None = None,
+    ) -> Pager[claim_service_pb2.SearchResult]:
+        """Returns a lazy iterator over the claims that match ``query``, best first.
+
+        ``query`` takes plain words (all must match), "exact phrases", prefix*,
+        OR and -excluded words; the keyword filters narrow the results as in
+        :meth:`list_claims`. Each SearchResult has the claim, its score and a
+        snippet with the matching words between ``snippet_start`` and
+        ``snippet_end`` ("[" and "]" unless given).
+        """
+        if filter is None:
+            filter = self._claim_filter(
+                speaker=speaker,
+                speaker_ids=speaker_ids,
+                topics=topics,
+                publisher=publisher,
+                source_id=source_id,
+                attributions=attributions,
+                since=since,
+                before=before,
+                language=language,
+            )
+        view_number = enum_value(claim_service_pb2.ClaimView, view, "view")
+
+        def fetch(page_token: str) -> tuple[list[claim_service_pb2.SearchResult], str]:
+            request = claim_service_pb2.SearchClaimsRequest(
+                query=query,
+                filter=filter,
+                page_size=page_size,
+                page_token=page_token,
+                view=view_number,
+                snippet_start=snippet_start,
+                snippet_end=snippet_end,
+            )
+            response = self._call(self._stub.SearchClaims, request, timeout)
+            return list(response.results), response.next_page_token
+
+        return Pager(fetch)
+
     def import_claims(
         self,
         requests: Iterable[claim_service_pb2.CreateClaimRequest],
@@ -304,13 +361,14 @@ class Client(BaseClient):
         return self._call(self._stub.GetSpeaker, request, timeout)
 
     def list_speakers(
-        self, *, page_size: int = 0, timeout: float | None = None
+        self, *, name_prefix: str = "", page_size: int = 0, timeout: float | None = None
     ) -> Pager[speaker_pb2.Speaker]:
-        """Returns a lazy iterator over every speaker, oldest first."""
+        """Returns a lazy iterator over the speakers, oldest first, each with its claim count;
+        with ``name_prefix``, only those with a name word starting with it ("zelen")."""
 
         def fetch(page_token: str) -> tuple[list[speaker_pb2.Speaker], str]:
             request = claim_service_pb2.ListSpeakersRequest(
-                page_size=page_size, page_token=page_token
+                page_size=page_size, page_token=page_token, name_prefix=name_prefix
             )
             response = self._call(self._stub.ListSpeakers, request, timeout)
             return list(response.speakers), response.next_page_token

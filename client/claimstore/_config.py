@@ -16,6 +16,7 @@ RETRIED_METHODS: Final = (
     "CreateClaim",
     "GetClaim",
     "ListClaims",
+    "SearchClaims",
     "GetSpeaker",
     "ListSpeakers",
     "GetSource",

@@ -24,13 +24,19 @@ _MAX_TOKEN_LENGTH: Final = 1_024
 M = TypeVar("M", bound=Message)
 
 
-def page_size(value: int, field: str = "page_size") -> int:
+def page_size(
+    value: int,
+    field: str = "page_size",
+    *,
+    default: int = DEFAULT_PAGE_SIZE,
+    maximum: int = MAX_PAGE_SIZE,
+) -> int:
     """Returns the page size to use: 0 means the default; above the maximum is capped."""
     if value < 0:
         raise ValidationError([FieldViolation(field, f"must not be negative, not {value}")])
     if value == 0:
-        return DEFAULT_PAGE_SIZE
-    return min(value, MAX_PAGE_SIZE)
+        return default
+    return min(value, maximum)
 
 
 def query_digest(*parts: object) -> str:

@@ -61,14 +61,17 @@ class ServerConfig:
 class _Parts:
     server: grpc.aio.Server
     store: ClaimStore
+    servicer: ClaimServicer
     health: health.aio.HealthServicer
     port: int
 
 
 def _configure_claim_service(
     server: grpc.aio.Server, store: ClaimStore, max_message_bytes: int
-) -> None:
-    add_servicer(server, ClaimServicer(store, max_response_bytes=max_message_bytes), CLAIM_SERVICE)
+) -> ClaimServicer:
+    servicer = ClaimServicer(store, max_response_bytes=max_message_bytes)
+    add_servicer(server, servicer, CLAIM_SERVICE)
+    return servicer
 
 
 async def _configure_health(server: grpc.aio.Server) -> health.aio.HealthServicer:
@@ -111,14 +114,14 @@ async def _assemble(config: ServerConfig, store: ClaimStore | None) -> _Parts:
             ],
             maximum_concurrent_rpcs=config.max_concurrent_rpcs,
         )
-        _configure_claim_service(server, store, config.max_message_bytes)
+        servicer = _configure_claim_service(server, store, config.max_message_bytes)
         health_servicer = await _configure_health(server)
         _configure_reflection(server)
         port = _configure_listener(server, config.listen)
     except BaseException:
         store.close()
         raise
-    return _Parts(server, store, health_servicer, port)
+    return _Parts(server, store, servicer, health_servicer, port)
 
 
 async def _start(parts: _Parts) -> None:
@@ -130,6 +133,7 @@ async def _stop(parts: _Parts, grace: float) -> None:
     """Marks every service NOT_SERVING, drains in-flight calls, closes the store."""
     await parts.health.enter_graceful_shutdown()
     await parts.server.stop(grace)
+    parts.servicer.close()
     parts.store.close()
 
 

@@ -11,7 +11,11 @@ a pool of worker threads suffers (see the README's performance section).
 """
 
 import asyncio
-from collections.abc import AsyncIterator
+import functools
+import math
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from claimstore.v1 import claim_service_pb2, claim_service_pb2_grpc
 from claimstore.v1.claim_pb2 import Claim
@@ -19,10 +23,15 @@ from claimstore.v1.source_pb2 import Source
 from claimstore.v1.speaker_pb2 import Speaker
 
 from . import _ids, _pagination, _validation
+from ._search import parse_search_query
 from ._status import Context, import_error, reports_errors, reports_stream_errors
-from .store import ClaimCursor, ClaimOrder, ClaimStore
+from .store import ClaimCursor, ClaimOrder, ClaimStore, SearchCursor
 
 _EXPORT_BATCH = 256
+_SEARCH_PAGE_SIZE = 20
+_MAX_SEARCH_PAGE_SIZE = 100
+
+T = TypeVar("T")
 
 
 class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
@@ -30,8 +39,19 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
 
     def __init__(self, store: ClaimStore, *, max_response_bytes: int) -> None:
         self._store = store
+        # Bulk work (import batches, export pages) runs here, one piece at a time: off the
+        # event loop, so that other calls go on, and on one thread (one database connection),
+        # as SQLite takes one writer at a time anyway.
+        self._bulk = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claimstore-bulk")
         # Room for the page token and the message framing around the claims.
         self._page_budget = max_response_bytes - 4096
+
+    async def _in_bulk_thread(self, work: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._bulk, work, *args)
+
+    def close(self) -> None:
+        """Waits for bulk work under way and stops its thread."""
+        self._bulk.shutdown(wait=True)
 
     @reports_errors
     async def CreateClaim(
@@ -79,6 +99,42 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
             )
         return response
 
+    @reports_errors
+    async def SearchClaims(
+        self, request: claim_service_pb2.SearchClaimsRequest, context: Context
+    ) -> claim_service_pb2.SearchClaimsResponse:
+        search = parse_search_query(request.query)
+        query = _validation.claim_query(request.filter)
+        limit = _pagination.page_size(
+            request.page_size, default=_SEARCH_PAGE_SIZE, maximum=_MAX_SEARCH_PAGE_SIZE
+        )
+        full = _validation.full_view(request.view, default_full=False)
+        markers = _validation.snippet_markers(request.snippet_start, request.snippet_end)
+        digest = _pagination.query_digest("search", search, query)
+        position = _pagination.decode_token(request.page_token, digest)
+        after = None
+        if position is not None:
+            match position:
+                case [float(score) | int(score), str(claim_id)] if math.isfinite(
+                    score
+                ) and _ids.is_well_formed(claim_id, _ids.CLAIM_PREFIX):
+                    after = SearchCursor(float(score), claim_id)
+                case _:
+                    raise _pagination.position_error()
+        page = self._store.search_claims(
+            search, query, after=after, limit=limit, full=full, snippet_markers=markers
+        )
+        results = [
+            claim_service_pb2.SearchResult(claim=hit.claim, score=hit.score, snippet=hit.snippet)
+            for hit in page.items
+        ]
+        kept = _pagination.fit_in(results, self._page_budget)
+        response = claim_service_pb2.SearchClaimsResponse(results=kept)
+        if page.has_more or len(kept) < len(results):
+            last = kept[-1]
+            response.next_page_token = _pagination.encode_token([last.score, last.claim.id], digest)
+        return response
+
     @reports_stream_errors
     async def ImportClaims(
         self, requests: AsyncIterator[claim_service_pb2.ImportClaimsRequest], context: Context
@@ -108,7 +164,7 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
                 results[position].outcome = claim_service_pb2.IMPORT_OUTCOME_FAILED
                 results[position].error.CopyFrom(import_error(error))
         # A batch is bulk work: it runs on a worker thread, so other calls go on meanwhile.
-        outcomes = await asyncio.to_thread(self._store.import_claims, drafts) if drafts else []
+        outcomes = await self._in_bulk_thread(self._store.import_claims, drafts) if drafts else []
         for position, outcome in zip(positions, outcomes, strict=True):
             result = results[position]
             if outcome.error is not None:
@@ -132,13 +188,15 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         after = None
         while True:
             # Bulk work, on a worker thread; one batch in memory at a time, however many match.
-            page = await asyncio.to_thread(
-                self._store.list_claims,
-                query,
-                order=order,
-                after=after,
-                limit=_EXPORT_BATCH,
-                full=True,
+            page = await self._in_bulk_thread(
+                functools.partial(
+                    self._store.list_claims,
+                    query,
+                    order=order,
+                    after=after,
+                    limit=_EXPORT_BATCH,
+                    full=True,
+                )
             )
             claims = _pagination.fit_in(page.items, self._page_budget)
             if claims:
@@ -165,11 +223,13 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         self, request: claim_service_pb2.ListSpeakersRequest, context: Context
     ) -> claim_service_pb2.ListSpeakersResponse:
         limit = _pagination.page_size(request.page_size)
-        after_id = _after_id(request.page_token, "speakers", _ids.SPEAKER_PREFIX)
-        page = self._store.list_speakers(after_id=after_id, limit=limit)
+        name_prefix = _validation.name_prefix(request.name_prefix)
+        collection = f"speakers {name_prefix}"
+        after_id = _after_id(request.page_token, collection, _ids.SPEAKER_PREFIX)
+        page = self._store.list_speakers(after_id=after_id, limit=limit, name_prefix=name_prefix)
         return claim_service_pb2.ListSpeakersResponse(
             speakers=page.items,
-            next_page_token=_next_id_token(page.has_more, page.items, "speakers"),
+            next_page_token=_next_id_token(page.has_more, page.items, collection),
         )
 
     @reports_errors

@@ -503,6 +503,14 @@ def claim_query(claim_filter: claim_filter_pb2.ClaimFilter, field: str = "filter
     return query
 
 
+def name_prefix(value: str, field: str = "name_prefix") -> str:
+    """Checks a speaker name prefix; returns it folded ("" for none)."""
+    check = _Violations()
+    cleaned = check.text(value, field, max_length=MAX_NAME)
+    check.raise_if_any()
+    return fold(cleaned)
+
+
 def full_view(view: int, *, default_full: bool, field: str = "view") -> bool:
     """Checks a ClaimView; returns whether it asks for the full view."""
     if view == claim_service_pb2.CLAIM_VIEW_UNSPECIFIED:
@@ -510,6 +518,23 @@ def full_view(view: int, *, default_full: bool, field: str = "view") -> bool:
     if view not in claim_service_pb2.ClaimView.DESCRIPTOR.values_by_number:
         raise ValidationError([FieldViolation(field, f"{view} is not a valid ClaimView")])
     return view == claim_service_pb2.CLAIM_VIEW_FULL
+
+
+MAX_SNIPPET_MARKER: Final = 16
+
+
+def snippet_markers(start: str, end: str) -> tuple[str, str]:
+    """Checks the snippet markers of a search; returns them, "[" and "]" by default."""
+    check = _Violations()
+    markers = []
+    for value, field, default in ((start, "snippet_start", "["), (end, "snippet_end", "]")):
+        if len(value) > MAX_SNIPPET_MARKER:
+            check.add(field, f"must be at most {MAX_SNIPPET_MARKER} characters")
+        elif _CONTROL.search(value):
+            check.add(field, "must not contain control characters")
+        markers.append(value or default)
+    check.raise_if_any()
+    return markers[0], markers[1]
 
 
 def claim_order(order_by: str, field: str = "order_by") -> ClaimOrder:

@@ -235,9 +235,28 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _cmd_search(args: argparse.Namespace, out: TextIO) -> int:
+    with _client(args) as client:
+        results = client.search_claims(
+            args.query,
+            **_filter_arguments(args),
+            view="full",
+            snippet_start=_render.MATCH_START if out.isatty() else "[",
+            snippet_end=_render.MATCH_END if out.isatty() else "]",
+            page_size=min(args.limit, 100),
+        )
+        selected = islice(results, args.limit)
+        if args.json:
+            _render.write_json_lines(selected, out)
+        else:
+            rows = _render.search_rows(selected)
+            _render.write_table(_render.SEARCH_HEADERS, rows, out, wide=_render.SEARCH_WIDE_COLUMN)
+    return 0
+
+
 def _cmd_speakers(args: argparse.Namespace, out: TextIO) -> int:
     with _client(args) as client:
-        speakers = client.list_speakers()
+        speakers = client.list_speakers(name_prefix=args.prefix or "")
         if args.json:
             _render.write_json_lines(speakers, out)
         else:
@@ -400,10 +419,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_filter_options(exporting)
     exporting.set_defaults(handler=_cmd_export)
 
+    searching = commands.add_parser(
+        "search",
+        help="search the words of claims, best matches first",
+        description="Search claims' text, speakers, topics and channels. Plain words must all"
+        ' match; use "exact phrases", prefix*, OR and -excluded words. The options narrow the'
+        " results as for 'list'.",
+    )
+    _add_client_options(searching)
+    searching.add_argument("query", help='what to look for, e.g. "peace plan" or capitul*')
+    _add_filter_options(searching)
+    searching.add_argument(
+        "--limit", type=int, default=20, help="show at most this many (default: %(default)s)"
+    )
+    searching.set_defaults(handler=_cmd_search)
+
     speakers = commands.add_parser(
-        "speakers", help="list speakers", description="List every speaker, oldest first."
+        "speakers",
+        help="list speakers with their claim counts",
+        description="List speakers, oldest first, with how many claims each made.",
     )
     _add_client_options(speakers)
+    speakers.add_argument("--prefix", help="only names with a word starting with this, e.g. zelen")
     speakers.set_defaults(handler=_cmd_speakers)
     return parser
 

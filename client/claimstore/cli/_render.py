@@ -10,7 +10,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from .._values import enum_name
-from ..v1 import claim_pb2, source_pb2, speaker_pb2
+from ..v1 import claim_pb2, claim_service_pb2, source_pb2, speaker_pb2
 
 _MIN_WIDE_COLUMN = 20
 
@@ -60,6 +60,8 @@ def write_table(
         for index, (value, width) in enumerate(zip(values, widths, strict=True)):
             if len(value) > width:
                 value = value[: width - 1] + "…"
+                if "\x1b[" in value:
+                    value += MATCH_END  # never leave a cut snippet's bold switched on
             parts.append(value if index == len(values) - 1 else value.ljust(width))
         return "  ".join(parts).rstrip()
 
@@ -99,6 +101,29 @@ def speaker_rows(speakers: Iterable[speaker_pb2.Speaker]) -> list[list[str]]:
         ]
         for speaker in speakers
     ]
+
+
+MATCH_START = "\x1b[1m"
+MATCH_END = "\x1b[22m"
+"""Bold on and off: how a terminal shows the matching words of a search snippet."""
+
+
+def search_rows(results: Iterable[claim_service_pb2.SearchResult]) -> list[list[str]]:
+    """Returns the table rows of search results: date, speaker, snippet, score, id."""
+    return [
+        [
+            format_time(result.claim.stated_at, result.claim.stated_at_precision),
+            result.claim.speaker.display_name,
+            result.snippet,
+            f"{result.score:.2f}",
+            result.claim.id,
+        ]
+        for result in results
+    ]
+
+
+SEARCH_HEADERS = ("STATED", "SPEAKER", "MATCH", "SCORE", "ID")
+SEARCH_WIDE_COLUMN = 2
 
 
 SPEAKER_HEADERS = ("NAME", "CLAIMS", "KIND", "TITLE", "AFFILIATION", "ID")

@@ -221,6 +221,135 @@ class ListClaimsResponse(_message.Message):
 Global___ListClaimsResponse: _TypeAlias = ListClaimsResponse  # noqa: Y015
 
 @_typing.final
+class SearchClaimsRequest(_message.Message):
+    """Request for SearchClaims."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUERY_FIELD_NUMBER: _builtins.int
+    FILTER_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    VIEW_FIELD_NUMBER: _builtins.int
+    SNIPPET_START_FIELD_NUMBER: _builtins.int
+    SNIPPET_END_FIELD_NUMBER: _builtins.int
+    query: _builtins.str
+    """What to search for, in the syntax of search boxes: plain words must all
+    match (peace plan); "exact phrases" go in double quotes; a word ending in
+    * matches as a prefix (capitul*); OR between two terms matches either
+    (sanctions OR tariffs); -word leaves out claims with that word. Case,
+    accents and English word endings are ignored: "Noel" finds "Noël",
+    "concessions" finds "concession". Other punctuation separates words.
+    Required, with at least one word to look for; at most 1,000 characters
+    and 32 terms.
+    """
+    page_size: _builtins.int
+    """The most results to return in one page. 0 means 20; values above 100
+    are taken as 100; negative values are INVALID_ARGUMENT.
+    """
+    page_token: _builtins.str
+    """The next_page_token of the previous page, to get the next one. It must
+    come from a request with the same query and filter.
+    """
+    view: Global___ClaimView.ValueType
+    """How much of each claim to return. Defaults to CLAIM_VIEW_BASIC."""
+    snippet_start: _builtins.str
+    """What the snippet puts before each matching word. Defaults to "[".
+    At most 16 characters.
+    """
+    snippet_end: _builtins.str
+    """What the snippet puts after each matching word. Defaults to "]".
+    At most 16 characters.
+    """
+    @_builtins.property
+    def filter(self) -> _claim_filter_pb2.ClaimFilter:
+        """Narrows the results as in ListClaims. Empty searches every claim."""
+
+    def __init__(
+        self,
+        *,
+        query: _builtins.str = ...,
+        filter: _claim_filter_pb2.ClaimFilter | None = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        view: Global___ClaimView.ValueType = ...,
+        snippet_start: _builtins.str = ...,
+        snippet_end: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "page_size", b"page_size", "page_token", b"page_token", "query", b"query", "snippet_end", b"snippet_end", "snippet_start", b"snippet_start", "view", b"view"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchClaimsRequest: _TypeAlias = SearchClaimsRequest  # noqa: Y015
+
+@_typing.final
+class SearchResult(_message.Message):
+    """One claim found by SearchClaims."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLAIM_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    SNIPPET_FIELD_NUMBER: _builtins.int
+    score: _builtins.float
+    """How well the claim matches the query: higher is better. Scores compare
+    results of one search, not of different searches.
+    """
+    snippet: _builtins.str
+    """The words around the matches, from the claim's text or, when the text
+    does not match, from where the match is (speaker, topics, channel); each
+    matching word is wrapped in snippet_start and snippet_end.
+    """
+    @_builtins.property
+    def claim(self) -> _claim_pb2.Claim:
+        """The claim, in the view the request asked for."""
+
+    def __init__(
+        self,
+        *,
+        claim: _claim_pb2.Claim | None = ...,
+        score: _builtins.float = ...,
+        snippet: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["claim", b"claim"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim", b"claim", "score", b"score", "snippet", b"snippet"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchResult: _TypeAlias = SearchResult  # noqa: Y015
+
+@_typing.final
+class SearchClaimsResponse(_message.Message):
+    """Response for SearchClaims."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """A token for the next page, or empty when this is the last page."""
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___SearchResult]:
+        """The results of this page, best first."""
+
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___SearchResult] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchClaimsResponse: _TypeAlias = SearchClaimsResponse  # noqa: Y015
+
+@_typing.final
 class ImportClaimsRequest(_message.Message):
     """Request for ImportClaims: one batch of claims."""
 
@@ -476,21 +605,28 @@ class ListSpeakersRequest(_message.Message):
 
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    NAME_PREFIX_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """The most speakers to return in one page. 0 means 50; values above 1,000
     are taken as 1,000; negative values are INVALID_ARGUMENT.
     """
     page_token: _builtins.str
     """The next_page_token of the previous page, to get the next one."""
+    name_prefix: _builtins.str
+    """Only speakers with a word of their display name or of an alias that
+    starts with this, ignoring case and accents: "zelen" finds "Volodymyr
+    Zelenskyy", for type-ahead. At most 200 characters.
+    """
     def __init__(
         self,
         *,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        name_prefix: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name_prefix", b"name_prefix", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -59,6 +59,11 @@ class ClaimServiceStub:
                 request_serializer=claimstore_dot_v1_dot_claim__service__pb2.ListClaimsRequest.SerializeToString,
                 response_deserializer=claimstore_dot_v1_dot_claim__service__pb2.ListClaimsResponse.FromString,
                 _registered_method=True)
+        self.SearchClaims = channel.unary_unary(
+                '/claimstore.v1.ClaimService/SearchClaims',
+                request_serializer=claimstore_dot_v1_dot_claim__service__pb2.SearchClaimsRequest.SerializeToString,
+                response_deserializer=claimstore_dot_v1_dot_claim__service__pb2.SearchClaimsResponse.FromString,
+                _registered_method=True)
         self.ImportClaims = channel.stream_stream(
                 '/claimstore.v1.ClaimService/ImportClaims',
                 request_serializer=claimstore_dot_v1_dot_claim__service__pb2.ImportClaimsRequest.SerializeToString,
@@ -129,6 +134,17 @@ class ClaimServiceServicer:
 
     def ListClaims(self, request, context):
         """Lists claims that match a filter, newest statement first by default.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SearchClaims(self, request, context):
+        """Searches the words of claims (their text, their speaker's names and
+        aliases, their topics and their channel) and returns the best matches
+        first, each with a snippet of the matching words. A match in the text
+        ranks above a match elsewhere. The same ClaimFilter as ListClaims narrows
+        the results. A claim is searchable as soon as it is stored.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -218,6 +234,11 @@ def add_ClaimServiceServicer_to_server(servicer, server):
                     servicer.ListClaims,
                     request_deserializer=claimstore_dot_v1_dot_claim__service__pb2.ListClaimsRequest.FromString,
                     response_serializer=claimstore_dot_v1_dot_claim__service__pb2.ListClaimsResponse.SerializeToString,
+            ),
+            'SearchClaims': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchClaims,
+                    request_deserializer=claimstore_dot_v1_dot_claim__service__pb2.SearchClaimsRequest.FromString,
+                    response_serializer=claimstore_dot_v1_dot_claim__service__pb2.SearchClaimsResponse.SerializeToString,
             ),
             'ImportClaims': grpc.stream_stream_rpc_method_handler(
                     servicer.ImportClaims,
@@ -348,6 +369,33 @@ class ClaimService:
             '/claimstore.v1.ClaimService/ListClaims',
             claimstore_dot_v1_dot_claim__service__pb2.ListClaimsRequest.SerializeToString,
             claimstore_dot_v1_dot_claim__service__pb2.ListClaimsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchClaims(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/claimstore.v1.ClaimService/SearchClaims',
+            claimstore_dot_v1_dot_claim__service__pb2.SearchClaimsRequest.SerializeToString,
+            claimstore_dot_v1_dot_claim__service__pb2.SearchClaimsResponse.FromString,
             options,
             channel_credentials,
             insecure,

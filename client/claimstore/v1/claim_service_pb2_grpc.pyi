@@ -52,6 +52,13 @@ class ClaimServiceStub:
     """Gets a claim by id, with its speaker and cited sources."""
     ListClaims: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.ListClaimsRequest, _claim_service_pb2.ListClaimsResponse]
     """Lists claims that match a filter, newest statement first by default."""
+    SearchClaims: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.SearchClaimsRequest, _claim_service_pb2.SearchClaimsResponse]
+    """Searches the words of claims (their text, their speaker's names and
+    aliases, their topics and their channel) and returns the best matches
+    first, each with a snippet of the matching words. A match in the text
+    ranks above a match elsewhere. The same ClaimFilter as ListClaims narrows
+    the results. A claim is searchable as soon as it is stored.
+    """
     ImportClaims: _grpc.StreamStreamMultiCallable[_claim_service_pb2.ImportClaimsRequest, _claim_service_pb2.ImportClaimsResponse]
     """Imports claims in bulk. The client streams batches of claims, each claim
     shaped like a CreateClaimRequest; the server writes each batch in one
@@ -103,6 +110,13 @@ class ClaimServiceAsyncStub(ClaimServiceStub):
     """Gets a claim by id, with its speaker and cited sources."""
     ListClaims: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.ListClaimsRequest, _claim_service_pb2.ListClaimsResponse]  # type: ignore[assignment]
     """Lists claims that match a filter, newest statement first by default."""
+    SearchClaims: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.SearchClaimsRequest, _claim_service_pb2.SearchClaimsResponse]  # type: ignore[assignment]
+    """Searches the words of claims (their text, their speaker's names and
+    aliases, their topics and their channel) and returns the best matches
+    first, each with a snippet of the matching words. A match in the text
+    ranks above a match elsewhere. The same ClaimFilter as ListClaims narrows
+    the results. A claim is searchable as soon as it is stored.
+    """
     ImportClaims: _aio.StreamStreamMultiCallable[_claim_service_pb2.ImportClaimsRequest, _claim_service_pb2.ImportClaimsResponse]  # type: ignore[assignment]
     """Imports claims in bulk. The client streams batches of claims, each claim
     shaped like a CreateClaimRequest; the server writes each batch in one
@@ -169,6 +183,19 @@ class ClaimServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_claim_service_pb2.ListClaimsResponse, _abc.Awaitable[_claim_service_pb2.ListClaimsResponse]]:
         """Lists claims that match a filter, newest statement first by default."""
+
+    @_abc_1.abstractmethod
+    def SearchClaims(
+        self,
+        request: _claim_service_pb2.SearchClaimsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_claim_service_pb2.SearchClaimsResponse, _abc.Awaitable[_claim_service_pb2.SearchClaimsResponse]]:
+        """Searches the words of claims (their text, their speaker's names and
+        aliases, their topics and their channel) and returns the best matches
+        first, each with a snippet of the matching words. A match in the text
+        ranks above a match elsewhere. The same ClaimFilter as ListClaims narrows
+        the results. A claim is searchable as soon as it is stored.
+        """
 
     @_abc_1.abstractmethod
     def ImportClaims(

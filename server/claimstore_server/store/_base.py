@@ -18,6 +18,9 @@ from ._model import (
     ClaimQuery,
     ImportOutcome,
     Page,
+    SearchCursor,
+    SearchHit,
+    SearchQuery,
     SourceDraft,
     SpeakerDraft,
 )
@@ -38,8 +41,12 @@ class ClaimStore(Protocol):
         """Returns the speaker, or raises NotFoundError."""
         ...
 
-    def list_speakers(self, *, after_id: str, limit: int) -> Page[Speaker]:
-        """Returns up to ``limit`` speakers with ids greater than ``after_id``, by id."""
+    def list_speakers(self, *, after_id: str, limit: int, name_prefix: str = "") -> Page[Speaker]:
+        """Returns up to ``limit`` speakers with ids greater than ``after_id``, by id.
+
+        With ``name_prefix`` (folded), only speakers with a word of a name or alias that
+        starts with it.
+        """
         ...
 
     def create_source(self, draft: SourceDraft) -> Source:
@@ -92,6 +99,20 @@ class ClaimStore(Protocol):
 
         With ``full``, each claim carries its speaker and each citation its source.
         """
+        ...
+
+    def search_claims(
+        self,
+        search: SearchQuery,
+        query: ClaimQuery,
+        *,
+        after: SearchCursor | None,
+        limit: int,
+        full: bool = False,
+        snippet_markers: tuple[str, str] = ("[", "]"),
+    ) -> Page[SearchHit]:
+        """Returns up to ``limit`` claims matching ``search`` and ``query``, best first,
+        that rank after ``after``; a match in the text ranks above a match elsewhere."""
         ...
 
     def close(self) -> None:

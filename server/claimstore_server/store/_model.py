@@ -7,7 +7,10 @@ are. Resources come back as the generated ``claimstore.v1`` messages, built by
 """
 
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from claimstore.v1.claim_pb2 import Claim
 
 T = TypeVar("T")
 
@@ -98,6 +101,41 @@ class ClaimQuery:
     stated_since_us: int | None = None
     stated_before_us: int | None = None
     language: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchTerm:
+    """Folded words to find in this order (a phrase when there are several); with ``prefix``,
+    the last word may be the start of a longer one."""
+
+    words: tuple[str, ...]
+    prefix: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """A parsed full-text query: every group of ``required`` must match (a group matches
+    when any of its terms does), and no term of ``excluded`` may."""
+
+    required: tuple[tuple[SearchTerm, ...], ...]
+    excluded: tuple[SearchTerm, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SearchCursor:
+    """The position after which search results continue: the last result's score and id."""
+
+    score: float
+    claim_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One search result: the claim, how well it matches (higher is better), and a snippet."""
+
+    claim: "Claim"
+    score: float
+    snippet: str
 
 
 @dataclass(frozen=True, slots=True)

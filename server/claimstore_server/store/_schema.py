@@ -5,6 +5,7 @@ database up one version inside one transaction; opening a database runs the
 ones it lacks, and refuses a database whose version is newer than this code.
 """
 
+import sqlite3
 from collections.abc import Callable
 
 import sqlite_utils
@@ -59,6 +60,9 @@ def _create_v1(db: sqlite_utils.Database) -> None:
     db.table("sources").create_index(["publisher_folded"])
     db.table("claims").create(
         {
+            # An explicit INTEGER PRIMARY KEY: the search index refers to claims by it, and
+            # unlike an implicit rowid it survives VACUUM.
+            "seq": int,
             "id": str,
             "text": str,
             "attribution": int,
@@ -75,9 +79,10 @@ def _create_v1(db: sqlite_utils.Database) -> None:
             "update_time": int,
             "body": bytes,  # the Claim message without its speaker and sources, see _rows
         },
-        pk="id",
+        pk="seq",
         foreign_keys=[("speaker_id", "speakers", "id")],
         not_null={
+            "id",
             "text",
             "attribution",
             "speaker_id",
@@ -91,6 +96,7 @@ def _create_v1(db: sqlite_utils.Database) -> None:
         },
     )
     # Listing order is (stated_at, id); each filter gets an index that keeps it.
+    db.table("claims").create_index(["id"], unique=True)
     db.table("claims").create_index(["content_key"], unique=True)
     db.table("claims").create_index(["stated_at", "id"])
     db.table("claims").create_index(["speaker_id", "stated_at", "id"])
@@ -119,7 +125,43 @@ def _create_v1(db: sqlite_utils.Database) -> None:
     db.table("claim_requests").create_index(["claim_id"])
 
 
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_create_v1,)
+SEARCH_ROWS = (
+    "SELECT c.seq, c.text,"
+    " sp.display_name || ' ' || (SELECT coalesce(group_concat(value, ' '), '')"
+    " FROM json_each(sp.aliases)),"
+    " (SELECT coalesce(group_concat(value, ' '), '') FROM json_each(c.topics)),"
+    " c.channel"
+    " FROM claims c JOIN speakers sp ON sp.id = c.speaker_id"
+)
+"""What the search index holds of each claim, by seq (its rowid there): its text, its
+speaker's names, its topics and its channel. The store appends a WHERE clause to index some."""
+
+SEARCH_WEIGHTS = (10.0, 2.0, 3.0, 1.0)
+"""bm25 weights of text, speaker, topics and channel: a match in the text counts most."""
+
+
+def _create_search_index_v2(db: sqlite_utils.Database) -> None:
+    """The full-text index of claims (FTS5), filled from the claims already stored.
+
+    Porter stemming over unicode61 without diacritics: case, accents and English word
+    endings do not matter ("Noel" finds "Noël", "concessions" finds "concession").
+    """
+    db.execute(
+        "CREATE VIRTUAL TABLE claims_search USING fts5(text, speaker, topics, channel,"
+        " tokenize = 'porter unicode61 remove_diacritics 2')"
+    )
+    weights = ", ".join(str(weight) for weight in SEARCH_WEIGHTS)
+    db.execute(
+        "INSERT INTO claims_search (claims_search, rank) VALUES ('rank', ?)",
+        [f"bm25({weights})"],
+    )
+    db.execute(f"INSERT INTO claims_search (rowid, text, speaker, topics, channel) {SEARCH_ROWS}")
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
+    _create_v1,
+    _create_search_index_v2,
+)
 """``MIGRATIONS[n]`` moves a database from version ``n`` to ``n + 1``."""
 
 LATEST_VERSION = len(MIGRATIONS)
@@ -139,7 +181,13 @@ def migrate(db: sqlite_utils.Database) -> int:
             # Another process may have migrated while this one waited for the lock.
             version = _user_version(db)
             if version < LATEST_VERSION:
-                MIGRATIONS[version](db)
+                try:
+                    MIGRATIONS[version](db)
+                except sqlite3.Error as error:
+                    raise SchemaError(
+                        f"moving the database from schema version {version} to {version + 1}"
+                        f" failed: {error}"
+                    ) from error
                 version += 1
                 db.conn.execute(f"PRAGMA user_version = {version}")
             db.conn.execute("COMMIT")

@@ -35,17 +35,40 @@ from ._model import (
     ClaimQuery,
     ImportOutcome,
     Page,
+    SearchCursor,
+    SearchHit,
+    SearchQuery,
+    SearchTerm,
     SourceDraft,
     SpeakerDraft,
 )
 from ._schema import migrate
 from ._sqlite_writer import ClaimWriter, insert_source, insert_speaker
 
-_BASIC_CLAIM_SELECT = "SELECT c.body FROM claims c"
-_FULL_CLAIM_SELECT = "SELECT c.body, sp.body FROM claims c JOIN speakers sp ON sp.id = c.speaker_id"
+
+def _claim_columns(full: bool) -> str:
+    """The columns a claim is read from, first in a row: its body, and its speaker's when full.
+
+    Queries select them ``FROM claims c`` followed by :func:`_speaker_join`.
+    """
+    return "c.body, sp.body" if full else "c.body"
 
 
-_MMAP_BYTES = 1 << 30
+def _speaker_join(full: bool) -> str:
+    return " JOIN speakers sp ON sp.id = c.speaker_id" if full else ""
+
+
+_CACHE_KIB = 16 * 1024
+
+_UNAVAILABLE_ERRORS = (
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_IOERR",
+    "SQLITE_FULL",
+    "SQLITE_CANTOPEN",
+    "SQLITE_READONLY",
+    "SQLITE_PROTOCOL",
+)
 
 
 def _now_us() -> int:
@@ -90,9 +113,10 @@ class SqliteStore:
         connection.execute("PRAGMA foreign_keys = ON")
         connection.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
         connection.execute("PRAGMA synchronous = NORMAL")
-        # Reads come straight from the OS page cache, shared by every connection,
-        # rather than through each connection's own small page cache.
-        connection.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
+        # A page cache of 16 MiB a connection (SQLite's default is 2 MiB) and no memory
+        # mapping: an export reads the whole file, and mapped pages would all count as the
+        # server's resident memory.
+        connection.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
         with self._connections_lock:
             self._connections.append(connection)
         return connection
@@ -102,9 +126,14 @@ class SqliteStore:
         try:
             yield
         except sqlite3.OperationalError as error:
-            raise UnavailableError(
-                f"the database cannot serve this request now: {error}"
-            ) from error
+            # Busy, locked, out of space, unreadable: the database, not the request, is at
+            # fault, and a retry may work. Anything else is a bug and stays what it is.
+            name = getattr(error, "sqlite_errorname", "")
+            if name.startswith(_UNAVAILABLE_ERRORS):
+                raise UnavailableError(
+                    f"the database cannot serve this request now: {error}"
+                ) from error
+            raise
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -152,11 +181,20 @@ class SqliteStore:
         with self._read() as connection:
             return self._fetch_speaker(connection, speaker_id)
 
-    def list_speakers(self, *, after_id: str, limit: int) -> Page[Speaker]:
+    def list_speakers(self, *, after_id: str, limit: int, name_prefix: str = "") -> Page[Speaker]:
+        where, params = "id > ?", [after_id]
+        if name_prefix:
+            # A word of a folded name starts with the prefix: the name does, or " prefix" is in it.
+            where += (
+                " AND id IN (SELECT speaker_id FROM speaker_names"
+                " WHERE name LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\')"
+            )
+            escaped = _escape_like(name_prefix)
+            params += [f"{escaped}%", f"% {escaped}%"]
         with self._read() as connection:
             rows = connection.execute(
-                "SELECT id, body FROM speakers WHERE id > ? ORDER BY id LIMIT ?",
-                (after_id, limit + 1),
+                f"SELECT id, body FROM speakers WHERE {where} ORDER BY id LIMIT ?",
+                [*params, limit + 1],
             ).fetchall()
             counts = self._claim_counts(connection, [row[0] for row in rows[:limit]])
         speakers = [_rows.speaker_from_body(body, counts.get(id_, 0)) for id_, body in rows[:limit]]
@@ -252,8 +290,10 @@ class SqliteStore:
     def _fetch_claim(
         self, connection: sqlite3.Connection, claim_id: str, *, full: bool = True
     ) -> Claim:
-        select = _FULL_CLAIM_SELECT if full else _BASIC_CLAIM_SELECT
-        row = connection.execute(f"{select} WHERE c.id = ?", (claim_id,)).fetchone()
+        row = connection.execute(
+            f"SELECT {_claim_columns(full)} FROM claims c{_speaker_join(full)} WHERE c.id = ?",
+            (claim_id,),
+        ).fetchone()
         if row is None:
             raise NotFoundError("claim", claim_id, "id")
         return self._claims_from_rows(connection, [row], full=full)[0]
@@ -261,7 +301,7 @@ class SqliteStore:
     def _claims_from_rows(
         self, connection: sqlite3.Connection, rows: Sequence[sqlite3.Row], *, full: bool
     ) -> list[Claim]:
-        """Returns the claims of rows selected by _BASIC_CLAIM_SELECT or _FULL_CLAIM_SELECT."""
+        """Returns the claims of rows that start with the columns of :func:`_claim_columns`."""
         if not full:
             return [_rows.basic_claim(row[0]) for row in rows]
         claims = [_rows.basic_claim(row[0]) for row in rows]
@@ -278,6 +318,40 @@ class SqliteStore:
             )
         return [_rows.full_claim(row[0], row[1], sources) for row in rows]
 
+    def search_claims(
+        self,
+        search: SearchQuery,
+        query: ClaimQuery,
+        *,
+        after: SearchCursor | None,
+        limit: int,
+        full: bool = False,
+        snippet_markers: tuple[str, str] = ("[", "]"),
+    ) -> Page[SearchHit]:
+        conditions, params = claim_conditions(query)
+        conditions.insert(0, "claims_search MATCH ?")
+        params.insert(0, fts_expression(search))
+        if after is not None:
+            # Scores are -rank: a later result has a greater rank, or the same and a greater id.
+            conditions.append("(claims_search.rank > ? OR (claims_search.rank = ? AND c.id > ?))")
+            params.extend((-after.score, -after.score, after.claim_id))
+        sql = (
+            f"SELECT {_claim_columns(full)}, -claims_search.rank,"
+            " snippet(claims_search, -1, ?, ?, '…', 16)"
+            " FROM claims_search JOIN claims c ON c.seq = claims_search.rowid"
+            f"{_speaker_join(full)} WHERE {' AND '.join(conditions)}"
+            " ORDER BY claims_search.rank, c.id LIMIT ?"
+        )
+        with self._read() as connection:
+            rows = connection.execute(sql, [*snippet_markers, *params, limit + 1]).fetchall()
+            page_rows = rows[:limit]
+            claims = self._claims_from_rows(connection, page_rows, full=full)
+        hits = [
+            SearchHit(claim=claim, score=row[-2], snippet=row[-1])
+            for claim, row in zip(claims, page_rows, strict=True)
+        ]
+        return Page(hits, len(rows) > limit)
+
     def list_claims(
         self,
         query: ClaimQuery,
@@ -293,13 +367,38 @@ class SqliteStore:
             conditions.append(f"(c.stated_at, c.id) {'<' if order.descending else '>'} (?, ?)")
             params.extend((after.stated_at_us, after.claim_id))
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        select = _FULL_CLAIM_SELECT if full else _BASIC_CLAIM_SELECT
-        sql = f"{select}{where} ORDER BY c.stated_at {direction}, c.id {direction} LIMIT ?"
+        sql = (
+            f"SELECT {_claim_columns(full)} FROM claims c{_speaker_join(full)}{where}"
+            f" ORDER BY c.stated_at {direction}, c.id {direction} LIMIT ?"
+        )
         params.append(limit + 1)
         with self._read() as connection:
             rows = connection.execute(sql, params).fetchall()
             claims = self._claims_from_rows(connection, rows[:limit], full=full)
         return Page(claims, len(rows) > limit)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _fts_term(term: SearchTerm) -> str:
+    """One term in FTS5 syntax: its words as a quoted phrase, then * for a prefix."""
+    phrase = '"' + " ".join(term.words).replace('"', '""') + '"'
+    return f"{phrase} *" if term.prefix else phrase
+
+
+def fts_expression(search: SearchQuery) -> str:
+    """Renders a parsed query in FTS5's query syntax. Every word is quoted, so nothing a
+    user typed can act as an FTS5 operator or column filter."""
+    groups = []
+    for group in search.required:
+        alternatives = " OR ".join(_fts_term(term) for term in group)
+        groups.append(f"({alternatives})" if len(group) > 1 else alternatives)
+    expression = " AND ".join(groups)
+    if search.excluded:
+        expression = f"({expression}) NOT ({' OR '.join(_fts_term(t) for t in search.excluded)})"
+    return expression
 
 
 def claim_conditions(query: ClaimQuery) -> tuple[list[str], list[Any]]:

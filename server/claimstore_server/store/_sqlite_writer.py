@@ -21,6 +21,7 @@ from .._text import fold, fold_name
 from . import _rows
 from ._errors import AlreadyExistsError, AmbiguousError, NotFoundError, StoreError
 from ._model import CitationDraft, ClaimDraft, SourceDraft, SpeakerDraft
+from ._schema import SEARCH_ROWS
 
 _CHUNK: Final = 500
 """Values bound in one ``IN (…)`` list, well under SQLite's limit on bound parameters."""
@@ -351,7 +352,12 @@ class ClaimWriter:
         return claim_id
 
     def _flush(self) -> None:
+        if not self._claims:
+            return
         execute_many = self._connection.executemany
+        (last_seq,) = self._connection.execute(
+            "SELECT coalesce(max(seq), 0) FROM claims"
+        ).fetchone()
         execute_many(
             "INSERT INTO claims (id, text, attribution, speaker_id, stated_at,"
             " stated_at_precision, channel, language, topics, content_key, create_time,"
@@ -369,5 +375,11 @@ class ClaimWriter:
         execute_many(
             "INSERT INTO claim_requests (request_id, claim_id, fingerprint) VALUES (?, ?, ?)",
             self._request_rows,
+        )
+        # The batch's claims got the seqs after the last one: index them in one statement.
+        self._connection.execute(
+            f"INSERT INTO claims_search (rowid, text, speaker, topics, channel) {SEARCH_ROWS}"
+            " WHERE c.seq > ?",
+            (last_seq,),
         )
         self._claims, self._topics, self._citations, self._request_rows = [], [], [], []
