@@ -40,7 +40,16 @@ def subcommands(parser: argparse.ArgumentParser) -> argparse._SubParsersAction: 
 
 def test_every_subcommand_and_option_has_help() -> None:
     commands = subcommands(build_parser())
-    assert set(commands.choices) == {"serve", "add", "get", "list", "speakers", "import", "export"}
+    assert set(commands.choices) == {
+        "serve",
+        "add",
+        "get",
+        "list",
+        "search",
+        "speakers",
+        "import",
+        "export",
+    }
     summaries = {choice.dest: choice.help for choice in commands._choices_actions}
     for name, subparser in commands.choices.items():
         assert summaries.get(name), f"{name} has no help in the command list"
