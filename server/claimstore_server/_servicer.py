@@ -4,10 +4,12 @@ It holds no SQL and no error mapping of its own: requests are checked by
 ``_validation``, data comes from a :class:`~claimstore_server.store.ClaimStore`,
 and errors become statuses in ``_status``.
 
-The methods run on the server's event loop and call the store directly: its
-calls are index lookups of tens to hundreds of microseconds, and keeping all
-Python work on one thread spares the server the contention for the GIL that
-a pool of worker threads suffers (see the README's performance section).
+Point calls run on the server's event loop and call the store directly: they
+are index lookups of tens to hundreds of microseconds, and keeping that Python
+work on one thread spares the server the contention for the GIL that a pool of
+worker threads suffers (see the README's performance section). Bulk work
+(import batches, export pages) takes milliseconds a piece, so it runs on a
+thread of its own while the loop goes on serving.
 """
 
 import asyncio
