@@ -373,6 +373,11 @@ def _word_table() -> tuple[tuple[str, ...], tuple[float, ...]]:
     return words, tuple(_zipf_weights(len(words)))
 
 
+def vocabulary() -> tuple[str, ...]:
+    """The words claims are made of, most frequent first: word ``n`` (from 1) has weight 1/n."""
+    return _word_table()[0]
+
+
 def words(rng: random.Random, count: int) -> list[str]:
     """Returns ``count`` words drawn from the Zipf-weighted word list."""
     vocabulary, cumulative = _word_table()

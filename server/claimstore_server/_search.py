@@ -3,9 +3,11 @@
 The syntax is the one search boxes taught everyone: plain words must all match,
 "exact phrases" go in double quotes, a word ending in * is a prefix, OR between
 two terms matches either, and -word leaves out what has that word. Everything
-else is text: punctuation separates words (as the index's tokenizer does), and
-nothing typed reaches the database as an operator. A query that says nothing to
-look for, or cannot be read, is a :class:`ValidationError` naming ``query``.
+else is text, kept as typed: the index's own tokenizer folds and splits each term
+exactly as it did the claims (case, accents, word endings, punctuation), so a
+word as written always finds itself, and nothing typed reaches the database as
+an operator. A query that says nothing to look for, or cannot be read, is a
+:class:`ValidationError` naming ``query``.
 """
 
 import re
@@ -31,6 +33,10 @@ class _Token:
     is_or: bool = False
 
 
+def _has_word(text: str) -> bool:
+    return any(character.isalnum() for character in text)
+
+
 def _invalid(description: str, field: str) -> ValidationError:
     return ValidationError([FieldViolation(field, description)])
 
@@ -47,10 +53,24 @@ def _tokens(text: str, field: str) -> list[_Token]:
         raw = phrase if phrase is not None else bare
         if bare is not None and bare.endswith("*"):
             raw, star = bare.rstrip("*"), "*"
-        found = tuple(fold(raw).split())
-        term = SearchTerm(found, prefix=bool(star)) if found else None
+        found = tuple(raw.split())
+        # A term with no letter or digit holds nothing the tokenizer would index.
+        term = SearchTerm(found, prefix=bool(star)) if _has_word(raw) else None
         tokens.append(_Token(term, excluded=bool(minus)))
     return tokens
+
+
+def search_key(search: SearchQuery) -> tuple[object, ...]:
+    """What identifies a parsed query for its page tokens: its terms with case and accents
+    folded, as the index ignores them ("ORCHARD" pages on with a token of "orchard")."""
+
+    def term_key(term: SearchTerm) -> tuple[tuple[str, ...], bool]:
+        return tuple(fold(word) for word in term.words), term.prefix
+
+    return (
+        tuple(tuple(term_key(term) for term in group) for group in search.required),
+        tuple(term_key(term) for term in search.excluded),
+    )
 
 
 def parse_search_query(text: str, field: str = "query") -> SearchQuery:

@@ -25,7 +25,7 @@ from claimstore.v1.source_pb2 import Source
 from claimstore.v1.speaker_pb2 import Speaker
 
 from . import _ids, _pagination, _validation
-from ._search import parse_search_query
+from ._search import parse_search_query, search_key
 from ._status import Context, import_error, reports_errors, reports_stream_errors
 from .store import ClaimCursor, ClaimOrder, ClaimStore, SearchCursor
 
@@ -112,7 +112,7 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         )
         full = _validation.full_view(request.view, default_full=False)
         markers = _validation.snippet_markers(request.snippet_start, request.snippet_end)
-        digest = _pagination.query_digest("search", search, query)
+        digest = _pagination.query_digest("search", search_key(search), query)
         position = _pagination.decode_token(request.page_token, digest)
         after = None
         if position is not None:

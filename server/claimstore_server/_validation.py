@@ -507,6 +507,8 @@ def name_prefix(value: str, field: str = "name_prefix") -> str:
     """Checks a speaker name prefix; returns it folded ("" for none)."""
     check = _Violations()
     cleaned = check.text(value, field, max_length=MAX_NAME)
+    if cleaned and not fold(cleaned):
+        check.add(field, "must contain a letter or a digit")
     check.raise_if_any()
     return fold(cleaned)
 

@@ -236,6 +236,8 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_search(args: argparse.Namespace, out: TextIO) -> int:
+    if args.limit < 1:
+        raise argparse.ArgumentTypeError("--limit must be at least 1")
     with _client(args) as client:
         results = client.search_claims(
             args.query,
@@ -427,7 +429,11 @@ def build_parser() -> argparse.ArgumentParser:
         " results as for 'list'.",
     )
     _add_client_options(searching)
-    searching.add_argument("query", help='what to look for, e.g. "peace plan" or capitul*')
+    searching.add_argument(
+        "query",
+        help='what to look for, e.g. "peace plan" or capitul*; put -- before a query that'
+        " starts with -",
+    )
     _add_filter_options(searching)
     searching.add_argument(
         "--limit", type=int, default=20, help="show at most this many (default: %(default)s)"

@@ -105,8 +105,9 @@ class ClaimQuery:
 
 @dataclass(frozen=True, slots=True)
 class SearchTerm:
-    """Folded words to find in this order (a phrase when there are several); with ``prefix``,
-    the last word may be the start of a longer one."""
+    """Words to find in this order (a phrase when there are several), as typed: the store
+    folds them as it folded what it indexed. With ``prefix``, the last word may be the start
+    of a longer one."""
 
     words: tuple[str, ...]
     prefix: bool = False

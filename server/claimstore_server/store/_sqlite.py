@@ -337,17 +337,23 @@ class SqliteStore:
             params.extend((-after.score, -after.score, after.claim_id))
         sql = (
             f"SELECT {_claim_columns(full)}, -claims_search.rank,"
-            " snippet(claims_search, -1, ?, ?, '…', 16)"
+            " snippet(claims_search, 0, ?, ?, '…', 16), snippet(claims_search, -1, ?, ?, '…', 16)"
             " FROM claims_search JOIN claims c ON c.seq = claims_search.rowid"
             f"{_speaker_join(full)} WHERE {' AND '.join(conditions)}"
             " ORDER BY claims_search.rank, c.id LIMIT ?"
         )
         with self._read() as connection:
-            rows = connection.execute(sql, [*snippet_markers, *params, limit + 1]).fetchall()
+            markers = [*snippet_markers, *snippet_markers]
+            rows = connection.execute(sql, [*markers, *params, limit + 1]).fetchall()
             page_rows = rows[:limit]
             claims = self._claims_from_rows(connection, page_rows, full=full)
+        # The text's snippet when the text matches (it holds a marker), else the best column's.
         hits = [
-            SearchHit(claim=claim, score=row[-2], snippet=row[-1])
+            SearchHit(
+                claim=claim,
+                score=row[-3],
+                snippet=row[-2] if snippet_markers[0] in row[-2] else row[-1],
+            )
             for claim, row in zip(claims, page_rows, strict=True)
         ]
         return Page(hits, len(rows) > limit)
@@ -383,7 +389,8 @@ def _escape_like(text: str) -> str:
 
 
 def _fts_term(term: SearchTerm) -> str:
-    """One term in FTS5 syntax: its words as a quoted phrase, then * for a prefix."""
+    """One term in FTS5 syntax: its words as a quoted phrase (which FTS5 tokenizes as it did
+    the claims), then * for a prefix."""
     phrase = '"' + " ".join(term.words).replace('"', '""') + '"'
     return f"{phrase} *" if term.prefix else phrase
 

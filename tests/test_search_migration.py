@@ -1,0 +1,192 @@
+"""Schema version 1 (no search index) to version 2: the claims a version-1 database holds
+become searchable when the current store opens it, once."""
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import claimstore
+import pytest
+import sqlite_utils
+from claimstore_server.store import SchemaError, SqliteStore, _schema
+from helpers import start_server
+
+# Tables of version 1, parents before children.
+V1_TABLES = (
+    "speakers",
+    "speaker_names",
+    "sources",
+    "claims",
+    "claim_topics",
+    "citations",
+    "claim_requests",
+)
+
+CLAIMS = [
+    ("No territorial concessions will be made.", "Volodymyr Zelenskyy", ["Zelensky"], ["war"]),
+    ("The peace plan is a basis for talks.", "Dmitry Peskov", ["Peskov"], ["peace plan"]),
+    ("Noël will come before any deal.", "Jean-Noël Barrot", ["Barrot"], []),
+]
+
+
+def user_version(path: Path) -> int:
+    with sqlite3.connect(path) as database:
+        (version,) = database.execute("PRAGMA user_version").fetchone()
+    database.close()
+    return int(version)
+
+
+def tables(path: Path) -> set[str]:
+    with sqlite3.connect(path) as database:
+        names = {row[0] for row in database.execute("SELECT name FROM sqlite_master")}
+    database.close()
+    return names
+
+
+@pytest.fixture
+def v1_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A database at schema version 1 holding CLAIMS, written by the current writer into a
+    version-2 database and copied over table by table (the writer also feeds the index, which
+    version 1 lacks)."""
+    written = tmp_path / "written.db"
+    server = start_server(written)
+    try:
+        with claimstore.Client(server.target) as client:
+            for text, name, aliases, topics in CLAIMS:
+                client.create_claim(
+                    text,
+                    attribution="direct_quote",
+                    stated_at="2025-11-20",
+                    speaker=claimstore.v1.speaker_pb2.Speaker(display_name=name, aliases=aliases),
+                    topics=topics,
+                    citations=[{"url": f"https://news.example/{len(text)}", "publisher": "AP"}],
+                    request_id=f"req-{len(text)}",
+                )
+    finally:
+        server.stop(0)
+
+    path = tmp_path / "v1.db"
+    with monkeypatch.context() as patched:
+        patched.setattr(_schema, "MIGRATIONS", _schema.MIGRATIONS[:1])
+        patched.setattr(_schema, "LATEST_VERSION", 1)
+        store = SqliteStore(path)
+        assert store.schema_version == 1
+        store.close()
+    assert user_version(path) == 1
+    assert "claims_search" not in tables(path)
+    database = sqlite_utils.Database(path)
+    database.execute("ATTACH DATABASE ? AS written", [str(written)])
+    for table in V1_TABLES:
+        database.execute(f"INSERT INTO main.{table} SELECT * FROM written.{table}")
+    database.conn.commit()
+    database.execute("DETACH DATABASE written")
+    database.close()
+    with sqlite3.connect(path) as check:
+        assert check.execute("SELECT count(*) FROM claims").fetchone() == (len(CLAIMS),)
+    check.close()
+    return path
+
+
+Migration = Callable[[sqlite_utils.Database], None]
+
+
+def spying(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Replaces each migration by one that records its number, then runs the original."""
+    ran: list[int] = []
+
+    def spy(number: int, migration: Migration) -> Migration:
+        def run(database: sqlite_utils.Database) -> None:
+            ran.append(number)
+            migration(database)
+
+        return run
+
+    monkeypatch.setattr(
+        _schema,
+        "MIGRATIONS",
+        tuple(spy(number, migration) for number, migration in enumerate(_schema.MIGRATIONS)),
+    )
+    return ran
+
+
+def test_opening_a_version_1_database_indexes_its_claims_once(
+    v1_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran = spying(monkeypatch)
+    store = SqliteStore(v1_db)
+    assert store.schema_version == _schema.LATEST_VERSION == 2
+    store.close()
+    assert ran == [1]
+    assert user_version(v1_db) == _schema.LATEST_VERSION
+    with sqlite3.connect(v1_db) as database:
+        assert database.execute("SELECT count(*) FROM claims_search").fetchone() == (len(CLAIMS),)
+    database.close()
+
+    again = SqliteStore(v1_db)
+    assert again.schema_version == _schema.LATEST_VERSION
+    again.close()
+    assert ran == [1], "opening a migrated database runs no migration"
+    assert user_version(v1_db) == _schema.LATEST_VERSION
+    with sqlite3.connect(v1_db) as database:
+        assert database.execute("SELECT count(*) FROM claims_search").fetchone() == (len(CLAIMS),)
+    database.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("concession", {"No territorial concessions will be made."}),
+        ('"peace plan"', {"The peace plan is a basis for talks."}),
+        ("noel", {"Noël will come before any deal."}),
+        ("zelensky", {"No territorial concessions will be made."}),  # an alias
+        ("war", {"No territorial concessions will be made."}),  # a topic
+        (
+            "peskov OR barrot",
+            {"The peace plan is a basis for talks.", "Noël will come before any deal."},
+        ),
+    ],
+)
+def test_the_migrated_claims_are_searchable_through_the_server(
+    v1_db: Path, query: str, expected: set[str]
+) -> None:
+    server = start_server(v1_db)
+    try:
+        with claimstore.Client(server.target) as client:
+            results = list(client.search_claims(query, view="full"))
+            assert {result.claim.text for result in results} == expected
+            assert all(result.claim.speaker.display_name for result in results)
+            assert all(result.snippet for result in results)
+            # Everything else of version 1 is intact.
+            assert len(list(client.list_claims())) == len(CLAIMS)
+            assert len(list(client.list_sources())) == len(CLAIMS)
+    finally:
+        server.stop(0)
+    assert user_version(v1_db) == _schema.LATEST_VERSION
+
+
+def test_claims_written_after_the_migration_are_searchable_alongside(v1_db: Path) -> None:
+    server = start_server(v1_db)
+    try:
+        with claimstore.Client(server.target) as client:
+            new = client.create_claim(
+                "Concessions are not surrender.",
+                attribution="paraphrase",
+                stated_at="2025-11-21",
+                speaker="Zelensky",  # the version-1 speaker, by alias
+            )
+            results = list(client.search_claims("concessions"))
+            assert len(results) == 2
+            assert new.id in {result.claim.id for result in results}
+            assert len({result.claim.speaker_id for result in results}) == 1
+    finally:
+        server.stop(0)
+
+
+def test_a_database_newer_than_the_code_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    SqliteStore(path).close()
+    with sqlite3.connect(path) as database:
+        database.execute(f"PRAGMA user_version = {_schema.LATEST_VERSION + 1}")
+    database.close()
+    with pytest.raises(SchemaError, match="newer than this claimstore"):
+        SqliteStore(path)
