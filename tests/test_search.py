@@ -321,6 +321,21 @@ def test_a_prefix_finds_every_word_that_starts_with_it(
     assert found(stub, corpus, query) == {"capitulation", "capitulate"}
 
 
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # Both words start with these letters, but the index holds porter stems ("capitul",
+        # "negoti"): a prefix typed past the stem finds them through the stem.
+        ("capitulat*", {"capitulation", "capitulate"}),
+        ("negotiat*", {"negotiations", "negotiating"}),
+    ],
+)
+def test_a_prefix_longer_than_the_word_stem_still_matches(
+    stub: Stub, corpus: Corpus, query: str, expected: set[str]
+) -> None:
+    assert found(stub, corpus, query) == expected
+
+
 def test_a_prefix_wider_than_the_word_finds_more(stub: Stub, corpus: Corpus) -> None:
     assert found(stub, corpus, "capit*") == {"capitulation", "capitulate", "capitol"}
     assert found(stub, corpus, "capitol") == {"capitol"}

@@ -150,6 +150,8 @@ def _create_search_index_v2(db: sqlite_utils.Database) -> None:
         "CREATE VIRTUAL TABLE claims_search USING fts5(text, speaker, topics, channel,"
         " tokenize = 'porter unicode61 remove_diacritics 2')"
     )
+    # The index's vocabulary (its stems), for prefixes typed past a word's stem.
+    db.execute("CREATE VIRTUAL TABLE claims_search_terms USING fts5vocab(claims_search, 'row')")
     weights = ", ".join(str(weight) for weight in SEARCH_WEIGHTS)
     db.execute(
         "INSERT INTO claims_search (claims_search, rank) VALUES ('rank', ?)",

@@ -11,7 +11,7 @@ import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from claimstore.v1.source_pb2 import Source
 from claimstore.v1.speaker_pb2 import Speaker
 
 from .. import _ids
+from .._text import fold
 from . import _rows
 from ._errors import (
     AlreadyExistsError,
@@ -336,7 +337,6 @@ class SqliteStore:
     ) -> Page[SearchHit]:
         conditions, params = claim_conditions(query)
         conditions.insert(0, "claims_search MATCH ?")
-        params.insert(0, fts_expression(search))
         if after is not None:
             # Scores are -rank: a later result has a greater rank, or the same and a greater id.
             conditions.append("(claims_search.rank > ? OR (claims_search.rank = ? AND c.id > ?))")
@@ -349,6 +349,7 @@ class SqliteStore:
             " ORDER BY claims_search.rank, c.id LIMIT ?"
         )
         with self._read() as connection:
+            params.insert(0, fts_expression(search, _prefix_stems(connection, search)))
             markers = [*snippet_markers, *snippet_markers]
             rows = connection.execute(sql, [*markers, *params, limit + 1]).fetchall()
             page_rows = rows[:limit]
@@ -394,23 +395,68 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _fts_term(term: SearchTerm) -> str:
+_MAX_STEM_CUT = 3
+"""How many letters a prefix may run past the stem of the words it starts: "negotiat" is two
+past "negoti", the stem of "negotiations" and "negotiating"."""
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _fts_term(term: SearchTerm, stems: Mapping[str, str]) -> str:
     """One term in FTS5 syntax: its words as a quoted phrase (which FTS5 tokenizes as it did
-    the claims), then * for a prefix."""
-    phrase = '"' + " ".join(term.words).replace('"', '""') + '"'
-    return f"{phrase} *" if term.prefix else phrase
+    the claims), then * for a prefix, or'd with the stem the prefix runs past, if any."""
+    phrase = _quoted(" ".join(term.words))
+    if not term.prefix:
+        return phrase
+    stem = stems.get(fold(term.words[-1])) if len(term.words) == 1 else None
+    return f"({phrase} * OR {_quoted(stem)})" if stem else f"{phrase} *"
 
 
-def fts_expression(search: SearchQuery) -> str:
+def _prefix_stems(connection: sqlite3.Connection, search: SearchQuery) -> dict[str, str]:
+    """Maps each one-word prefix (folded) to the longest stem of the index it runs past.
+
+    The index holds porter stems ("negoti"), which a prefix typed past the stem
+    ("negotiat*") would not match on its own.
+    """
+    terms = [*(t for group in search.required for t in group), *search.excluded]
+    words = {fold(t.words[0]) for t in terms if t.prefix and len(t.words) == 1}
+    cuts = {
+        word: [word[:-cut] for cut in range(1, _MAX_STEM_CUT + 1) if len(word) - cut >= 3]
+        for word in words
+        if word.isalnum()
+    }
+    candidates = sorted({stem for stems in cuts.values() for stem in stems})
+    if not candidates:
+        return {}
+    known = {
+        row[0]
+        for row in connection.execute(
+            "SELECT term FROM claims_search_terms"
+            f" WHERE term IN ({_placeholders(len(candidates))})",
+            candidates,
+        )
+    }
+    return {
+        word: next(stem for stem in stems if stem in known)
+        for word, stems in cuts.items()
+        if any(stem in known for stem in stems)
+    }
+
+
+def fts_expression(search: SearchQuery, stems: Mapping[str, str] | None = None) -> str:
     """Renders a parsed query in FTS5's query syntax. Every word is quoted, so nothing a
     user typed can act as an FTS5 operator or column filter."""
+    stems = stems or {}
     groups = []
     for group in search.required:
-        alternatives = " OR ".join(_fts_term(term) for term in group)
+        alternatives = " OR ".join(_fts_term(term, stems) for term in group)
         groups.append(f"({alternatives})" if len(group) > 1 else alternatives)
     expression = " AND ".join(groups)
     if search.excluded:
-        expression = f"({expression}) NOT ({' OR '.join(_fts_term(t) for t in search.excluded)})"
+        excluded = " OR ".join(_fts_term(term, stems) for term in search.excluded)
+        expression = f"({expression}) NOT ({excluded})"
     return expression
 
 
