@@ -9,7 +9,8 @@ are index lookups of tens to hundreds of microseconds, and keeping that Python
 work on one thread spares the server the contention for the GIL that a pool of
 worker threads suffers (see the README's performance section). Bulk work
 (import batches, export pages) takes milliseconds a piece, so it runs on a
-thread of its own while the loop goes on serving.
+thread of its own while the loop goes on serving; so do searches, which may take
+much longer for common words.
 """
 
 import asyncio
@@ -45,6 +46,9 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         # event loop, so that other calls go on, and on one thread (one database connection),
         # as SQLite takes one writer at a time anyway.
         self._bulk = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claimstore-bulk")
+        # Searches for common words rank every match and may take a good part of a second on
+        # a large store: they run here, so that they never hold up the event loop.
+        self._searches = ThreadPoolExecutor(max_workers=2, thread_name_prefix="claimstore-search")
         # Room for the page token and the message framing around the claims.
         self._page_budget = max_response_bytes - 4096
 
@@ -52,8 +56,9 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         return await asyncio.get_running_loop().run_in_executor(self._bulk, work, *args)
 
     def close(self) -> None:
-        """Waits for bulk work under way and stops its thread."""
+        """Waits for bulk work and searches under way and stops their threads."""
         self._bulk.shutdown(wait=True)
+        self._searches.shutdown(wait=True)
 
     @reports_errors
     async def CreateClaim(
@@ -123,8 +128,17 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
                     after = SearchCursor(float(score), claim_id)
                 case _:
                     raise _pagination.position_error()
-        page = self._store.search_claims(
-            search, query, after=after, limit=limit, full=full, snippet_markers=markers
+        page = await asyncio.get_running_loop().run_in_executor(
+            self._searches,
+            functools.partial(
+                self._store.search_claims,
+                search,
+                query,
+                after=after,
+                limit=limit,
+                full=full,
+                snippet_markers=markers,
+            ),
         )
         results = [
             claim_service_pb2.SearchResult(claim=hit.claim, score=hit.score, snippet=hit.snippet)
