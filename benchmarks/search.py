@@ -33,19 +33,24 @@ Ways of running each query, all against the SAME database file:
   of a copy of the file, ``--setting sql_time_limit_ms 10000``, with metadata
   naming ``claims_search`` as the FTS table of ``claims`` (fts_pk seq), since
   Datasette does not detect it by itself (the run checks that). Two kinds of
-  request: "table" (DS-table), its table search ``/DB/claims.json?_search=...`` (raw
-  search mode with the store's FTS5 expression, 20 rows, count, facets and
-  suggestions off, the speaker as a column filter), which returns matches in
-  table order, NOT ranked; and "ranked" (DS-ranked), ``/DB.json?sql=`` with the store's
-  own statement, the same work as the store.
+  request: "table" (DS-table), its table search ``/DB/claims.json?_search=``
+  (raw search mode with the store's FTS5 expression, 20 rows, count, facets
+  and suggestions off, the speaker as a column filter), which returns matches
+  in table order, NOT ranked; and "ranked" (DS-ranked), ``/DB.json?sql=`` with
+  the store's own statement, the same work as the store.
 
 Latency: each (query, way) pair is called by one caller in a closed loop for
 ``--seconds`` after ``--warmup``, once per round, the ways rotating within a
 round; p50 and p95 are over the calls of all ``--rounds`` rounds together.
-Throughput: a mix of the twelve queries, each call picking one at random, with
-1 and 4 callers (threads; the gRPC ones share a channel, the others each get a
-connection), once per round per way. Ratios of gRPC to another way are taken
-within a round, then their median shown.
+Throughput: a fixed batch with 1 and 4 callers (threads; the gRPC ones share
+a channel, the others each get a connection): each caller runs the twelve
+queries (``--repeats`` times each) in a shuffled order of its own, the same
+orders for every way, and calls/s is all the calls over the batch's wall
+time; once per round per way. (A mix drawn at random over a time window is not
+the same work twice when calls take from milliseconds to most of a second.)
+Ratios of gRPC to another way are taken within a round, then their median
+shown. Each caller thread opens its own store connection; they are closed after
+each measurement.
 
 Goals: p95 < 20 ms through gRPC for every shape; gRPC calls/s >= 0.7 of the
 store's (direct query) at 1 and 4 callers.
@@ -63,9 +68,10 @@ cached file stays as built.
 
 Run it from the repository root::
 
-    .venv/bin/python -m benchmarks.search                    # 1,000,000 claims: ~15 min (+ build)
+    .venv/bin/python -m benchmarks.search                    # 1,000,000 claims: ~12 min (+ build)
     .venv/bin/python -m benchmarks.search --claims 20000 --seconds 0.5 --rounds 1   # quick
     .venv/bin/python -m benchmarks.search --json search.json --profile /tmp/search-profile
+    .venv/bin/python -m benchmarks.search --skip-latency --rounds 3   # throughput only, ~4 min
 
 Exit status: 0 when every goal is met, 1 when one is missed, 2 on an error.
 """
@@ -77,6 +83,7 @@ import contextlib
 import http.client
 import importlib.util
 import json
+import random
 import re
 import shutil
 import sqlite3
@@ -113,6 +120,7 @@ from benchmarks._common import (
     machine,
     machine_line,
     remove_database,
+    store_fingerprint,
 )
 from benchmarks.bulk import PySpy, client_batch_size, cpu_seconds, summarize_profile
 from benchmarks.unary import Measurement, measure, percentile
@@ -586,6 +594,77 @@ def run_latency(
     return measurements
 
 
+def run_batch(
+    way: str,
+    call: Call,
+    queries: Sequence[Query],
+    *,
+    callers: int,
+    repeats: int,
+    round_number: int,
+    seed: int,
+) -> Measurement:
+    """Fixed work: each of ``callers`` threads runs every query ``repeats`` times, in an order
+    of its own; calls/s is all the calls over the time from the start to the last one done.
+
+    Each thread first makes one uncounted call (its connection opens and warms). The
+    orders depend on the seed, round, callers and thread, not on the way, so every way
+    does the same calls in the same order: with calls from milliseconds to most of a second,
+    a mix drawn at random over a short window would not be the same work twice.
+    """
+    orders = []
+    for index in range(callers):
+        order = [query for query in queries for _ in range(repeats)]
+        random.Random(f"{seed}:{round_number}:{callers}:{index}").shuffle(order)
+        orders.append(order)
+    barrier = threading.Barrier(callers + 1)
+    latencies: list[list[int]] = [[] for _ in range(callers)]
+    failures: list[BaseException] = []
+
+    def caller(index: int) -> None:
+        mine = latencies[index]
+        try:
+            # Uncounted: opens this thread's connection and warms its page cache.
+            call(orders[index][0])
+            barrier.wait(timeout=CALL_TIMEOUT_S + 30)
+            for query in orders[index]:
+                start = time.perf_counter_ns()
+                call(query)
+                mine.append(time.perf_counter_ns() - start)
+        except BaseException as error:
+            failures.append(error)
+            barrier.abort()
+
+    threads = [
+        threading.Thread(target=caller, args=(index,), name=f"caller-{index}", daemon=True)
+        for index in range(callers)
+    ]
+    for thread in threads:
+        thread.start()
+    barrier.wait(timeout=CALL_TIMEOUT_S + 30)
+    started = time.perf_counter_ns()
+    deadline = time.monotonic() + len(orders[0]) * CALL_TIMEOUT_S + 30
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    elapsed_ns = time.perf_counter_ns() - started
+    if failures:
+        raise RuntimeError(f"{way} with {callers} callers failed: {failures[0]!r}")
+    if any(thread.is_alive() for thread in threads):
+        raise RuntimeError(f"{way} with {callers} callers did not finish in time")
+    merged = sorted(latency for per_caller in latencies for latency in per_caller)
+    return Measurement(
+        call=way,
+        callers=callers,
+        round=round_number,
+        calls=len(merged),
+        seconds=elapsed_ns / 1e9,
+        calls_per_second=len(merged) / (elapsed_ns / 1e9),
+        p50_ms=percentile(merged, 0.50) / 1e6,
+        p95_ms=percentile(merged, 0.95) / 1e6,
+        latencies_ns=merged,
+    )
+
+
 def run_throughput(
     ways: dict[str, Call],
     queries: Sequence[Query],
@@ -593,32 +672,29 @@ def run_throughput(
     *,
     callers_list: Sequence[int],
     rounds: int,
-    seconds: float,
-    warmup: float,
+    repeats: int,
     seed: int,
 ) -> list[Measurement]:
-    """The mix of all queries (FTS: of the unfiltered ones), per callers and way, per round."""
-    helper = Ways(ways)
+    """The fixed mix of the queries (FTS: the unfiltered ones), per callers and way, per round."""
     names = list(ways)
     measurements = []
     for round_number in range(1, rounds + 1):
         shift = (round_number - 1) % len(names)
         for callers in callers_list:
             for way in names[shift:] + names[:shift]:
-                pool = [query for query in queries if applies(way, query)]
-                result = measure(
+                result = run_batch(
                     way,
-                    helper.method(way),
-                    cast("Sequence[Message]", pool),
+                    ways[way],
+                    [query for query in queries if applies(way, query)],
                     callers=callers,
-                    seconds=seconds,
-                    warmup=warmup,
+                    repeats=repeats,
                     round_number=round_number,
                     seed=seed,
                 )
                 release()
                 print(
                     f"  round {round_number}/{rounds}  mix  {way:<16} {callers} callers:"
+                    f" {result.calls} calls in {result.seconds:6.2f} s,"
                     f" {result.calls_per_second:8.1f} calls/s  p50 {result.p50_ms:8.2f} ms"
                     f"  p95 {result.p95_ms:8.2f} ms",
                     file=sys.stderr,
@@ -873,7 +949,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=[1, 4],
         help="comma-separated numbers of concurrent callers for throughput (default: 1,4)",
     )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="times each caller runs every query in a throughput batch (default: 1)",
+    )
     parser.add_argument("--skip-datasette", action="store_true", help="leave Datasette out")
+    parser.add_argument(
+        "--skip-latency", action="store_true", help="measure throughput only (no latency table)"
+    )
     parser.add_argument(
         "--profile", type=Path, metavar="DIR", help="py-spy the server on the slowest shapes"
     )
@@ -891,6 +976,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.claims < 1 or args.rounds < 1 or args.seconds <= 0 or args.warmup < 0:
         parser.error("--claims and --rounds must be positive, --seconds > 0, --warmup >= 0")
+    if not 1 <= args.repeats <= 100:
+        parser.error("--repeats must be from 1 to 100")
     if not args.callers or min(args.callers) < 1 or max(args.callers) > 64:
         parser.error("--callers must be numbers from 1 to 64")
     if args.profile_seconds <= 0 or args.profile_seconds > 600:
@@ -974,6 +1061,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         with_datasette = False
 
+    fingerprint = store_fingerprint()
     db, build_seconds = ensure_database(args)
     speaker_id, speaker_claims, total = top_speaker(db)
     queries = make_queries(speaker_id)
@@ -1032,23 +1120,30 @@ def main(argv: Sequence[str] | None = None) -> int:
                 else ""
             )
         )
-        latency_count = sum(1 for q in queries for w in ways if applies(w, q))
+        latency_count = (
+            0 if args.skip_latency else sum(1 for q in queries for w in ways if applies(w, q))
+        )
         throughput_count = len(args.callers) * len(ways)
-        total_s = args.rounds * (latency_count + throughput_count) * (args.seconds + args.warmup)
+        total_s = args.rounds * latency_count * (args.seconds + args.warmup)
         print(
-            f"measuring: {args.rounds} rounds x ({latency_count} latency + {throughput_count}"
-            f" throughput measurements), {args.warmup:g} s warm-up + {args.seconds:g} s each"
-            f" (~{total_s / 60:.0f} min and more for slow calls)",
+            f"measuring: {args.rounds} rounds x ({latency_count} latency measurements of"
+            f" {args.warmup:g} s warm-up + {args.seconds:g} s, ~{total_s / 60:.0f} min and more"
+            f" for slow calls; then {throughput_count} throughput batches of each query"
+            f" x {args.repeats} per caller)",
             flush=True,
         )
-        latency = run_latency(
-            ways,
-            queries,
-            direct.release_other_connections,
-            rounds=args.rounds,
-            seconds=args.seconds,
-            warmup=args.warmup,
-            seed=args.seed,
+        latency = (
+            []
+            if args.skip_latency
+            else run_latency(
+                ways,
+                queries,
+                direct.release_other_connections,
+                rounds=args.rounds,
+                seconds=args.seconds,
+                warmup=args.warmup,
+                seed=args.seed,
+            )
         )
         throughput = run_throughput(
             ways,
@@ -1056,11 +1151,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             direct.release_other_connections,
             callers_list=args.callers,
             rounds=args.rounds,
-            seconds=args.seconds,
-            warmup=args.warmup,
+            repeats=args.repeats,
             seed=args.seed,
         )
-        shape_rows = latency_rows(queries, latency)
+        shape_rows = latency_rows(queries, latency) if latency else []
         if args.profile is not None:
             slowest = sorted(shape_rows, key=lambda row: row.ways[GRPC].p50_ms, reverse=True)
             labels = {row.query for row in slowest[:PROFILE_SHAPES]}
@@ -1076,16 +1170,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     throughput_table = throughput_rows(throughput)
     way_names = list(ways)
+    if shape_rows:
+        print()
+        print(
+            f"SearchClaims latency, {total:,} claims, page of {PAGE_SIZE}, 1 caller, ms (p50, p95"
+            f" over {args.rounds} rounds of {args.seconds:g} s; n: gRPC calls counted);"
+            f" speaker filter = {speaker_id}"
+        )
+        print(format_latency(shape_rows, way_names))
     print()
     print(
-        f"SearchClaims latency, {total:,} claims, page of {PAGE_SIZE}, 1 caller, ms (p50, p95 over"
-        f" {args.rounds} rounds of {args.seconds:g} s; n: gRPC calls counted);"
-        f" speaker filter = {speaker_id}"
-    )
-    print(format_latency(shape_rows, way_names))
-    print()
-    print(
-        f"throughput, mix of the {len(queries)} queries (FTS: the 6 unfiltered), medians of"
+        f"throughput: each caller runs the {len(queries)} queries (FTS: the 6 unfiltered)"
+        f" x {args.repeats} in a shuffled order, the same for every way; medians of"
         f" {args.rounds} rounds; 'gRPC / way' = gRPC calls/s over that way's, within a round"
     )
     print(format_throughput(throughput_table))
@@ -1093,6 +1189,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print()
         print(format_profiles(report["profiles"]))
 
+    if store_fingerprint() != fingerprint:
+        print(
+            "warning: the store's code changed during the run; figures may mix two versions",
+            file=sys.stderr,
+        )
     met = all(row.met for row in shape_rows) and all(
         row.met is not False for row in throughput_table
     )
