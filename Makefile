@@ -24,7 +24,7 @@ PROTO_FILES := $(wildcard protos/claimstore/v1/*.proto)
 SERVICE_PROTOS := $(wildcard protos/claimstore/v1/*_service.proto)
 GEN_DIR := client
 
-.PHONY: help venv serve test seed query search speakers export lint fmt proto proto-check buf-lint bench clean
+.PHONY: help venv serve test seed query search speakers export lint fmt proto proto-check buf-lint bench bench-bulk bench-search clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -36,7 +36,7 @@ $(BIN)/.installed: pyproject.toml
 	@$(BIN)/python -m pip install --quiet -e '.[server,cli,dev]' >&2
 	@touch $@
 
-venv: $(BIN)/.installed ## create .venv and install claimstore with its server and dev extras
+venv: $(BIN)/.installed ## create .venv and install claimstore with its server, cli and dev extras
 
 serve: venv ## serve the API on LISTEN (127.0.0.1:50051) over the SQLite file DB (claimstore.db)
 	$(BIN)/claimstore serve --db $(DB) --listen $(LISTEN)
@@ -94,8 +94,14 @@ fmt: venv ## format the Python code
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: venv ## run the benchmarks (slow: builds 100,000 claims)
-	$(BIN)/python benchmarks/unary.py
+bench: venv ## unary calls against Check (builds 100,000 claims once, then ~1 minute)
+	$(BIN)/python -m benchmarks.unary
+
+bench-bulk: venv ## ImportClaims against the store, and ExportClaims' memory (builds 1,000,000 claims once)
+	$(BIN)/python -m benchmarks.bulk
+
+bench-search: venv ## SearchClaims over 1,000,000 claims, against SQLite and Datasette if installed
+	$(BIN)/python -m benchmarks.search
 
 clean: ## remove the virtual environment and tool caches
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
