@@ -67,9 +67,7 @@ def decode_token(token: str, digest: str, field: str = "page_token") -> list[Any
         if not isinstance(position, list) or not isinstance(token_digest, str):
             raise ValueError("bad shape")
     except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error) as error:
-        raise ValidationError(
-            [FieldViolation(field, "is not a page token this service issued")]
-        ) from error
+        raise position_error(field) from error
     if token_digest != digest:
         raise ValidationError(
             [

@@ -124,6 +124,14 @@ def import_error(error: Exception) -> claim_service_pb2.ImportError:
     )
 
 
+def _failure_status(error: Exception, method_name: str) -> status_pb2.Status:
+    """The status for an error a servicer method raised; call it from the ``except`` block,
+    so that an unexpected error (a bug) is logged with its traceback."""
+    if not isinstance(error, ValidationError | StoreError):
+        _log.exception("%s failed", method_name)
+    return status_for(error)
+
+
 def reports_stream_errors(
     method: Callable[[Servicer, Request, Context], AsyncIterator[Response]],
 ) -> Callable[[Servicer, Request, Context], AsyncIterator[Response]]:
@@ -139,11 +147,8 @@ def reports_stream_errors(
             return
         except grpc.aio.AbortError:
             raise
-        except (ValidationError, StoreError) as error:
-            status = status_for(error)
         except Exception as error:
-            _log.exception("%s failed", method.__name__)
-            status = status_for(error)
+            status = _failure_status(error, method.__name__)
         await context.abort_with_status(rpc_status.to_status(status))
 
     return wrapper
@@ -160,11 +165,8 @@ def reports_errors(
             return await method(self, request, context)
         except grpc.aio.AbortError:
             raise
-        except (ValidationError, StoreError) as error:
-            status = status_for(error)
         except Exception as error:
-            _log.exception("%s failed", method.__name__)
-            status = status_for(error)
+            status = _failure_status(error, method.__name__)
         await context.abort_with_status(rpc_status.to_status(status))
         raise AssertionError("abort_with_status returns only by raising")
 

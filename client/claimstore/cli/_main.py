@@ -128,11 +128,7 @@ def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
             page_size=min(args.limit, 1000) if args.limit else 0,
         )
         selected = islice(claims, args.limit) if args.limit else iter(claims)
-        if args.json:
-            _render.write_json_lines(selected, out)
-        else:
-            rows = _render.claim_rows(selected)
-            _render.write_table(_render.CLAIM_HEADERS, rows, out, wide=_render.CLAIM_WIDE_COLUMN)
+        _render.write_listing(selected, _render.CLAIMS, out, as_json=args.json)
     return 0
 
 
@@ -248,24 +244,14 @@ def _cmd_search(args: argparse.Namespace, out: TextIO) -> int:
             page_size=min(args.limit, 100),
         )
         selected = islice(results, args.limit)
-        if args.json:
-            _render.write_json_lines(selected, out)
-        else:
-            rows = _render.search_rows(selected)
-            _render.write_table(_render.SEARCH_HEADERS, rows, out, wide=_render.SEARCH_WIDE_COLUMN)
+        _render.write_listing(selected, _render.SEARCH_RESULTS, out, as_json=args.json)
     return 0
 
 
 def _cmd_speakers(args: argparse.Namespace, out: TextIO) -> int:
     with _client(args) as client:
         speakers = client.list_speakers(name_prefix=args.prefix or "")
-        if args.json:
-            _render.write_json_lines(speakers, out)
-        else:
-            rows = _render.speaker_rows(speakers)
-            _render.write_table(
-                _render.SPEAKER_HEADERS, rows, out, wide=_render.SPEAKER_WIDE_COLUMN
-            )
+        _render.write_listing(speakers, _render.SPEAKERS, out, as_json=args.json)
     return 0
 
 

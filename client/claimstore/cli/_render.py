@@ -2,8 +2,9 @@
 
 import json
 import shutil
-from collections.abc import Iterable, Sequence
-from typing import TextIO
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TextIO, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
@@ -13,6 +14,8 @@ from .._values import enum_name
 from ..v1 import claim_pb2, claim_service_pb2, source_pb2, speaker_pb2
 
 _MIN_WIDE_COLUMN = 20
+
+M = TypeVar("M", bound=Message)
 
 
 def to_json(message: Message) -> str:
@@ -84,10 +87,6 @@ def claim_rows(claims: Iterable[claim_pb2.Claim]) -> list[list[str]]:
     ]
 
 
-CLAIM_HEADERS = ("STATED", "SPEAKER", "ATTRIBUTION", "TEXT", "ID")
-CLAIM_WIDE_COLUMN = 3
-
-
 def speaker_rows(speakers: Iterable[speaker_pb2.Speaker]) -> list[list[str]]:
     """Returns the table rows of ``speakers``: name, claims, kind, title, affiliation, id."""
     return [
@@ -122,12 +121,26 @@ def search_rows(results: Iterable[claim_service_pb2.SearchResult]) -> list[list[
     ]
 
 
-SEARCH_HEADERS = ("STATED", "SPEAKER", "MATCH", "SCORE", "ID")
-SEARCH_WIDE_COLUMN = 2
+@dataclass(frozen=True, slots=True)
+class Table(Generic[M]):
+    """How a listing shows as a table: its headers, its rows, and the column cut to fit."""
+
+    headers: tuple[str, ...]
+    rows: Callable[[Iterable[M]], list[list[str]]]
+    wide: int
 
 
-SPEAKER_HEADERS = ("NAME", "CLAIMS", "KIND", "TITLE", "AFFILIATION", "ID")
-SPEAKER_WIDE_COLUMN = 3
+CLAIMS = Table(("STATED", "SPEAKER", "ATTRIBUTION", "TEXT", "ID"), claim_rows, wide=3)
+SEARCH_RESULTS = Table(("STATED", "SPEAKER", "MATCH", "SCORE", "ID"), search_rows, wide=2)
+SPEAKERS = Table(("NAME", "CLAIMS", "KIND", "TITLE", "AFFILIATION", "ID"), speaker_rows, wide=3)
+
+
+def write_listing(items: Iterable[M], table: Table[M], out: TextIO, *, as_json: bool) -> None:
+    """Writes ``items`` as JSON Lines for scripts, or as ``table`` for people."""
+    if as_json:
+        write_json_lines(items, out)
+    else:
+        write_table(table.headers, table.rows(items), out, wide=table.wide)
 
 
 def write_claim(claim: claim_pb2.Claim, out: TextIO) -> None:

@@ -44,6 +44,7 @@ from ._model import (
     SpeakerDraft,
 )
 from ._schema import migrate
+from ._sql import escape_like, placeholders
 from ._sqlite_writer import ClaimWriter, insert_source, insert_speaker
 
 
@@ -77,10 +78,6 @@ _UNAVAILABLE_ERRORS = (
 
 def _now_us() -> int:
     return time.time_ns() // 1000
-
-
-def _placeholders(count: int) -> str:
-    return ", ".join("?" * count)
 
 
 class SqliteStore:
@@ -193,7 +190,7 @@ class SqliteStore:
                 " AND id IN (SELECT speaker_id FROM speaker_names"
                 " WHERE name LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\')"
             )
-            escaped = _escape_like(name_prefix)
+            escaped = escape_like(name_prefix)
             params += [f"{escaped}%", f"% {escaped}%"]
         with self._read() as connection:
             rows = connection.execute(
@@ -212,7 +209,7 @@ class SqliteStore:
         return dict(
             connection.execute(
                 "SELECT speaker_id, COUNT(*) FROM claims"
-                f" WHERE speaker_id IN ({_placeholders(len(speaker_ids))}) GROUP BY speaker_id",
+                f" WHERE speaker_id IN ({placeholders(len(speaker_ids))}) GROUP BY speaker_id",
                 list(speaker_ids),
             ).fetchall()
         )
@@ -319,7 +316,7 @@ class SqliteStore:
         if source_ids:
             sources = dict(
                 connection.execute(
-                    f"SELECT id, body FROM sources WHERE id IN ({_placeholders(len(source_ids))})",
+                    f"SELECT id, body FROM sources WHERE id IN ({placeholders(len(source_ids))})",
                     source_ids,
                 ).fetchall()
             )
@@ -391,10 +388,6 @@ class SqliteStore:
         return Page(claims, len(rows) > limit)
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 _MAX_STEM_CUT = 3
 """How many letters a prefix may run past the stem of the words it starts: "negotiat" is two
 past "negoti", the stem of "negotiations" and "negotiating"."""
@@ -433,8 +426,7 @@ def _prefix_stems(connection: sqlite3.Connection, search: SearchQuery) -> dict[s
     known = {
         row[0]
         for row in connection.execute(
-            "SELECT term FROM claims_search_terms"
-            f" WHERE term IN ({_placeholders(len(candidates))})",
+            f"SELECT term FROM claims_search_terms WHERE term IN ({placeholders(len(candidates))})",
             candidates,
         )
     }
@@ -469,7 +461,7 @@ def claim_conditions(query: ClaimQuery) -> tuple[list[str], list[Any]]:
     conditions: list[str] = []
     params: list[Any] = []
     if query.speaker_ids:
-        conditions.append(f"c.speaker_id IN ({_placeholders(len(query.speaker_ids))})")
+        conditions.append(f"c.speaker_id IN ({placeholders(len(query.speaker_ids))})")
         params.extend(query.speaker_ids)
     if query.speaker_words:
         word_tests = " AND ".join("(' ' || name || ' ') LIKE ?" for _ in query.speaker_words)
@@ -480,7 +472,7 @@ def claim_conditions(query: ClaimQuery) -> tuple[list[str], list[Any]]:
     if query.topics:
         conditions.append(
             "c.id IN (SELECT claim_id FROM claim_topics"
-            f" WHERE topic IN ({_placeholders(len(query.topics))}))"
+            f" WHERE topic IN ({placeholders(len(query.topics))}))"
         )
         params.extend(query.topics)
     if query.publisher:
@@ -493,7 +485,7 @@ def claim_conditions(query: ClaimQuery) -> tuple[list[str], list[Any]]:
         conditions.append("c.id IN (SELECT claim_id FROM citations WHERE source_id = ?)")
         params.append(query.source_id)
     if query.attributions:
-        conditions.append(f"c.attribution IN ({_placeholders(len(query.attributions))})")
+        conditions.append(f"c.attribution IN ({placeholders(len(query.attributions))})")
         params.extend(query.attributions)
     if query.stated_since_us is not None:
         conditions.append("c.stated_at >= ?")

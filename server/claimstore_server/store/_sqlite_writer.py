@@ -22,6 +22,7 @@ from . import _rows
 from ._errors import AlreadyExistsError, AmbiguousError, NotFoundError, StoreError
 from ._model import CitationDraft, ClaimDraft, SourceDraft, SpeakerDraft
 from ._schema import SEARCH_ROWS
+from ._sql import placeholders
 
 _CHUNK: Final = 500
 """Values bound in one ``IN (…)`` list, well under SQLite's limit on bound parameters."""
@@ -50,10 +51,6 @@ def content_key(speaker_id: str, stated_at_us: int, folded_text: str) -> str:
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), _CHUNK):
         yield values[start : start + _CHUNK]
-
-
-def _placeholders(count: int) -> str:
-    return ", ".join("?" * count)
 
 
 def insert_speaker(
@@ -154,7 +151,7 @@ class ClaimWriter:
         unique = sorted(set(values))
         rows: list[sqlite3.Row] = []
         for chunk in _chunks(unique):
-            rows += self._connection.execute(sql.format(_placeholders(len(chunk))), chunk)
+            rows += self._connection.execute(sql.format(placeholders(len(chunk))), chunk)
         return rows
 
     def _look_up(self, drafts: Sequence[ClaimDraft]) -> None:
