@@ -27,21 +27,25 @@ from claimstore.v1 import speaker_pb2 as claimstore_dot_v1_dot_speaker__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x63laimstore/v1/claim.proto\x12\rclaimstore.v1\x1a\x1a\x63laimstore/v1/source.proto\x1a\x1b\x63laimstore/v1/speaker.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x80\x01\n\x08\x43itation\x12\x11\n\tsource_id\x18\x01 \x01(\t\x12)\n\x04role\x18\x02 \x01(\x0e\x32\x1b.claimstore.v1.CitationRole\x12\x0f\n\x07\x65xcerpt\x18\x03 \x01(\t\x12%\n\x06source\x18\x04 \x01(\x0b\x32\x15.claimstore.v1.Source\"\xba\x03\n\x05\x43laim\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12/\n\x0b\x61ttribution\x18\x03 \x01(\x0e\x32\x1a.claimstore.v1.Attribution\x12\x12\n\nspeaker_id\x18\x04 \x01(\t\x12\'\n\x07speaker\x18\x05 \x01(\x0b\x32\x16.claimstore.v1.Speaker\x12-\n\tstated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x39\n\x13stated_at_precision\x18\x07 \x01(\x0e\x32\x1c.claimstore.v1.DatePrecision\x12\x0f\n\x07\x63hannel\x18\x08 \x01(\t\x12\x10\n\x08language\x18\t \x01(\t\x12\x0e\n\x06topics\x18\n \x03(\t\x12*\n\tcitations\x18\x0b \x03(\x0b\x32\x17.claimstore.v1.Citation\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp*~\n\x0b\x41ttribution\x12\x1b\n\x17\x41TTRIBUTION_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x41TTRIBUTION_DIRECT_QUOTE\x10\x01\x12\x1a\n\x16\x41TTRIBUTION_PARAPHRASE\x10\x02\x12\x18\n\x14\x41TTRIBUTION_REPORTED\x10\x03*\x94\x01\n\rDatePrecision\x12\x1e\n\x1a\x44\x41TE_PRECISION_UNSPECIFIED\x10\x00\x12\x17\n\x13\x44\x41TE_PRECISION_YEAR\x10\x01\x12\x18\n\x14\x44\x41TE_PRECISION_MONTH\x10\x02\x12\x16\n\x12\x44\x41TE_PRECISION_DAY\x10\x03\x12\x18\n\x14\x44\x41TE_PRECISION_EXACT\x10\x04*a\n\x0c\x43itationRole\x12\x1d\n\x19\x43ITATION_ROLE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43ITATION_ROLE_ORIGIN\x10\x01\x12\x18\n\x14\x43ITATION_ROLE_REPORT\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x63laimstore/v1/claim.proto\x12\rclaimstore.v1\x1a\x1a\x63laimstore/v1/source.proto\x1a\x1b\x63laimstore/v1/speaker.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"G\n\x08\x44\x65letion\x12-\n\x06reason\x18\x01 \x01(\x0e\x32\x1d.claimstore.v1.DeletionReason\x12\x0c\n\x04note\x18\x02 \x01(\t\"\x80\x01\n\x08\x43itation\x12\x11\n\tsource_id\x18\x01 \x01(\t\x12)\n\x04role\x18\x02 \x01(\x0e\x32\x1b.claimstore.v1.CitationRole\x12\x0f\n\x07\x65xcerpt\x18\x03 \x01(\t\x12%\n\x06source\x18\x04 \x01(\x0b\x32\x15.claimstore.v1.Source\"\xb6\x04\n\x05\x43laim\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12/\n\x0b\x61ttribution\x18\x03 \x01(\x0e\x32\x1a.claimstore.v1.Attribution\x12\x12\n\nspeaker_id\x18\x04 \x01(\t\x12\'\n\x07speaker\x18\x05 \x01(\x0b\x32\x16.claimstore.v1.Speaker\x12-\n\tstated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x39\n\x13stated_at_precision\x18\x07 \x01(\x0e\x32\x1c.claimstore.v1.DatePrecision\x12\x0f\n\x07\x63hannel\x18\x08 \x01(\t\x12\x10\n\x08language\x18\t \x01(\t\x12\x0e\n\x06topics\x18\n \x03(\t\x12*\n\tcitations\x18\x0b \x03(\x0b\x32\x17.claimstore.v1.Citation\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x0e \x01(\t\x12\x10\n\x08revision\x18\x0f \x01(\x03\x12/\n\x0b\x64\x65lete_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x08\x64\x65letion\x18\x11 \x01(\x0b\x32\x17.claimstore.v1.Deletion*~\n\x0b\x41ttribution\x12\x1b\n\x17\x41TTRIBUTION_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x41TTRIBUTION_DIRECT_QUOTE\x10\x01\x12\x1a\n\x16\x41TTRIBUTION_PARAPHRASE\x10\x02\x12\x18\n\x14\x41TTRIBUTION_REPORTED\x10\x03*\x94\x01\n\rDatePrecision\x12\x1e\n\x1a\x44\x41TE_PRECISION_UNSPECIFIED\x10\x00\x12\x17\n\x13\x44\x41TE_PRECISION_YEAR\x10\x01\x12\x18\n\x14\x44\x41TE_PRECISION_MONTH\x10\x02\x12\x16\n\x12\x44\x41TE_PRECISION_DAY\x10\x03\x12\x18\n\x14\x44\x41TE_PRECISION_EXACT\x10\x04*a\n\x0c\x43itationRole\x12\x1d\n\x19\x43ITATION_ROLE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43ITATION_ROLE_ORIGIN\x10\x01\x12\x18\n\x14\x43ITATION_ROLE_REPORT\x10\x02*\xaa\x01\n\x0e\x44\x65letionReason\x12\x1f\n\x1b\x44\x45LETION_REASON_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x44\x45LETION_REASON_RETRACTED\x10\x01\x12\x1d\n\x19\x44\x45LETION_REASON_DUPLICATE\x10\x02\x12\x1e\n\x1a\x44\x45LETION_REASON_FABRICATED\x10\x03\x12\x19\n\x15\x44\x45LETION_REASON_OTHER\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'claimstore.v1.claim_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ATTRIBUTION']._serialized_start=710
-  _globals['_ATTRIBUTION']._serialized_end=836
-  _globals['_DATEPRECISION']._serialized_start=839
-  _globals['_DATEPRECISION']._serialized_end=987
-  _globals['_CITATIONROLE']._serialized_start=989
-  _globals['_CITATIONROLE']._serialized_end=1086
-  _globals['_CITATION']._serialized_start=135
-  _globals['_CITATION']._serialized_end=263
-  _globals['_CLAIM']._serialized_start=266
-  _globals['_CLAIM']._serialized_end=708
+  _globals['_ATTRIBUTION']._serialized_start=907
+  _globals['_ATTRIBUTION']._serialized_end=1033
+  _globals['_DATEPRECISION']._serialized_start=1036
+  _globals['_DATEPRECISION']._serialized_end=1184
+  _globals['_CITATIONROLE']._serialized_start=1186
+  _globals['_CITATIONROLE']._serialized_end=1283
+  _globals['_DELETIONREASON']._serialized_start=1286
+  _globals['_DELETIONREASON']._serialized_end=1456
+  _globals['_DELETION']._serialized_start=134
+  _globals['_DELETION']._serialized_end=205
+  _globals['_CITATION']._serialized_start=208
+  _globals['_CITATION']._serialized_end=336
+  _globals['_CLAIM']._serialized_start=339
+  _globals['_CLAIM']._serialized_end=905
 # @@protoc_insertion_point(module_scope)

@@ -110,6 +110,67 @@ CITATION_ROLE_REPORT: CitationRole.ValueType  # 2
 """An outlet reporting the claim."""
 Global___CitationRole: _TypeAlias = CitationRole  # noqa: Y015
 
+class _DeletionReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DeletionReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DeletionReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DELETION_REASON_UNSPECIFIED: _DeletionReason.ValueType  # 0
+    """Not given. DeleteClaim rejects it: every deletion says why."""
+    DELETION_REASON_RETRACTED: _DeletionReason.ValueType  # 1
+    """The speaker or the reporting outlet withdrew the claim."""
+    DELETION_REASON_DUPLICATE: _DeletionReason.ValueType  # 2
+    """The claim repeats another stored claim."""
+    DELETION_REASON_FABRICATED: _DeletionReason.ValueType  # 3
+    """The claim was never made: the quote or the report was made up."""
+    DELETION_REASON_OTHER: _DeletionReason.ValueType  # 4
+    """Another reason, explained in Deletion.note."""
+
+class DeletionReason(_DeletionReason, metaclass=_DeletionReasonEnumTypeWrapper):
+    """Why a claim was deleted."""
+
+DELETION_REASON_UNSPECIFIED: DeletionReason.ValueType  # 0
+"""Not given. DeleteClaim rejects it: every deletion says why."""
+DELETION_REASON_RETRACTED: DeletionReason.ValueType  # 1
+"""The speaker or the reporting outlet withdrew the claim."""
+DELETION_REASON_DUPLICATE: DeletionReason.ValueType  # 2
+"""The claim repeats another stored claim."""
+DELETION_REASON_FABRICATED: DeletionReason.ValueType  # 3
+"""The claim was never made: the quote or the report was made up."""
+DELETION_REASON_OTHER: DeletionReason.ValueType  # 4
+"""Another reason, explained in Deletion.note."""
+Global___DeletionReason: _TypeAlias = DeletionReason  # noqa: Y015
+
+@_typing.final
+class Deletion(_message.Message):
+    """Deletion says why a claim was deleted."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REASON_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    reason: Global___DeletionReason.ValueType
+    """Why the claim was deleted. Required."""
+    note: _builtins.str
+    """The explanation, such as "the outlet corrected its report on
+    2025-11-21". Required with DELETION_REASON_OTHER, optional otherwise;
+    at most 1,000 characters.
+    """
+    def __init__(
+        self,
+        *,
+        reason: Global___DeletionReason.ValueType = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Deletion: _TypeAlias = Deletion  # noqa: Y015
+
 @_typing.final
 class Citation(_message.Message):
     """Citation ties a claim to a source."""
@@ -173,6 +234,10 @@ class Claim(_message.Message):
     CITATIONS_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
+    DELETE_TIME_FIELD_NUMBER: _builtins.int
+    DELETION_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Server-assigned identifier, such as "clm_01JD3M0X8Y9Z...". It starts with
     "clm_" and sorts by creation time. Output only.
@@ -194,6 +259,17 @@ class Claim(_message.Message):
     language: _builtins.str
     """The language of text as a BCP-47 tag, such as "en" or "uk-UA". Optional;
     at most 35 characters.
+    """
+    etag: _builtins.str
+    """Identifies this version of the claim (AIP-154). Send it back with
+    UpdateClaim, DeleteClaim, UndeleteClaim, AddCitation or RemoveCitation
+    to make the change only if nobody changed the claim in between; a stale
+    etag is refused with ABORTED. Output only.
+    """
+    revision: _builtins.int
+    """The claim's version number: 1 when created, one more after each change.
+    ListClaimRevisions lists them all; GetClaim can fetch any of them.
+    Output only.
     """
     @_builtins.property
     def speaker(self) -> _speaker_pb2.Speaker:
@@ -228,6 +304,18 @@ class Claim(_message.Message):
     def update_time(self) -> _timestamp_pb2.Timestamp:
         """When the claim was last changed. Output only."""
 
+    @_builtins.property
+    def delete_time(self) -> _timestamp_pb2.Timestamp:
+        """When the claim was deleted; unset while it is not (AIP-164). A deleted
+        claim keeps all its data, is left out of ListClaims, SearchClaims and
+        ExportClaims unless they ask for show_deleted, and UndeleteClaim brings
+        it back. Output only.
+        """
+
+    @_builtins.property
+    def deletion(self) -> Global___Deletion:
+        """Why the claim was deleted; set exactly when delete_time is. Output only."""
+
     def __init__(
         self,
         *,
@@ -244,10 +332,14 @@ class Claim(_message.Message):
         citations: _abc.Iterable[Global___Citation] | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        etag: _builtins.str = ...,
+        revision: _builtins.int = ...,
+        delete_time: _timestamp_pb2.Timestamp | None = ...,
+        deletion: Global___Deletion | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "speaker", b"speaker", "stated_at", b"stated_at", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "delete_time", b"delete_time", "deletion", b"deletion", "speaker", b"speaker", "stated_at", b"stated_at", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attribution", b"attribution", "channel", b"channel", "citations", b"citations", "create_time", b"create_time", "id", b"id", "language", b"language", "speaker", b"speaker", "speaker_id", b"speaker_id", "stated_at", b"stated_at", "stated_at_precision", b"stated_at_precision", "text", b"text", "topics", b"topics", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attribution", b"attribution", "channel", b"channel", "citations", b"citations", "create_time", b"create_time", "delete_time", b"delete_time", "deletion", b"deletion", "etag", b"etag", "id", b"id", "language", b"language", "revision", b"revision", "speaker", b"speaker", "speaker_id", b"speaker_id", "stated_at", b"stated_at", "stated_at_precision", b"stated_at_precision", "text", b"text", "topics", b"topics", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -24,65 +24,87 @@ _sym_db = _symbol_database.Default()
 
 from claimstore.v1 import claim_pb2 as claimstore_dot_v1_dot_claim__pb2
 from claimstore.v1 import claim_filter_pb2 as claimstore_dot_v1_dot_claim__filter__pb2
+from claimstore.v1 import claim_revision_pb2 as claimstore_dot_v1_dot_claim__revision__pb2
 from claimstore.v1 import source_pb2 as claimstore_dot_v1_dot_source__pb2
 from claimstore.v1 import speaker_pb2 as claimstore_dot_v1_dot_speaker__pb2
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!claimstore/v1/claim_service.proto\x12\rclaimstore.v1\x1a\x19\x63laimstore/v1/claim.proto\x1a claimstore/v1/claim_filter.proto\x1a\x1a\x63laimstore/v1/source.proto\x1a\x1b\x63laimstore/v1/speaker.proto\"M\n\x12\x43reateClaimRequest\x12#\n\x05\x63laim\x18\x01 \x01(\x0b\x32\x14.claimstore.v1.Claim\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"E\n\x0fGetClaimRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12&\n\x04view\x18\x02 \x01(\x0e\x32\x18.claimstore.v1.ClaimView\"\xa0\x01\n\x11ListClaimsRequest\x12*\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x1a.claimstore.v1.ClaimFilter\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x10\n\x08order_by\x18\x04 \x01(\t\x12&\n\x04view\x18\x05 \x01(\x0e\x32\x18.claimstore.v1.ClaimView\"S\n\x12ListClaimsResponse\x12$\n\x06\x63laims\x18\x01 \x03(\x0b\x32\x14.claimstore.v1.Claim\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xcb\x01\n\x13SearchClaimsRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12*\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x1a.claimstore.v1.ClaimFilter\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12&\n\x04view\x18\x05 \x01(\x0e\x32\x18.claimstore.v1.ClaimView\x12\x15\n\rsnippet_start\x18\x06 \x01(\t\x12\x13\n\x0bsnippet_end\x18\x07 \x01(\t\"S\n\x0cSearchResult\x12#\n\x05\x63laim\x18\x01 \x01(\x0b\x32\x14.claimstore.v1.Claim\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x0f\n\x07snippet\x18\x03 \x01(\t\"]\n\x14SearchClaimsResponse\x12,\n\x07results\x18\x01 \x03(\x0b\x32\x1b.claimstore.v1.SearchResult\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"H\n\x13ImportClaimsRequest\x12\x31\n\x06\x63laims\x18\x01 \x03(\x0b\x32!.claimstore.v1.CreateClaimRequest\"4\n\x0e\x46ieldViolation\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"e\n\x0bImportError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x37\n\x10\x66ield_violations\x18\x03 \x03(\x0b\x32\x1d.claimstore.v1.FieldViolation\"\x89\x01\n\x0cImportResult\x12\r\n\x05index\x18\x01 \x01(\x03\x12-\n\x07outcome\x18\x02 \x01(\x0e\x32\x1c.claimstore.v1.ImportOutcome\x12\x10\n\x08\x63laim_id\x18\x03 \x01(\t\x12)\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x1a.claimstore.v1.ImportError\"D\n\x14ImportClaimsResponse\x12,\n\x07results\x18\x01 \x03(\x0b\x32\x1b.claimstore.v1.ImportResult\"A\n\x13\x45xportClaimsRequest\x12*\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x1a.claimstore.v1.ClaimFilter\"<\n\x14\x45xportClaimsResponse\x12$\n\x06\x63laims\x18\x01 \x03(\x0b\x32\x14.claimstore.v1.Claim\"?\n\x14\x43reateSpeakerRequest\x12\'\n\x07speaker\x18\x01 \x01(\x0b\x32\x16.claimstore.v1.Speaker\"\x1f\n\x11GetSpeakerRequest\x12\n\n\x02id\x18\x01 \x01(\t\"Q\n\x13ListSpeakersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x13\n\x0bname_prefix\x18\x03 \x01(\t\"Y\n\x14ListSpeakersResponse\x12(\n\x08speakers\x18\x01 \x03(\x0b\x32\x16.claimstore.v1.Speaker\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"<\n\x13\x43reateSourceRequest\x12%\n\x06source\x18\x01 \x01(\x0b\x32\x15.claimstore.v1.Source\"\x1e\n\x10GetSourceRequest\x12\n\n\x02id\x18\x01 \x01(\t\";\n\x12ListSourcesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"V\n\x13ListSourcesResponse\x12&\n\x07sources\x18\x01 \x03(\x0b\x32\x15.claimstore.v1.Source\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*R\n\tClaimView\x12\x1a\n\x16\x43LAIM_VIEW_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43LAIM_VIEW_BASIC\x10\x01\x12\x13\n\x0f\x43LAIM_VIEW_FULL\x10\x02*\x89\x01\n\rImportOutcome\x12\x1e\n\x1aIMPORT_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n\x16IMPORT_OUTCOME_CREATED\x10\x01\x12!\n\x1dIMPORT_OUTCOME_ALREADY_EXISTS\x10\x02\x12\x19\n\x15IMPORT_OUTCOME_FAILED\x10\x03\x32\xd1\x07\n\x0c\x43laimService\x12\x46\n\x0b\x43reateClaim\x12!.claimstore.v1.CreateClaimRequest\x1a\x14.claimstore.v1.Claim\x12@\n\x08GetClaim\x12\x1e.claimstore.v1.GetClaimRequest\x1a\x14.claimstore.v1.Claim\x12Q\n\nListClaims\x12 .claimstore.v1.ListClaimsRequest\x1a!.claimstore.v1.ListClaimsResponse\x12W\n\x0cSearchClaims\x12\".claimstore.v1.SearchClaimsRequest\x1a#.claimstore.v1.SearchClaimsResponse\x12[\n\x0cImportClaims\x12\".claimstore.v1.ImportClaimsRequest\x1a#.claimstore.v1.ImportClaimsResponse(\x01\x30\x01\x12Y\n\x0c\x45xportClaims\x12\".claimstore.v1.ExportClaimsRequest\x1a#.claimstore.v1.ExportClaimsResponse0\x01\x12L\n\rCreateSpeaker\x12#.claimstore.v1.CreateSpeakerRequest\x1a\x16.claimstore.v1.Speaker\x12\x46\n\nGetSpeaker\x12 .claimstore.v1.GetSpeakerRequest\x1a\x16.claimstore.v1.Speaker\x12W\n\x0cListSpeakers\x12\".claimstore.v1.ListSpeakersRequest\x1a#.claimstore.v1.ListSpeakersResponse\x12I\n\x0c\x43reateSource\x12\".claimstore.v1.CreateSourceRequest\x1a\x15.claimstore.v1.Source\x12\x43\n\tGetSource\x12\x1f.claimstore.v1.GetSourceRequest\x1a\x15.claimstore.v1.Source\x12T\n\x0bListSources\x12!.claimstore.v1.ListSourcesRequest\x1a\".claimstore.v1.ListSourcesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!claimstore/v1/claim_service.proto\x12\rclaimstore.v1\x1a\x19\x63laimstore/v1/claim.proto\x1a claimstore/v1/claim_filter.proto\x1a\"claimstore/v1/claim_revision.proto\x1a\x1a\x63laimstore/v1/source.proto\x1a\x1b\x63laimstore/v1/speaker.proto\x1a google/protobuf/field_mask.proto\"M\n\x12\x43reateClaimRequest\x12#\n\x05\x63laim\x18\x01 \x01(\x0b\x32\x14.claimstore.v1.Claim\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"W\n\x0fGetClaimRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12&\n\x04view\x18\x02 \x01(\x0e\x32\x18.claimstore.v1.ClaimView\x12\x10\n\x08revision\x18\x03 \x01(\x03\"z\n\x12UpdateClaimRequest\x12#\n\x05\x63laim\x18\x01 \x01(\x0b\x32\x14.claimstore.v1.Claim\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x0e\n\x06reason\x18\x03 \x01(\t\"Y\n\x12\x44\x65leteClaimRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12)\n\x08\x64\x65letion\x18\x02 \x01(\x0b\x32\x17.claimstore.v1.Deletion\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t\"@\n\x14UndeleteClaimRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"o\n\x12\x41\x64\x64\x43itationRequest\x12\x10\n\x08\x63laim_id\x18\x01 \x01(\t\x12)\n\x08\x63itation\x18\x02 \x01(\x0b\x32\x17.claimstore.v1.Citation\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x85\x01\n\x15RemoveCitationRequest\x12\x10\n\x08\x63laim_id\x18\x01 \x01(\t\x12\x11\n\tsource_id\x18\x02 \x01(\t\x12)\n\x04role\x18\x03 \x01(\x0e\x32\x1b.claimstore.v1.CitationRole\x12\x0c\n\x04\x65tag\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\"|\n\x19ListClaimRevisionsRequest\x12\x10\n\x08\x63laim_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12&\n\x04view\x18\x04 \x01(\x0e\x32\x18.claimstore.v1.ClaimView\"f\n\x1aListClaimRevisionsResponse\x12/\n\trevisions\x18\x01 \x03(\x0b\x32\x1c.claimstore.v1.ClaimRevision\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"~\n\x12WatchClaimsRequest\x12*\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x1a.claimstore.v1.ClaimFilter\x12\x14\n\x0c\x61\x66ter_cursor\x18\x02 \x01(\t\x12&\n\x04view\x18\x03 \x01(\x0e\x32\x18.claimstore.v1.ClaimView\"L\n\nClaimEvent\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\x12.\n\x08revision\x18\x02 \x01(\x0b\x32\x1c.claimstore.v1.ClaimRevision\"P\n\x13WatchClaimsResponse\x12)\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x19.claimstore.v1.ClaimEvent\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\"\xb6\x01\n\x11ListClaimsRequest\x12*\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x1a.claimstore.v1.ClaimFilter\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x10\n\x08order_by\x18\x04 \x01(\t\x12&\n\x04view\x18\x05 \x01(\x0e\x32\x18.claimstore.v1.ClaimView\x12\x14\n\x0cshow_deleted\x18\x06 \x01(\x08\"S\n\x12ListClaimsResponse\x12$\n\x06\x63laims\x18\x01 \x03(\x0b\x32\x14.claimstore.v1.Claim\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xe1\x01\n\x13SearchClaimsRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12*\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x1a.claimstore.v1.ClaimFilter\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12&\n\x04view\x18\x05 \x01(\x0e\x32\x18.claimstore.v1.ClaimView\x12\x15\n\rsnippet_start\x18\x06 \x01(\t\x12\x13\n\x0bsnippet_end\x18\x07 \x01(\t\x12\x14\n\x0cshow_deleted\x18\x08 \x01(\x08\"S\n\x0cSearchResult\x12#\n\x05\x63laim\x18\x01 \x01(\x0b\x32\x14.claimstore.v1.Claim\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x0f\n\x07snippet\x18\x03 \x01(\t\"]\n\x14SearchClaimsResponse\x12,\n\x07results\x18\x01 \x03(\x0b\x32\x1b.claimstore.v1.SearchResult\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"H\n\x13ImportClaimsRequest\x12\x31\n\x06\x63laims\x18\x01 \x03(\x0b\x32!.claimstore.v1.CreateClaimRequest\"4\n\x0e\x46ieldViolation\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"e\n\x0bImportError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x37\n\x10\x66ield_violations\x18\x03 \x03(\x0b\x32\x1d.claimstore.v1.FieldViolation\"\x89\x01\n\x0cImportResult\x12\r\n\x05index\x18\x01 \x01(\x03\x12-\n\x07outcome\x18\x02 \x01(\x0e\x32\x1c.claimstore.v1.ImportOutcome\x12\x10\n\x08\x63laim_id\x18\x03 \x01(\t\x12)\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x1a.claimstore.v1.ImportError\"D\n\x14ImportClaimsResponse\x12,\n\x07results\x18\x01 \x03(\x0b\x32\x1b.claimstore.v1.ImportResult\"W\n\x13\x45xportClaimsRequest\x12*\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x1a.claimstore.v1.ClaimFilter\x12\x14\n\x0cshow_deleted\x18\x02 \x01(\x08\"<\n\x14\x45xportClaimsResponse\x12$\n\x06\x63laims\x18\x01 \x03(\x0b\x32\x14.claimstore.v1.Claim\"?\n\x14\x43reateSpeakerRequest\x12\'\n\x07speaker\x18\x01 \x01(\x0b\x32\x16.claimstore.v1.Speaker\"\x1f\n\x11GetSpeakerRequest\x12\n\n\x02id\x18\x01 \x01(\t\"Q\n\x13ListSpeakersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x13\n\x0bname_prefix\x18\x03 \x01(\t\"Y\n\x14ListSpeakersResponse\x12(\n\x08speakers\x18\x01 \x03(\x0b\x32\x16.claimstore.v1.Speaker\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"<\n\x13\x43reateSourceRequest\x12%\n\x06source\x18\x01 \x01(\x0b\x32\x15.claimstore.v1.Source\"\x1e\n\x10GetSourceRequest\x12\n\n\x02id\x18\x01 \x01(\t\";\n\x12ListSourcesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"V\n\x13ListSourcesResponse\x12&\n\x07sources\x18\x01 \x03(\x0b\x32\x15.claimstore.v1.Source\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*R\n\tClaimView\x12\x1a\n\x16\x43LAIM_VIEW_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43LAIM_VIEW_BASIC\x10\x01\x12\x13\n\x0f\x43LAIM_VIEW_FULL\x10\x02*\x89\x01\n\rImportOutcome\x12\x1e\n\x1aIMPORT_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n\x16IMPORT_OUTCOME_CREATED\x10\x01\x12!\n\x1dIMPORT_OUTCOME_ALREADY_EXISTS\x10\x02\x12\x19\n\x15IMPORT_OUTCOME_FAILED\x10\x03\x32\x86\x0c\n\x0c\x43laimService\x12\x46\n\x0b\x43reateClaim\x12!.claimstore.v1.CreateClaimRequest\x1a\x14.claimstore.v1.Claim\x12@\n\x08GetClaim\x12\x1e.claimstore.v1.GetClaimRequest\x1a\x14.claimstore.v1.Claim\x12\x46\n\x0bUpdateClaim\x12!.claimstore.v1.UpdateClaimRequest\x1a\x14.claimstore.v1.Claim\x12\x46\n\x0b\x44\x65leteClaim\x12!.claimstore.v1.DeleteClaimRequest\x1a\x14.claimstore.v1.Claim\x12J\n\rUndeleteClaim\x12#.claimstore.v1.UndeleteClaimRequest\x1a\x14.claimstore.v1.Claim\x12\x46\n\x0b\x41\x64\x64\x43itation\x12!.claimstore.v1.AddCitationRequest\x1a\x14.claimstore.v1.Claim\x12L\n\x0eRemoveCitation\x12$.claimstore.v1.RemoveCitationRequest\x1a\x14.claimstore.v1.Claim\x12i\n\x12ListClaimRevisions\x12(.claimstore.v1.ListClaimRevisionsRequest\x1a).claimstore.v1.ListClaimRevisionsResponse\x12V\n\x0bWatchClaims\x12!.claimstore.v1.WatchClaimsRequest\x1a\".claimstore.v1.WatchClaimsResponse0\x01\x12Q\n\nListClaims\x12 .claimstore.v1.ListClaimsRequest\x1a!.claimstore.v1.ListClaimsResponse\x12W\n\x0cSearchClaims\x12\".claimstore.v1.SearchClaimsRequest\x1a#.claimstore.v1.SearchClaimsResponse\x12[\n\x0cImportClaims\x12\".claimstore.v1.ImportClaimsRequest\x1a#.claimstore.v1.ImportClaimsResponse(\x01\x30\x01\x12Y\n\x0c\x45xportClaims\x12\".claimstore.v1.ExportClaimsRequest\x1a#.claimstore.v1.ExportClaimsResponse0\x01\x12L\n\rCreateSpeaker\x12#.claimstore.v1.CreateSpeakerRequest\x1a\x16.claimstore.v1.Speaker\x12\x46\n\nGetSpeaker\x12 .claimstore.v1.GetSpeakerRequest\x1a\x16.claimstore.v1.Speaker\x12W\n\x0cListSpeakers\x12\".claimstore.v1.ListSpeakersRequest\x1a#.claimstore.v1.ListSpeakersResponse\x12I\n\x0c\x43reateSource\x12\".claimstore.v1.CreateSourceRequest\x1a\x15.claimstore.v1.Source\x12\x43\n\tGetSource\x12\x1f.claimstore.v1.GetSourceRequest\x1a\x15.claimstore.v1.Source\x12T\n\x0bListSources\x12!.claimstore.v1.ListSourcesRequest\x1a\".claimstore.v1.ListSourcesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'claimstore.v1.claim_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CLAIMVIEW']._serialized_start=2039
-  _globals['_CLAIMVIEW']._serialized_end=2121
-  _globals['_IMPORTOUTCOME']._serialized_start=2124
-  _globals['_IMPORTOUTCOME']._serialized_end=2261
-  _globals['_CREATECLAIMREQUEST']._serialized_start=170
-  _globals['_CREATECLAIMREQUEST']._serialized_end=247
-  _globals['_GETCLAIMREQUEST']._serialized_start=249
-  _globals['_GETCLAIMREQUEST']._serialized_end=318
-  _globals['_LISTCLAIMSREQUEST']._serialized_start=321
-  _globals['_LISTCLAIMSREQUEST']._serialized_end=481
-  _globals['_LISTCLAIMSRESPONSE']._serialized_start=483
-  _globals['_LISTCLAIMSRESPONSE']._serialized_end=566
-  _globals['_SEARCHCLAIMSREQUEST']._serialized_start=569
-  _globals['_SEARCHCLAIMSREQUEST']._serialized_end=772
-  _globals['_SEARCHRESULT']._serialized_start=774
-  _globals['_SEARCHRESULT']._serialized_end=857
-  _globals['_SEARCHCLAIMSRESPONSE']._serialized_start=859
-  _globals['_SEARCHCLAIMSRESPONSE']._serialized_end=952
-  _globals['_IMPORTCLAIMSREQUEST']._serialized_start=954
-  _globals['_IMPORTCLAIMSREQUEST']._serialized_end=1026
-  _globals['_FIELDVIOLATION']._serialized_start=1028
-  _globals['_FIELDVIOLATION']._serialized_end=1080
-  _globals['_IMPORTERROR']._serialized_start=1082
-  _globals['_IMPORTERROR']._serialized_end=1183
-  _globals['_IMPORTRESULT']._serialized_start=1186
-  _globals['_IMPORTRESULT']._serialized_end=1323
-  _globals['_IMPORTCLAIMSRESPONSE']._serialized_start=1325
-  _globals['_IMPORTCLAIMSRESPONSE']._serialized_end=1393
-  _globals['_EXPORTCLAIMSREQUEST']._serialized_start=1395
-  _globals['_EXPORTCLAIMSREQUEST']._serialized_end=1460
-  _globals['_EXPORTCLAIMSRESPONSE']._serialized_start=1462
-  _globals['_EXPORTCLAIMSRESPONSE']._serialized_end=1522
-  _globals['_CREATESPEAKERREQUEST']._serialized_start=1524
-  _globals['_CREATESPEAKERREQUEST']._serialized_end=1587
-  _globals['_GETSPEAKERREQUEST']._serialized_start=1589
-  _globals['_GETSPEAKERREQUEST']._serialized_end=1620
-  _globals['_LISTSPEAKERSREQUEST']._serialized_start=1622
-  _globals['_LISTSPEAKERSREQUEST']._serialized_end=1703
-  _globals['_LISTSPEAKERSRESPONSE']._serialized_start=1705
-  _globals['_LISTSPEAKERSRESPONSE']._serialized_end=1794
-  _globals['_CREATESOURCEREQUEST']._serialized_start=1796
-  _globals['_CREATESOURCEREQUEST']._serialized_end=1856
-  _globals['_GETSOURCEREQUEST']._serialized_start=1858
-  _globals['_GETSOURCEREQUEST']._serialized_end=1888
-  _globals['_LISTSOURCESREQUEST']._serialized_start=1890
-  _globals['_LISTSOURCESREQUEST']._serialized_end=1949
-  _globals['_LISTSOURCESRESPONSE']._serialized_start=1951
-  _globals['_LISTSOURCESRESPONSE']._serialized_end=2037
-  _globals['_CLAIMSERVICE']._serialized_start=2264
-  _globals['_CLAIMSERVICE']._serialized_end=3241
+  _globals['_CLAIMVIEW']._serialized_start=3241
+  _globals['_CLAIMVIEW']._serialized_end=3323
+  _globals['_IMPORTOUTCOME']._serialized_start=3326
+  _globals['_IMPORTOUTCOME']._serialized_end=3463
+  _globals['_CREATECLAIMREQUEST']._serialized_start=240
+  _globals['_CREATECLAIMREQUEST']._serialized_end=317
+  _globals['_GETCLAIMREQUEST']._serialized_start=319
+  _globals['_GETCLAIMREQUEST']._serialized_end=406
+  _globals['_UPDATECLAIMREQUEST']._serialized_start=408
+  _globals['_UPDATECLAIMREQUEST']._serialized_end=530
+  _globals['_DELETECLAIMREQUEST']._serialized_start=532
+  _globals['_DELETECLAIMREQUEST']._serialized_end=621
+  _globals['_UNDELETECLAIMREQUEST']._serialized_start=623
+  _globals['_UNDELETECLAIMREQUEST']._serialized_end=687
+  _globals['_ADDCITATIONREQUEST']._serialized_start=689
+  _globals['_ADDCITATIONREQUEST']._serialized_end=800
+  _globals['_REMOVECITATIONREQUEST']._serialized_start=803
+  _globals['_REMOVECITATIONREQUEST']._serialized_end=936
+  _globals['_LISTCLAIMREVISIONSREQUEST']._serialized_start=938
+  _globals['_LISTCLAIMREVISIONSREQUEST']._serialized_end=1062
+  _globals['_LISTCLAIMREVISIONSRESPONSE']._serialized_start=1064
+  _globals['_LISTCLAIMREVISIONSRESPONSE']._serialized_end=1166
+  _globals['_WATCHCLAIMSREQUEST']._serialized_start=1168
+  _globals['_WATCHCLAIMSREQUEST']._serialized_end=1294
+  _globals['_CLAIMEVENT']._serialized_start=1296
+  _globals['_CLAIMEVENT']._serialized_end=1372
+  _globals['_WATCHCLAIMSRESPONSE']._serialized_start=1374
+  _globals['_WATCHCLAIMSRESPONSE']._serialized_end=1454
+  _globals['_LISTCLAIMSREQUEST']._serialized_start=1457
+  _globals['_LISTCLAIMSREQUEST']._serialized_end=1639
+  _globals['_LISTCLAIMSRESPONSE']._serialized_start=1641
+  _globals['_LISTCLAIMSRESPONSE']._serialized_end=1724
+  _globals['_SEARCHCLAIMSREQUEST']._serialized_start=1727
+  _globals['_SEARCHCLAIMSREQUEST']._serialized_end=1952
+  _globals['_SEARCHRESULT']._serialized_start=1954
+  _globals['_SEARCHRESULT']._serialized_end=2037
+  _globals['_SEARCHCLAIMSRESPONSE']._serialized_start=2039
+  _globals['_SEARCHCLAIMSRESPONSE']._serialized_end=2132
+  _globals['_IMPORTCLAIMSREQUEST']._serialized_start=2134
+  _globals['_IMPORTCLAIMSREQUEST']._serialized_end=2206
+  _globals['_FIELDVIOLATION']._serialized_start=2208
+  _globals['_FIELDVIOLATION']._serialized_end=2260
+  _globals['_IMPORTERROR']._serialized_start=2262
+  _globals['_IMPORTERROR']._serialized_end=2363
+  _globals['_IMPORTRESULT']._serialized_start=2366
+  _globals['_IMPORTRESULT']._serialized_end=2503
+  _globals['_IMPORTCLAIMSRESPONSE']._serialized_start=2505
+  _globals['_IMPORTCLAIMSRESPONSE']._serialized_end=2573
+  _globals['_EXPORTCLAIMSREQUEST']._serialized_start=2575
+  _globals['_EXPORTCLAIMSREQUEST']._serialized_end=2662
+  _globals['_EXPORTCLAIMSRESPONSE']._serialized_start=2664
+  _globals['_EXPORTCLAIMSRESPONSE']._serialized_end=2724
+  _globals['_CREATESPEAKERREQUEST']._serialized_start=2726
+  _globals['_CREATESPEAKERREQUEST']._serialized_end=2789
+  _globals['_GETSPEAKERREQUEST']._serialized_start=2791
+  _globals['_GETSPEAKERREQUEST']._serialized_end=2822
+  _globals['_LISTSPEAKERSREQUEST']._serialized_start=2824
+  _globals['_LISTSPEAKERSREQUEST']._serialized_end=2905
+  _globals['_LISTSPEAKERSRESPONSE']._serialized_start=2907
+  _globals['_LISTSPEAKERSRESPONSE']._serialized_end=2996
+  _globals['_CREATESOURCEREQUEST']._serialized_start=2998
+  _globals['_CREATESOURCEREQUEST']._serialized_end=3058
+  _globals['_GETSOURCEREQUEST']._serialized_start=3060
+  _globals['_GETSOURCEREQUEST']._serialized_end=3090
+  _globals['_LISTSOURCESREQUEST']._serialized_start=3092
+  _globals['_LISTSOURCESREQUEST']._serialized_end=3151
+  _globals['_LISTSOURCESRESPONSE']._serialized_start=3153
+  _globals['_LISTSOURCESRESPONSE']._serialized_end=3239
+  _globals['_CLAIMSERVICE']._serialized_start=3466
+  _globals['_CLAIMSERVICE']._serialized_end=5008
 # @@protoc_insertion_point(module_scope)

@@ -5,10 +5,12 @@ isort:skip_file
 
 from claimstore.v1 import claim_filter_pb2 as _claim_filter_pb2
 from claimstore.v1 import claim_pb2 as _claim_pb2
+from claimstore.v1 import claim_revision_pb2 as _claim_revision_pb2
 from claimstore.v1 import source_pb2 as _source_pb2
 from claimstore.v1 import speaker_pb2 as _speaker_pb2
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -125,23 +127,400 @@ class GetClaimRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     VIEW_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """The id of the claim, such as "clm_01JD3M0X8Y9Z...". Required."""
     view: Global___ClaimView.ValueType
     """How much of the claim to return. Defaults to CLAIM_VIEW_FULL."""
+    revision: _builtins.int
+    """The revision to return, from 1 (as created) up to Claim.revision. 0, the
+    default, returns the current version. A revision the claim does not have
+    is NOT_FOUND.
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         view: Global___ClaimView.ValueType = ...,
+        revision: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "view", b"view"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "revision", b"revision", "view", b"view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetClaimRequest: _TypeAlias = GetClaimRequest  # noqa: Y015
+
+@_typing.final
+class UpdateClaimRequest(_message.Message):
+    """Request for UpdateClaim."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLAIM_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    reason: _builtins.str
+    """Why the claim changes, such as "quote corrected from the transcript",
+    recorded in the revision. Optional; at most 1,000 characters.
+    """
+    @_builtins.property
+    def claim(self) -> _claim_pb2.Claim:
+        """The claim's new values, with its id. Only the fields named in
+        update_mask are read. With its etag set, the update is made only if the
+        claim is still at that version, else ABORTED.
+        """
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """The fields to change: any of "text", "attribution", "speaker_id",
+        "speaker" (re-attribution to a speaker given inline, matched as in
+        CreateClaim), "stated_at", "stated_at_precision", "channel", "language",
+        "topics" and "citations" (all of them replaced). A field named here but
+        left empty in claim is cleared, or rejected where the field is required.
+        "*" changes all of them. Empty means the fields that are set in claim
+        (AIP-134). Any other path, including output-only fields such as
+        "create_time", is INVALID_ARGUMENT.
+        """
+
+    def __init__(
+        self,
+        *,
+        claim: _claim_pb2.Claim | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["claim", b"claim", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim", b"claim", "reason", b"reason", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateClaimRequest: _TypeAlias = UpdateClaimRequest  # noqa: Y015
+
+@_typing.final
+class DeleteClaimRequest(_message.Message):
+    """Request for DeleteClaim."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    DELETION_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """The id of the claim. Required."""
+    etag: _builtins.str
+    """The claim's etag: when set, the claim is deleted only if it is still at
+    that version, else ABORTED.
+    """
+    @_builtins.property
+    def deletion(self) -> _claim_pb2.Deletion:
+        """Why the claim is deleted. Required."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        deletion: _claim_pb2.Deletion | None = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["deletion", b"deletion"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deletion", b"deletion", "etag", b"etag", "id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteClaimRequest: _TypeAlias = DeleteClaimRequest  # noqa: Y015
+
+@_typing.final
+class UndeleteClaimRequest(_message.Message):
+    """Request for UndeleteClaim."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """The id of the claim. Required."""
+    etag: _builtins.str
+    """The claim's etag: when set, the claim is undeleted only if it is still
+    at that version, else ABORTED.
+    """
+    reason: _builtins.str
+    """Why the claim comes back, recorded in the revision. Optional; at most
+    1,000 characters.
+    """
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        etag: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "id", b"id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UndeleteClaimRequest: _TypeAlias = UndeleteClaimRequest  # noqa: Y015
+
+@_typing.final
+class AddCitationRequest(_message.Message):
+    """Request for AddCitation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLAIM_ID_FIELD_NUMBER: _builtins.int
+    CITATION_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    claim_id: _builtins.str
+    """The id of the claim. Required."""
+    etag: _builtins.str
+    """The claim's etag: when set, the citation is added only if the claim is
+    still at that version, else ABORTED.
+    """
+    reason: _builtins.str
+    """Why the citation is added, recorded in the revision. Optional; at most
+    1,000 characters.
+    """
+    @_builtins.property
+    def citation(self) -> _claim_pb2.Citation:
+        """The citation to add: its source by id or inline, as in CreateClaim.
+        Required.
+        """
+
+    def __init__(
+        self,
+        *,
+        claim_id: _builtins.str = ...,
+        citation: _claim_pb2.Citation | None = ...,
+        etag: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["citation", b"citation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["citation", b"citation", "claim_id", b"claim_id", "etag", b"etag", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddCitationRequest: _TypeAlias = AddCitationRequest  # noqa: Y015
+
+@_typing.final
+class RemoveCitationRequest(_message.Message):
+    """Request for RemoveCitation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLAIM_ID_FIELD_NUMBER: _builtins.int
+    SOURCE_ID_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    claim_id: _builtins.str
+    """The id of the claim. Required."""
+    source_id: _builtins.str
+    """The id of the source whose citations to take off. Required."""
+    role: _claim_pb2.CitationRole.ValueType
+    """Only the citation in this role; CITATION_ROLE_UNSPECIFIED, the default,
+    takes off the source's citations in every role.
+    """
+    etag: _builtins.str
+    """The claim's etag: when set, the citation is removed only if the claim is
+    still at that version, else ABORTED.
+    """
+    reason: _builtins.str
+    """Why the citation is removed, recorded in the revision. Optional; at most
+    1,000 characters.
+    """
+    def __init__(
+        self,
+        *,
+        claim_id: _builtins.str = ...,
+        source_id: _builtins.str = ...,
+        role: _claim_pb2.CitationRole.ValueType = ...,
+        etag: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim_id", b"claim_id", "etag", b"etag", "reason", b"reason", "role", b"role", "source_id", b"source_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RemoveCitationRequest: _TypeAlias = RemoveCitationRequest  # noqa: Y015
+
+@_typing.final
+class ListClaimRevisionsRequest(_message.Message):
+    """Request for ListClaimRevisions."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLAIM_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    VIEW_FIELD_NUMBER: _builtins.int
+    claim_id: _builtins.str
+    """The id of the claim. Required."""
+    page_size: _builtins.int
+    """The most revisions to return in one page. 0 means 50; values above
+    1,000 are taken as 1,000; negative values are INVALID_ARGUMENT.
+    """
+    page_token: _builtins.str
+    """The next_page_token of the previous page, to get the next one."""
+    view: Global___ClaimView.ValueType
+    """How much of each revision's claim to return. Defaults to
+    CLAIM_VIEW_BASIC.
+    """
+    def __init__(
+        self,
+        *,
+        claim_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        view: Global___ClaimView.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim_id", b"claim_id", "page_size", b"page_size", "page_token", b"page_token", "view", b"view"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListClaimRevisionsRequest: _TypeAlias = ListClaimRevisionsRequest  # noqa: Y015
+
+@_typing.final
+class ListClaimRevisionsResponse(_message.Message):
+    """Response for ListClaimRevisions."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REVISIONS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """A token for the next page, or empty when this is the last page."""
+    @_builtins.property
+    def revisions(self) -> _containers.RepeatedCompositeFieldContainer[_claim_revision_pb2.ClaimRevision]:
+        """The revisions of this page, oldest first."""
+
+    def __init__(
+        self,
+        *,
+        revisions: _abc.Iterable[_claim_revision_pb2.ClaimRevision] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "revisions", b"revisions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListClaimRevisionsResponse: _TypeAlias = ListClaimRevisionsResponse  # noqa: Y015
+
+@_typing.final
+class WatchClaimsRequest(_message.Message):
+    """Request for WatchClaims."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FILTER_FIELD_NUMBER: _builtins.int
+    AFTER_CURSOR_FIELD_NUMBER: _builtins.int
+    VIEW_FIELD_NUMBER: _builtins.int
+    after_cursor: _builtins.str
+    """Where to start: the cursor of the last event (or of the last response)
+    received, to get every change after it. Empty starts from now. A cursor
+    that this database did not issue, or that cannot be read, is
+    INVALID_ARGUMENT.
+    """
+    view: Global___ClaimView.ValueType
+    """How much of each event's claim to return. Defaults to CLAIM_VIEW_BASIC."""
+    @_builtins.property
+    def filter(self) -> _claim_filter_pb2.ClaimFilter:
+        """Only changes to claims that match this filter, judged on each claim as it
+        is when the change is read (so a claim changed so that it no longer
+        matches is not reported further). Empty watches every claim, deleted or
+        not.
+        """
+
+    def __init__(
+        self,
+        *,
+        filter: _claim_filter_pb2.ClaimFilter | None = ...,
+        after_cursor: _builtins.str = ...,
+        view: Global___ClaimView.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_cursor", b"after_cursor", "filter", b"filter", "view", b"view"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchClaimsRequest: _TypeAlias = WatchClaimsRequest  # noqa: Y015
+
+@_typing.final
+class ClaimEvent(_message.Message):
+    """One change to a claim, from the change log."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CURSOR_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
+    cursor: _builtins.str
+    """The position of this event in the change log: pass it as
+    WatchClaimsRequest.after_cursor to resume after it.
+    """
+    @_builtins.property
+    def revision(self) -> _claim_revision_pb2.ClaimRevision:
+        """The change, and the claim as it left it."""
+
+    def __init__(
+        self,
+        *,
+        cursor: _builtins.str = ...,
+        revision: _claim_revision_pb2.ClaimRevision | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["revision", b"revision"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cursor", b"cursor", "revision", b"revision"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClaimEvent: _TypeAlias = ClaimEvent  # noqa: Y015
+
+@_typing.final
+class WatchClaimsResponse(_message.Message):
+    """Response for WatchClaims: the changes committed since the last response."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENTS_FIELD_NUMBER: _builtins.int
+    CURSOR_FIELD_NUMBER: _builtins.int
+    cursor: _builtins.str
+    """The position up to which the change log has been read for this watch,
+    including changes the filter left out: pass it as after_cursor to resume
+    from here.
+    """
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___ClaimEvent]:
+        """The events, in commit order. Empty in the first response, which is sent
+        as soon as the watch starts.
+        """
+
+    def __init__(
+        self,
+        *,
+        events: _abc.Iterable[Global___ClaimEvent] | None = ...,
+        cursor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cursor", b"cursor", "events", b"events"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchClaimsResponse: _TypeAlias = WatchClaimsResponse  # noqa: Y015
 
 @_typing.final
 class ListClaimsRequest(_message.Message):
@@ -154,6 +533,7 @@ class ListClaimsRequest(_message.Message):
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     ORDER_BY_FIELD_NUMBER: _builtins.int
     VIEW_FIELD_NUMBER: _builtins.int
+    SHOW_DELETED_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """The most claims to return in one page. 0 means 50; values above 1,000
     are taken as 1,000; negative values are INVALID_ARGUMENT.
@@ -171,6 +551,8 @@ class ListClaimsRequest(_message.Message):
     """How much of each claim to return. Defaults to CLAIM_VIEW_BASIC; ask for
     CLAIM_VIEW_FULL to get each claim's speaker and sources along with it.
     """
+    show_deleted: _builtins.bool
+    """Lists deleted claims too (AIP-164). By default they are left out."""
     @_builtins.property
     def filter(self) -> _claim_filter_pb2.ClaimFilter:
         """Which claims to list. Empty lists every claim."""
@@ -183,10 +565,11 @@ class ListClaimsRequest(_message.Message):
         page_token: _builtins.str = ...,
         order_by: _builtins.str = ...,
         view: Global___ClaimView.ValueType = ...,
+        show_deleted: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "order_by", b"order_by", "page_size", b"page_size", "page_token", b"page_token", "view", b"view"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "order_by", b"order_by", "page_size", b"page_size", "page_token", b"page_token", "show_deleted", b"show_deleted", "view", b"view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -233,6 +616,7 @@ class SearchClaimsRequest(_message.Message):
     VIEW_FIELD_NUMBER: _builtins.int
     SNIPPET_START_FIELD_NUMBER: _builtins.int
     SNIPPET_END_FIELD_NUMBER: _builtins.int
+    SHOW_DELETED_FIELD_NUMBER: _builtins.int
     query: _builtins.str
     """What to search for, in the syntax of search boxes: plain words must all
     match (peace plan); "exact phrases" go in double quotes; a word ending in
@@ -261,6 +645,8 @@ class SearchClaimsRequest(_message.Message):
     """What the snippet puts after each matching word. Defaults to "]".
     At most 16 characters.
     """
+    show_deleted: _builtins.bool
+    """Searches deleted claims too (AIP-164). By default they are left out."""
     @_builtins.property
     def filter(self) -> _claim_filter_pb2.ClaimFilter:
         """Narrows the results as in ListClaims. Empty searches every claim."""
@@ -275,10 +661,11 @@ class SearchClaimsRequest(_message.Message):
         view: Global___ClaimView.ValueType = ...,
         snippet_start: _builtins.str = ...,
         snippet_end: _builtins.str = ...,
+        show_deleted: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "page_size", b"page_size", "page_token", b"page_token", "query", b"query", "snippet_end", b"snippet_end", "snippet_start", b"snippet_start", "view", b"view"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "page_size", b"page_size", "page_token", b"page_token", "query", b"query", "show_deleted", b"show_deleted", "snippet_end", b"snippet_end", "snippet_start", b"snippet_start", "view", b"view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -510,6 +897,9 @@ class ExportClaimsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     FILTER_FIELD_NUMBER: _builtins.int
+    SHOW_DELETED_FIELD_NUMBER: _builtins.int
+    show_deleted: _builtins.bool
+    """Exports deleted claims too (AIP-164). By default they are left out."""
     @_builtins.property
     def filter(self) -> _claim_filter_pb2.ClaimFilter:
         """Which claims to export. Empty exports every claim."""
@@ -518,10 +908,11 @@ class ExportClaimsRequest(_message.Message):
         self,
         *,
         filter: _claim_filter_pb2.ClaimFilter | None = ...,
+        show_deleted: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "show_deleted", b"show_deleted"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

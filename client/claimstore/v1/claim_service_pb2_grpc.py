@@ -34,8 +34,12 @@ class ClaimServiceStub:
 
     Errors follow the gRPC status codes: bad input is INVALID_ARGUMENT with a
     google.rpc.BadRequest detail naming each field at fault, a missing resource
-    is NOT_FOUND, a duplicate unique key is ALREADY_EXISTS. A rejected request
-    changes nothing.
+    is NOT_FOUND, a duplicate unique key is ALREADY_EXISTS, a stale etag is
+    ABORTED, a change a deleted claim cannot take is FAILED_PRECONDITION. A
+    rejected request changes nothing.
+
+    Every write to a claim records a ClaimRevision, with the "claimstore-actor"
+    request metadata (at most 200 printable characters) as the actor.
     """
 
     def __init__(self, channel):
@@ -53,6 +57,41 @@ class ClaimServiceStub:
                 '/claimstore.v1.ClaimService/GetClaim',
                 request_serializer=claimstore_dot_v1_dot_claim__service__pb2.GetClaimRequest.SerializeToString,
                 response_deserializer=claimstore_dot_v1_dot_claim__pb2.Claim.FromString,
+                _registered_method=True)
+        self.UpdateClaim = channel.unary_unary(
+                '/claimstore.v1.ClaimService/UpdateClaim',
+                request_serializer=claimstore_dot_v1_dot_claim__service__pb2.UpdateClaimRequest.SerializeToString,
+                response_deserializer=claimstore_dot_v1_dot_claim__pb2.Claim.FromString,
+                _registered_method=True)
+        self.DeleteClaim = channel.unary_unary(
+                '/claimstore.v1.ClaimService/DeleteClaim',
+                request_serializer=claimstore_dot_v1_dot_claim__service__pb2.DeleteClaimRequest.SerializeToString,
+                response_deserializer=claimstore_dot_v1_dot_claim__pb2.Claim.FromString,
+                _registered_method=True)
+        self.UndeleteClaim = channel.unary_unary(
+                '/claimstore.v1.ClaimService/UndeleteClaim',
+                request_serializer=claimstore_dot_v1_dot_claim__service__pb2.UndeleteClaimRequest.SerializeToString,
+                response_deserializer=claimstore_dot_v1_dot_claim__pb2.Claim.FromString,
+                _registered_method=True)
+        self.AddCitation = channel.unary_unary(
+                '/claimstore.v1.ClaimService/AddCitation',
+                request_serializer=claimstore_dot_v1_dot_claim__service__pb2.AddCitationRequest.SerializeToString,
+                response_deserializer=claimstore_dot_v1_dot_claim__pb2.Claim.FromString,
+                _registered_method=True)
+        self.RemoveCitation = channel.unary_unary(
+                '/claimstore.v1.ClaimService/RemoveCitation',
+                request_serializer=claimstore_dot_v1_dot_claim__service__pb2.RemoveCitationRequest.SerializeToString,
+                response_deserializer=claimstore_dot_v1_dot_claim__pb2.Claim.FromString,
+                _registered_method=True)
+        self.ListClaimRevisions = channel.unary_unary(
+                '/claimstore.v1.ClaimService/ListClaimRevisions',
+                request_serializer=claimstore_dot_v1_dot_claim__service__pb2.ListClaimRevisionsRequest.SerializeToString,
+                response_deserializer=claimstore_dot_v1_dot_claim__service__pb2.ListClaimRevisionsResponse.FromString,
+                _registered_method=True)
+        self.WatchClaims = channel.unary_stream(
+                '/claimstore.v1.ClaimService/WatchClaims',
+                request_serializer=claimstore_dot_v1_dot_claim__service__pb2.WatchClaimsRequest.SerializeToString,
+                response_deserializer=claimstore_dot_v1_dot_claim__service__pb2.WatchClaimsResponse.FromString,
                 _registered_method=True)
         self.ListClaims = channel.unary_unary(
                 '/claimstore.v1.ClaimService/ListClaims',
@@ -112,8 +151,12 @@ class ClaimServiceServicer:
 
     Errors follow the gRPC status codes: bad input is INVALID_ARGUMENT with a
     google.rpc.BadRequest detail naming each field at fault, a missing resource
-    is NOT_FOUND, a duplicate unique key is ALREADY_EXISTS. A rejected request
-    changes nothing.
+    is NOT_FOUND, a duplicate unique key is ALREADY_EXISTS, a stale etag is
+    ABORTED, a change a deleted claim cannot take is FAILED_PRECONDITION. A
+    rejected request changes nothing.
+
+    Every write to a claim records a ClaimRevision, with the "claimstore-actor"
+    request metadata (at most 200 printable characters) as the actor.
     """
 
     def CreateClaim(self, request, context):
@@ -126,7 +169,76 @@ class ClaimServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetClaim(self, request, context):
-        """Gets a claim by id, with its speaker and cited sources.
+        """Gets a claim by id, with its speaker and cited sources: the current
+        version, or an earlier revision. A deleted claim is still returned, with
+        its delete_time and deletion.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateClaim(self, request, context):
+        """Changes the fields of a claim that update_mask names (AIP-134), as one
+        new revision. With the claim's etag, the change is made only if the claim
+        is still at that version, else ABORTED. A deleted claim cannot be changed
+        (FAILED_PRECONDITION): undelete it first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteClaim(self, request, context):
+        """Deletes a claim, softly (AIP-164): it keeps all its data and revisions,
+        gains delete_time and the deletion's reason, and leaves listings,
+        searches and exports that do not ask for show_deleted. Deleting a deleted
+        claim is FAILED_PRECONDITION.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UndeleteClaim(self, request, context):
+        """Brings a deleted claim back, as it was. Undeleting a claim that is not
+        deleted is FAILED_PRECONDITION.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddCitation(self, request, context):
+        """Adds a citation to a claim (one more outlet reporting the same words),
+        as one new revision. Citing a source the claim already cites in the same
+        role is ALREADY_EXISTS.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveCitation(self, request, context):
+        """Takes the citations of a source off a claim, as one new revision. A
+        source the claim does not cite is NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListClaimRevisions(self, request, context):
+        """Lists every revision of a claim, oldest first: what each change did,
+        when, why and by whom. Works for deleted claims too.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchClaims(self, request, context):
+        """Streams changes to claims as they are committed: each creation, update,
+        deletion and undeletion of a claim that matches the filter, in commit
+        order, each with a cursor. Events come from a durable change log written
+        in the same transaction as each change, so a client that reconnects with
+        its last cursor gets every later event exactly once, including those made
+        while it was away. The stream runs until the client cancels it; when the
+        server shuts down it ends with UNAVAILABLE, and the client reconnects
+        (to this server or another) with its last cursor.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -230,6 +342,41 @@ def add_ClaimServiceServicer_to_server(servicer, server):
                     request_deserializer=claimstore_dot_v1_dot_claim__service__pb2.GetClaimRequest.FromString,
                     response_serializer=claimstore_dot_v1_dot_claim__pb2.Claim.SerializeToString,
             ),
+            'UpdateClaim': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateClaim,
+                    request_deserializer=claimstore_dot_v1_dot_claim__service__pb2.UpdateClaimRequest.FromString,
+                    response_serializer=claimstore_dot_v1_dot_claim__pb2.Claim.SerializeToString,
+            ),
+            'DeleteClaim': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteClaim,
+                    request_deserializer=claimstore_dot_v1_dot_claim__service__pb2.DeleteClaimRequest.FromString,
+                    response_serializer=claimstore_dot_v1_dot_claim__pb2.Claim.SerializeToString,
+            ),
+            'UndeleteClaim': grpc.unary_unary_rpc_method_handler(
+                    servicer.UndeleteClaim,
+                    request_deserializer=claimstore_dot_v1_dot_claim__service__pb2.UndeleteClaimRequest.FromString,
+                    response_serializer=claimstore_dot_v1_dot_claim__pb2.Claim.SerializeToString,
+            ),
+            'AddCitation': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddCitation,
+                    request_deserializer=claimstore_dot_v1_dot_claim__service__pb2.AddCitationRequest.FromString,
+                    response_serializer=claimstore_dot_v1_dot_claim__pb2.Claim.SerializeToString,
+            ),
+            'RemoveCitation': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveCitation,
+                    request_deserializer=claimstore_dot_v1_dot_claim__service__pb2.RemoveCitationRequest.FromString,
+                    response_serializer=claimstore_dot_v1_dot_claim__pb2.Claim.SerializeToString,
+            ),
+            'ListClaimRevisions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListClaimRevisions,
+                    request_deserializer=claimstore_dot_v1_dot_claim__service__pb2.ListClaimRevisionsRequest.FromString,
+                    response_serializer=claimstore_dot_v1_dot_claim__service__pb2.ListClaimRevisionsResponse.SerializeToString,
+            ),
+            'WatchClaims': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchClaims,
+                    request_deserializer=claimstore_dot_v1_dot_claim__service__pb2.WatchClaimsRequest.FromString,
+                    response_serializer=claimstore_dot_v1_dot_claim__service__pb2.WatchClaimsResponse.SerializeToString,
+            ),
             'ListClaims': grpc.unary_unary_rpc_method_handler(
                     servicer.ListClaims,
                     request_deserializer=claimstore_dot_v1_dot_claim__service__pb2.ListClaimsRequest.FromString,
@@ -294,8 +441,12 @@ class ClaimService:
 
     Errors follow the gRPC status codes: bad input is INVALID_ARGUMENT with a
     google.rpc.BadRequest detail naming each field at fault, a missing resource
-    is NOT_FOUND, a duplicate unique key is ALREADY_EXISTS. A rejected request
-    changes nothing.
+    is NOT_FOUND, a duplicate unique key is ALREADY_EXISTS, a stale etag is
+    ABORTED, a change a deleted claim cannot take is FAILED_PRECONDITION. A
+    rejected request changes nothing.
+
+    Every write to a claim records a ClaimRevision, with the "claimstore-actor"
+    request metadata (at most 200 printable characters) as the actor.
     """
 
     @staticmethod
@@ -342,6 +493,195 @@ class ClaimService:
             '/claimstore.v1.ClaimService/GetClaim',
             claimstore_dot_v1_dot_claim__service__pb2.GetClaimRequest.SerializeToString,
             claimstore_dot_v1_dot_claim__pb2.Claim.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateClaim(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/claimstore.v1.ClaimService/UpdateClaim',
+            claimstore_dot_v1_dot_claim__service__pb2.UpdateClaimRequest.SerializeToString,
+            claimstore_dot_v1_dot_claim__pb2.Claim.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteClaim(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/claimstore.v1.ClaimService/DeleteClaim',
+            claimstore_dot_v1_dot_claim__service__pb2.DeleteClaimRequest.SerializeToString,
+            claimstore_dot_v1_dot_claim__pb2.Claim.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UndeleteClaim(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/claimstore.v1.ClaimService/UndeleteClaim',
+            claimstore_dot_v1_dot_claim__service__pb2.UndeleteClaimRequest.SerializeToString,
+            claimstore_dot_v1_dot_claim__pb2.Claim.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddCitation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/claimstore.v1.ClaimService/AddCitation',
+            claimstore_dot_v1_dot_claim__service__pb2.AddCitationRequest.SerializeToString,
+            claimstore_dot_v1_dot_claim__pb2.Claim.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveCitation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/claimstore.v1.ClaimService/RemoveCitation',
+            claimstore_dot_v1_dot_claim__service__pb2.RemoveCitationRequest.SerializeToString,
+            claimstore_dot_v1_dot_claim__pb2.Claim.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListClaimRevisions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/claimstore.v1.ClaimService/ListClaimRevisions',
+            claimstore_dot_v1_dot_claim__service__pb2.ListClaimRevisionsRequest.SerializeToString,
+            claimstore_dot_v1_dot_claim__service__pb2.ListClaimRevisionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchClaims(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/claimstore.v1.ClaimService/WatchClaims',
+            claimstore_dot_v1_dot_claim__service__pb2.WatchClaimsRequest.SerializeToString,
+            claimstore_dot_v1_dot_claim__service__pb2.WatchClaimsResponse.FromString,
             options,
             channel_credentials,
             insecure,

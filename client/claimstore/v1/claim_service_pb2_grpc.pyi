@@ -35,8 +35,12 @@ class ClaimServiceStub:
 
     Errors follow the gRPC status codes: bad input is INVALID_ARGUMENT with a
     google.rpc.BadRequest detail naming each field at fault, a missing resource
-    is NOT_FOUND, a duplicate unique key is ALREADY_EXISTS. A rejected request
-    changes nothing.
+    is NOT_FOUND, a duplicate unique key is ALREADY_EXISTS, a stale etag is
+    ABORTED, a change a deleted claim cannot take is FAILED_PRECONDITION. A
+    rejected request changes nothing.
+
+    Every write to a claim records a ClaimRevision, with the "claimstore-actor"
+    request metadata (at most 200 printable characters) as the actor.
     """
 
     @_typing.overload
@@ -49,7 +53,49 @@ class ClaimServiceStub:
     transaction as the claim. Returns the claim in CLAIM_VIEW_FULL.
     """
     GetClaim: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.GetClaimRequest, _claim_pb2.Claim]
-    """Gets a claim by id, with its speaker and cited sources."""
+    """Gets a claim by id, with its speaker and cited sources: the current
+    version, or an earlier revision. A deleted claim is still returned, with
+    its delete_time and deletion.
+    """
+    UpdateClaim: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.UpdateClaimRequest, _claim_pb2.Claim]
+    """Changes the fields of a claim that update_mask names (AIP-134), as one
+    new revision. With the claim's etag, the change is made only if the claim
+    is still at that version, else ABORTED. A deleted claim cannot be changed
+    (FAILED_PRECONDITION): undelete it first.
+    """
+    DeleteClaim: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.DeleteClaimRequest, _claim_pb2.Claim]
+    """Deletes a claim, softly (AIP-164): it keeps all its data and revisions,
+    gains delete_time and the deletion's reason, and leaves listings,
+    searches and exports that do not ask for show_deleted. Deleting a deleted
+    claim is FAILED_PRECONDITION.
+    """
+    UndeleteClaim: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.UndeleteClaimRequest, _claim_pb2.Claim]
+    """Brings a deleted claim back, as it was. Undeleting a claim that is not
+    deleted is FAILED_PRECONDITION.
+    """
+    AddCitation: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.AddCitationRequest, _claim_pb2.Claim]
+    """Adds a citation to a claim (one more outlet reporting the same words),
+    as one new revision. Citing a source the claim already cites in the same
+    role is ALREADY_EXISTS.
+    """
+    RemoveCitation: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.RemoveCitationRequest, _claim_pb2.Claim]
+    """Takes the citations of a source off a claim, as one new revision. A
+    source the claim does not cite is NOT_FOUND.
+    """
+    ListClaimRevisions: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.ListClaimRevisionsRequest, _claim_service_pb2.ListClaimRevisionsResponse]
+    """Lists every revision of a claim, oldest first: what each change did,
+    when, why and by whom. Works for deleted claims too.
+    """
+    WatchClaims: _grpc.UnaryStreamMultiCallable[_claim_service_pb2.WatchClaimsRequest, _claim_service_pb2.WatchClaimsResponse]
+    """Streams changes to claims as they are committed: each creation, update,
+    deletion and undeletion of a claim that matches the filter, in commit
+    order, each with a cursor. Events come from a durable change log written
+    in the same transaction as each change, so a client that reconnects with
+    its last cursor gets every later event exactly once, including those made
+    while it was away. The stream runs until the client cancels it; when the
+    server shuts down it ends with UNAVAILABLE, and the client reconnects
+    (to this server or another) with its last cursor.
+    """
     ListClaims: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.ListClaimsRequest, _claim_service_pb2.ListClaimsResponse]
     """Lists claims that match a filter, newest statement first by default."""
     SearchClaims: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.SearchClaimsRequest, _claim_service_pb2.SearchClaimsResponse]
@@ -96,8 +142,12 @@ class ClaimServiceAsyncStub(ClaimServiceStub):
 
     Errors follow the gRPC status codes: bad input is INVALID_ARGUMENT with a
     google.rpc.BadRequest detail naming each field at fault, a missing resource
-    is NOT_FOUND, a duplicate unique key is ALREADY_EXISTS. A rejected request
-    changes nothing.
+    is NOT_FOUND, a duplicate unique key is ALREADY_EXISTS, a stale etag is
+    ABORTED, a change a deleted claim cannot take is FAILED_PRECONDITION. A
+    rejected request changes nothing.
+
+    Every write to a claim records a ClaimRevision, with the "claimstore-actor"
+    request metadata (at most 200 printable characters) as the actor.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -107,7 +157,49 @@ class ClaimServiceAsyncStub(ClaimServiceStub):
     transaction as the claim. Returns the claim in CLAIM_VIEW_FULL.
     """
     GetClaim: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.GetClaimRequest, _claim_pb2.Claim]  # type: ignore[assignment]
-    """Gets a claim by id, with its speaker and cited sources."""
+    """Gets a claim by id, with its speaker and cited sources: the current
+    version, or an earlier revision. A deleted claim is still returned, with
+    its delete_time and deletion.
+    """
+    UpdateClaim: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.UpdateClaimRequest, _claim_pb2.Claim]  # type: ignore[assignment]
+    """Changes the fields of a claim that update_mask names (AIP-134), as one
+    new revision. With the claim's etag, the change is made only if the claim
+    is still at that version, else ABORTED. A deleted claim cannot be changed
+    (FAILED_PRECONDITION): undelete it first.
+    """
+    DeleteClaim: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.DeleteClaimRequest, _claim_pb2.Claim]  # type: ignore[assignment]
+    """Deletes a claim, softly (AIP-164): it keeps all its data and revisions,
+    gains delete_time and the deletion's reason, and leaves listings,
+    searches and exports that do not ask for show_deleted. Deleting a deleted
+    claim is FAILED_PRECONDITION.
+    """
+    UndeleteClaim: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.UndeleteClaimRequest, _claim_pb2.Claim]  # type: ignore[assignment]
+    """Brings a deleted claim back, as it was. Undeleting a claim that is not
+    deleted is FAILED_PRECONDITION.
+    """
+    AddCitation: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.AddCitationRequest, _claim_pb2.Claim]  # type: ignore[assignment]
+    """Adds a citation to a claim (one more outlet reporting the same words),
+    as one new revision. Citing a source the claim already cites in the same
+    role is ALREADY_EXISTS.
+    """
+    RemoveCitation: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.RemoveCitationRequest, _claim_pb2.Claim]  # type: ignore[assignment]
+    """Takes the citations of a source off a claim, as one new revision. A
+    source the claim does not cite is NOT_FOUND.
+    """
+    ListClaimRevisions: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.ListClaimRevisionsRequest, _claim_service_pb2.ListClaimRevisionsResponse]  # type: ignore[assignment]
+    """Lists every revision of a claim, oldest first: what each change did,
+    when, why and by whom. Works for deleted claims too.
+    """
+    WatchClaims: _aio.UnaryStreamMultiCallable[_claim_service_pb2.WatchClaimsRequest, _claim_service_pb2.WatchClaimsResponse]  # type: ignore[assignment]
+    """Streams changes to claims as they are committed: each creation, update,
+    deletion and undeletion of a claim that matches the filter, in commit
+    order, each with a cursor. Events come from a durable change log written
+    in the same transaction as each change, so a client that reconnects with
+    its last cursor gets every later event exactly once, including those made
+    while it was away. The stream runs until the client cancels it; when the
+    server shuts down it ends with UNAVAILABLE, and the client reconnects
+    (to this server or another) with its last cursor.
+    """
     ListClaims: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.ListClaimsRequest, _claim_service_pb2.ListClaimsResponse]  # type: ignore[assignment]
     """Lists claims that match a filter, newest statement first by default."""
     SearchClaims: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.SearchClaimsRequest, _claim_service_pb2.SearchClaimsResponse]  # type: ignore[assignment]
@@ -153,8 +245,12 @@ class ClaimServiceServicer(metaclass=_abc_1.ABCMeta):
 
     Errors follow the gRPC status codes: bad input is INVALID_ARGUMENT with a
     google.rpc.BadRequest detail naming each field at fault, a missing resource
-    is NOT_FOUND, a duplicate unique key is ALREADY_EXISTS. A rejected request
-    changes nothing.
+    is NOT_FOUND, a duplicate unique key is ALREADY_EXISTS, a stale etag is
+    ABORTED, a change a deleted claim cannot take is FAILED_PRECONDITION. A
+    rejected request changes nothing.
+
+    Every write to a claim records a ClaimRevision, with the "claimstore-actor"
+    request metadata (at most 200 printable characters) as the actor.
     """
 
     @_abc_1.abstractmethod
@@ -174,7 +270,91 @@ class ClaimServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _claim_service_pb2.GetClaimRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_claim_pb2.Claim, _abc.Awaitable[_claim_pb2.Claim]]:
-        """Gets a claim by id, with its speaker and cited sources."""
+        """Gets a claim by id, with its speaker and cited sources: the current
+        version, or an earlier revision. A deleted claim is still returned, with
+        its delete_time and deletion.
+        """
+
+    @_abc_1.abstractmethod
+    def UpdateClaim(
+        self,
+        request: _claim_service_pb2.UpdateClaimRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_claim_pb2.Claim, _abc.Awaitable[_claim_pb2.Claim]]:
+        """Changes the fields of a claim that update_mask names (AIP-134), as one
+        new revision. With the claim's etag, the change is made only if the claim
+        is still at that version, else ABORTED. A deleted claim cannot be changed
+        (FAILED_PRECONDITION): undelete it first.
+        """
+
+    @_abc_1.abstractmethod
+    def DeleteClaim(
+        self,
+        request: _claim_service_pb2.DeleteClaimRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_claim_pb2.Claim, _abc.Awaitable[_claim_pb2.Claim]]:
+        """Deletes a claim, softly (AIP-164): it keeps all its data and revisions,
+        gains delete_time and the deletion's reason, and leaves listings,
+        searches and exports that do not ask for show_deleted. Deleting a deleted
+        claim is FAILED_PRECONDITION.
+        """
+
+    @_abc_1.abstractmethod
+    def UndeleteClaim(
+        self,
+        request: _claim_service_pb2.UndeleteClaimRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_claim_pb2.Claim, _abc.Awaitable[_claim_pb2.Claim]]:
+        """Brings a deleted claim back, as it was. Undeleting a claim that is not
+        deleted is FAILED_PRECONDITION.
+        """
+
+    @_abc_1.abstractmethod
+    def AddCitation(
+        self,
+        request: _claim_service_pb2.AddCitationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_claim_pb2.Claim, _abc.Awaitable[_claim_pb2.Claim]]:
+        """Adds a citation to a claim (one more outlet reporting the same words),
+        as one new revision. Citing a source the claim already cites in the same
+        role is ALREADY_EXISTS.
+        """
+
+    @_abc_1.abstractmethod
+    def RemoveCitation(
+        self,
+        request: _claim_service_pb2.RemoveCitationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_claim_pb2.Claim, _abc.Awaitable[_claim_pb2.Claim]]:
+        """Takes the citations of a source off a claim, as one new revision. A
+        source the claim does not cite is NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def ListClaimRevisions(
+        self,
+        request: _claim_service_pb2.ListClaimRevisionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_claim_service_pb2.ListClaimRevisionsResponse, _abc.Awaitable[_claim_service_pb2.ListClaimRevisionsResponse]]:
+        """Lists every revision of a claim, oldest first: what each change did,
+        when, why and by whom. Works for deleted claims too.
+        """
+
+    @_abc_1.abstractmethod
+    def WatchClaims(
+        self,
+        request: _claim_service_pb2.WatchClaimsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_claim_service_pb2.WatchClaimsResponse], _abc.AsyncIterator[_claim_service_pb2.WatchClaimsResponse]]:
+        """Streams changes to claims as they are committed: each creation, update,
+        deletion and undeletion of a claim that matches the filter, in commit
+        order, each with a cursor. Events come from a durable change log written
+        in the same transaction as each change, so a client that reconnects with
+        its last cursor gets every later event exactly once, including those made
+        while it was away. The stream runs until the client cancels it; when the
+        server shuts down it ends with UNAVAILABLE, and the client reconnects
+        (to this server or another) with its last cursor.
+        """
 
     @_abc_1.abstractmethod
     def ListClaims(

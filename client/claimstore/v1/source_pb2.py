@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63laimstore/v1/source.proto\x12\rclaimstore.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x80\x02\n\x06Source\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x11\n\tpublisher\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12\'\n\x04kind\x18\x05 \x01(\x0e\x32\x19.claimstore.v1.SourceKind\x12\x30\n\x0cpublished_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\x93\x02\n\nSourceKind\x12\x1b\n\x17SOURCE_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18SOURCE_KIND_NEWS_ARTICLE\x10\x01\x12!\n\x1dSOURCE_KIND_SOCIAL_MEDIA_POST\x10\x02\x12\"\n\x1eSOURCE_KIND_OFFICIAL_STATEMENT\x10\x03\x12 \n\x1cSOURCE_KIND_PRESS_CONFERENCE\x10\x04\x12\x19\n\x15SOURCE_KIND_INTERVIEW\x10\x05\x12\x15\n\x11SOURCE_KIND_VIDEO\x10\x06\x12\x18\n\x14SOURCE_KIND_DOCUMENT\x10\x07\x12\x15\n\x11SOURCE_KIND_OTHER\x10\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63laimstore/v1/source.proto\x12\rclaimstore.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8e\x02\n\x06Source\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x11\n\tpublisher\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12\'\n\x04kind\x18\x05 \x01(\x0e\x32\x19.claimstore.v1.SourceKind\x12\x30\n\x0cpublished_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\t \x01(\t*\x93\x02\n\nSourceKind\x12\x1b\n\x17SOURCE_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18SOURCE_KIND_NEWS_ARTICLE\x10\x01\x12!\n\x1dSOURCE_KIND_SOCIAL_MEDIA_POST\x10\x02\x12\"\n\x1eSOURCE_KIND_OFFICIAL_STATEMENT\x10\x03\x12 \n\x1cSOURCE_KIND_PRESS_CONFERENCE\x10\x04\x12\x19\n\x15SOURCE_KIND_INTERVIEW\x10\x05\x12\x15\n\x11SOURCE_KIND_VIDEO\x10\x06\x12\x18\n\x14SOURCE_KIND_DOCUMENT\x10\x07\x12\x15\n\x11SOURCE_KIND_OTHER\x10\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'claimstore.v1.source_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SOURCEKIND']._serialized_start=338
-  _globals['_SOURCEKIND']._serialized_end=613
+  _globals['_SOURCEKIND']._serialized_start=352
+  _globals['_SOURCEKIND']._serialized_end=627
   _globals['_SOURCE']._serialized_start=79
-  _globals['_SOURCE']._serialized_end=335
+  _globals['_SOURCE']._serialized_end=349
 # @@protoc_insertion_point(module_scope)

@@ -82,6 +82,7 @@ class Source(_message.Message):
     PUBLISHED_AT_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Server-assigned identifier, such as "src_01JD3M0X8Y9Z...". It starts with
     "src_" and sorts by creation time. Output only.
@@ -99,6 +100,8 @@ class Source(_message.Message):
     """The headline or title of the source. At most 500 characters."""
     kind: Global___SourceKind.ValueType
     """What kind of source it is. Defaults to SOURCE_KIND_OTHER."""
+    etag: _builtins.str
+    """Identifies this version of the source (AIP-154). Output only."""
     @_builtins.property
     def published_at(self) -> _timestamp_pb2.Timestamp:
         """When the source was published. Optional."""
@@ -122,10 +125,11 @@ class Source(_message.Message):
         published_at: _timestamp_pb2.Timestamp | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        etag: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "published_at", b"published_at", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "id", b"id", "kind", b"kind", "published_at", b"published_at", "publisher", b"publisher", "title", b"title", "update_time", b"update_time", "url", b"url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "etag", b"etag", "id", b"id", "kind", b"kind", "published_at", b"published_at", "publisher", b"publisher", "title", b"title", "update_time", b"update_time", "url", b"url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63laimstore/v1/speaker.proto\x12\rclaimstore.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x96\x02\n\x07Speaker\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12(\n\x04kind\x18\x03 \x01(\x0e\x32\x1a.claimstore.v1.SpeakerKind\x12\r\n\x05title\x18\x04 \x01(\t\x12\x13\n\x0b\x61\x66\x66iliation\x18\x05 \x01(\t\x12\x0f\n\x07\x61liases\x18\x06 \x03(\t\x12\x13\n\x0bwikidata_id\x18\x07 \x01(\t\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x63laim_count\x18\n \x01(\x03*\x97\x01\n\x0bSpeakerKind\x12\x1c\n\x18SPEAKER_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13SPEAKER_KIND_PERSON\x10\x01\x12\x1d\n\x19SPEAKER_KIND_ORGANIZATION\x10\x02\x12\x16\n\x12SPEAKER_KIND_GROUP\x10\x03\x12\x1a\n\x16SPEAKER_KIND_ANONYMOUS\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63laimstore/v1/speaker.proto\x12\rclaimstore.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa4\x02\n\x07Speaker\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12(\n\x04kind\x18\x03 \x01(\x0e\x32\x1a.claimstore.v1.SpeakerKind\x12\r\n\x05title\x18\x04 \x01(\t\x12\x13\n\x0b\x61\x66\x66iliation\x18\x05 \x01(\t\x12\x0f\n\x07\x61liases\x18\x06 \x03(\t\x12\x13\n\x0bwikidata_id\x18\x07 \x01(\t\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x63laim_count\x18\n \x01(\x03\x12\x0c\n\x04\x65tag\x18\x0b \x01(\t*\x97\x01\n\x0bSpeakerKind\x12\x1c\n\x18SPEAKER_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13SPEAKER_KIND_PERSON\x10\x01\x12\x1d\n\x19SPEAKER_KIND_ORGANIZATION\x10\x02\x12\x16\n\x12SPEAKER_KIND_GROUP\x10\x03\x12\x1a\n\x16SPEAKER_KIND_ANONYMOUS\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'claimstore.v1.speaker_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SPEAKERKIND']._serialized_start=361
-  _globals['_SPEAKERKIND']._serialized_end=512
+  _globals['_SPEAKERKIND']._serialized_start=375
+  _globals['_SPEAKERKIND']._serialized_end=526
   _globals['_SPEAKER']._serialized_start=80
-  _globals['_SPEAKER']._serialized_end=358
+  _globals['_SPEAKER']._serialized_end=372
 # @@protoc_insertion_point(module_scope)

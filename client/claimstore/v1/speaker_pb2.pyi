@@ -73,6 +73,7 @@ class Speaker(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     CLAIM_COUNT_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Server-assigned identifier, such as "spk_01JD3M0X8Y9Z...". It starts with
     "spk_" and sorts by creation time. Output only.
@@ -99,6 +100,8 @@ class Speaker(_message.Message):
     """How many claims the speaker made. Output only; set by GetSpeaker and
     ListSpeakers.
     """
+    etag: _builtins.str
+    """Identifies this version of the speaker (AIP-154). Output only."""
     @_builtins.property
     def aliases(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Other spellings of the name, such as "Zelensky" and "Zelenskiy".
@@ -127,10 +130,11 @@ class Speaker(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         claim_count: _builtins.int = ...,
+        etag: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["affiliation", b"affiliation", "aliases", b"aliases", "claim_count", b"claim_count", "create_time", b"create_time", "display_name", b"display_name", "id", b"id", "kind", b"kind", "title", b"title", "update_time", b"update_time", "wikidata_id", b"wikidata_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["affiliation", b"affiliation", "aliases", b"aliases", "claim_count", b"claim_count", "create_time", b"create_time", "display_name", b"display_name", "etag", b"etag", "id", b"id", "kind", b"kind", "title", b"title", "update_time", b"update_time", "wikidata_id", b"wikidata_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
