@@ -78,6 +78,13 @@ def test_reflection_rebuilds_the_claim_service(channel: grpc.Channel) -> None:
     assert {method.name for method in service.methods} == {
         "CreateClaim",
         "GetClaim",
+        "UpdateClaim",
+        "DeleteClaim",
+        "UndeleteClaim",
+        "AddCitation",
+        "RemoveCitation",
+        "ListClaimRevisions",
+        "WatchClaims",
         "ListClaims",
         "SearchClaims",
         "ImportClaims",
