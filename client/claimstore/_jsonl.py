@@ -43,18 +43,15 @@ def import_request(claim: claim_pb2.Claim) -> claim_service_pb2.CreateClaimReque
     """
     content = claim_pb2.Claim()
     content.CopyFrom(claim)
-    content.ClearField("id")
-    content.ClearField("speaker_id")
-    content.ClearField("create_time")
-    content.ClearField("update_time")
+    for claim_field in ("id", "speaker_id", "create_time", "update_time", "etag", "revision"):
+        content.ClearField(claim_field)
+    content.ClearField("delete_time")
+    content.ClearField("deletion")
     speaker = content.speaker
-    speaker.ClearField("id")
-    speaker.ClearField("create_time")
-    speaker.ClearField("update_time")
-    speaker.ClearField("claim_count")
+    for speaker_field in ("id", "create_time", "update_time", "claim_count", "etag"):
+        speaker.ClearField(speaker_field)
     for citation in content.citations:
         citation.ClearField("source_id")
-        citation.source.ClearField("id")
-        citation.source.ClearField("create_time")
-        citation.source.ClearField("update_time")
+        for source_field in ("id", "create_time", "update_time", "etag"):
+            citation.source.ClearField(source_field)
     return claim_service_pb2.CreateClaimRequest(claim=content)

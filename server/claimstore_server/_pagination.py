@@ -50,10 +50,24 @@ def encode_token(position: list[Any], digest: str) -> str:
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
-def decode_token(token: str, digest: str, field: str = "page_token") -> list[Any] | None:
+_OTHER_QUERY: Final = (
+    "was issued for a different query; repeat the filter and order_by of the request that"
+    " returned it"
+)
+
+
+def decode_token(
+    token: str,
+    digest: str,
+    field: str = "page_token",
+    *,
+    mismatch: str = _OTHER_QUERY,
+    what: str = "page token",
+) -> list[Any] | None:
     """Returns the position a token carries, or None for no token.
 
-    Raises ValidationError when the token is malformed or was made by another query.
+    Raises ValidationError when the token is malformed or was made for another
+    digest (saying ``mismatch``).
     """
     if not token:
         return None
@@ -67,17 +81,9 @@ def decode_token(token: str, digest: str, field: str = "page_token") -> list[Any
         if not isinstance(position, list) or not isinstance(token_digest, str):
             raise ValueError("bad shape")
     except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error) as error:
-        raise position_error(field) from error
+        raise position_error(field, what) from error
     if token_digest != digest:
-        raise ValidationError(
-            [
-                FieldViolation(
-                    field,
-                    "was issued for a different query; repeat the filter and order_by of the"
-                    " request that returned it",
-                )
-            ]
-        )
+        raise ValidationError([FieldViolation(field, mismatch)])
     return position
 
 
@@ -96,6 +102,6 @@ def fit_in(items: Sequence[M], budget_bytes: int) -> list[M]:
     return list(items)
 
 
-def position_error(field: str = "page_token") -> ValidationError:
+def position_error(field: str = "page_token", what: str = "page token") -> ValidationError:
     """The error for a token whose position does not fit the query it names."""
-    return ValidationError([FieldViolation(field, "is not a page token this service issued")])
+    return ValidationError([FieldViolation(field, f"is not a {what} this service issued")])

@@ -130,8 +130,9 @@ async def _start(parts: _Parts) -> None:
 
 
 async def _stop(parts: _Parts, grace: float) -> None:
-    """Marks every service NOT_SERVING, drains in-flight calls, closes the store."""
+    """Marks every service NOT_SERVING, ends watches, drains in-flight calls, closes the store."""
     await parts.health.enter_graceful_shutdown()
+    await parts.servicer.stop_watches()
     await parts.server.stop(grace)
     parts.servicer.close()
     parts.store.close()

@@ -10,7 +10,10 @@ work on one thread spares the server the contention for the GIL that a pool of
 worker threads suffers (see the README's performance section). Bulk work
 (import batches, export pages) takes milliseconds a piece, so it runs on a
 thread of its own while the loop goes on serving; so do searches, which may take
-much longer for common words.
+much longer for common words, and the reads of watches (see ``_changes``).
+
+Every write tells the change feed, so that watches wake as soon as it is
+committed.
 """
 
 import asyncio
@@ -26,11 +29,20 @@ from claimstore.v1.source_pb2 import Source
 from claimstore.v1.speaker_pb2 import Speaker
 
 from . import _ids, _pagination, _validation
+from ._changes import ChangeFeed, decode_cursor, encode_cursor
 from ._search import parse_search_query, search_key
 from ._status import Context, import_error, reports_errors, reports_stream_errors
-from .store import ClaimCursor, ClaimOrder, ClaimStore, SearchCursor
+from .store import (
+    ChangeNote,
+    ClaimCursor,
+    ClaimOrder,
+    ClaimStore,
+    NotFoundError,
+    SearchCursor,
+)
 
 _EXPORT_BATCH = 256
+_WATCH_BATCH = 256
 _SEARCH_PAGE_SIZE = 20
 _MAX_SEARCH_PAGE_SIZE = 100
 
@@ -49,34 +61,201 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         # Searches for common words rank every match and may take a good part of a second on
         # a large store: they run here, so that they never hold up the event loop.
         self._searches = ThreadPoolExecutor(max_workers=2, thread_name_prefix="claimstore-search")
+        # Watches read the change log here: a watch catching up may read many revisions.
+        self._watch_reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claimstore-watch")
+        self._changes = ChangeFeed(store)
         # Room for the page token and the message framing around the claims.
         self._page_budget = max_response_bytes - 4096
 
     async def _in_bulk_thread(self, work: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._bulk, work, *args)
 
+    async def stop_watches(self) -> None:
+        """Ends every watch with UNAVAILABLE: they never end by themselves, and a server
+        that stops must not wait for them."""
+        await self._changes.close()
+
     def close(self) -> None:
-        """Waits for bulk work and searches under way and stops their threads."""
+        """Waits for bulk work, searches and watch reads under way and stops their threads."""
         self._bulk.shutdown(wait=True)
         self._searches.shutdown(wait=True)
+        self._watch_reads.shutdown(wait=True)
 
     @reports_errors
     async def CreateClaim(
         self, request: claim_service_pb2.CreateClaimRequest, context: Context
     ) -> Claim:
-        return self._store.create_claim(_validation.claim_draft(request))
+        draft = _validation.claim_draft(request)
+        actor = _validation.actor(context.invocation_metadata())
+        claim = self._store.create_claim(draft, actor=actor)
+        self._changes.changed()
+        return claim
 
     @reports_errors
     async def GetClaim(self, request: claim_service_pb2.GetClaimRequest, context: Context) -> Claim:
         claim_id = _validation.resource_id(request.id, _ids.CLAIM_PREFIX)
         full = _validation.full_view(request.view, default_full=True)
-        return self._store.get_claim(claim_id, full=full)
+        revision = _validation.revision_number(request.revision)
+        return self._store.get_claim(claim_id, full=full, revision=revision)
+
+    @reports_errors
+    async def UpdateClaim(
+        self, request: claim_service_pb2.UpdateClaimRequest, context: Context
+    ) -> Claim:
+        claim_id = _validation.resource_id(request.claim.id, _ids.CLAIM_PREFIX, "claim.id")
+        paths = _validation.update_paths(request)
+        reason = _validation.change_reason(request.reason)
+        actor = _validation.actor(context.invocation_metadata())
+        current = self._store.get_claim(claim_id, full=False)
+        revised = _validation.revised_claim(current, request.claim, paths)
+        draft = _validation.claim_draft(claim_service_pb2.CreateClaimRequest(claim=revised))
+        note = ChangeNote(actor, reason, paths, request.claim.etag, current.revision)
+        claim = self._store.update_claim(claim_id, draft, note)
+        self._changes.changed()
+        return claim
+
+    @reports_errors
+    async def DeleteClaim(
+        self, request: claim_service_pb2.DeleteClaimRequest, context: Context
+    ) -> Claim:
+        claim_id = _validation.resource_id(request.id, _ids.CLAIM_PREFIX)
+        deletion = _validation.deletion_draft(request.deletion)
+        actor = _validation.actor(context.invocation_metadata())
+        note = ChangeNote(actor, deletion.note, etag=request.etag)
+        claim = self._store.delete_claim(claim_id, deletion, note)
+        self._changes.changed()
+        return claim
+
+    @reports_errors
+    async def UndeleteClaim(
+        self, request: claim_service_pb2.UndeleteClaimRequest, context: Context
+    ) -> Claim:
+        claim_id = _validation.resource_id(request.id, _ids.CLAIM_PREFIX)
+        reason = _validation.change_reason(request.reason)
+        actor = _validation.actor(context.invocation_metadata())
+        claim = self._store.undelete_claim(claim_id, ChangeNote(actor, reason, etag=request.etag))
+        self._changes.changed()
+        return claim
+
+    @reports_errors
+    async def AddCitation(
+        self, request: claim_service_pb2.AddCitationRequest, context: Context
+    ) -> Claim:
+        claim_id = _validation.resource_id(request.claim_id, _ids.CLAIM_PREFIX, "claim_id")
+        if not request.HasField("citation"):
+            raise _validation.ValidationError(
+                [_validation.FieldViolation("citation", "is required")]
+            )
+        _validation.citation_draft(request.citation)
+        reason = _validation.change_reason(request.reason)
+        actor = _validation.actor(context.invocation_metadata())
+        current = self._store.get_claim(claim_id, full=False)
+        revised = Claim()
+        revised.CopyFrom(current)
+        revised.citations.append(request.citation)
+        if len(revised.citations) > _validation.MAX_CITATIONS:
+            raise _validation.ValidationError(
+                [
+                    _validation.FieldViolation(
+                        "citation",
+                        f"the claim has {_validation.MAX_CITATIONS} citations, the most it may",
+                    )
+                ]
+            )
+        draft = _validation.claim_draft(claim_service_pb2.CreateClaimRequest(claim=revised))
+        note = ChangeNote(actor, reason, ("citations",), request.etag, current.revision)
+        claim = self._store.update_claim(claim_id, draft, note, unique_citations=True)
+        self._changes.changed()
+        return claim
+
+    @reports_errors
+    async def RemoveCitation(
+        self, request: claim_service_pb2.RemoveCitationRequest, context: Context
+    ) -> Claim:
+        claim_id = _validation.resource_id(request.claim_id, _ids.CLAIM_PREFIX, "claim_id")
+        source_id = _validation.resource_id(request.source_id, _ids.SOURCE_PREFIX, "source_id")
+        role = _validation.citation_role(request.role)
+        reason = _validation.change_reason(request.reason)
+        actor = _validation.actor(context.invocation_metadata())
+        current = self._store.get_claim(claim_id, full=False)
+        revised = Claim()
+        revised.CopyFrom(current)
+        del revised.citations[:]
+        revised.citations.extend(
+            citation
+            for citation in current.citations
+            if not (citation.source_id == source_id and role in (0, citation.role))
+        )
+        if len(revised.citations) == len(current.citations):
+            raise NotFoundError("citation", source_id, "source_id")
+        draft = _validation.claim_draft(claim_service_pb2.CreateClaimRequest(claim=revised))
+        note = ChangeNote(actor, reason, ("citations",), request.etag, current.revision)
+        claim = self._store.update_claim(claim_id, draft, note)
+        self._changes.changed()
+        return claim
+
+    @reports_errors
+    async def ListClaimRevisions(
+        self, request: claim_service_pb2.ListClaimRevisionsRequest, context: Context
+    ) -> claim_service_pb2.ListClaimRevisionsResponse:
+        claim_id = _validation.resource_id(request.claim_id, _ids.CLAIM_PREFIX, "claim_id")
+        limit = _pagination.page_size(request.page_size)
+        full = _validation.full_view(request.view, default_full=False)
+        digest = _pagination.query_digest("revisions", claim_id, full)
+        position = _pagination.decode_token(request.page_token, digest)
+        after_revision = 0
+        if position is not None:
+            match position:
+                case [int(revision)] if revision > 0:
+                    after_revision = revision
+                case _:
+                    raise _pagination.position_error()
+        page = self._store.list_claim_revisions(
+            claim_id, after_revision=after_revision, limit=limit, full=full
+        )
+        revisions = _pagination.fit_in(page.items, self._page_budget)
+        response = claim_service_pb2.ListClaimRevisionsResponse(revisions=revisions)
+        if page.has_more or len(revisions) < len(page.items):
+            response.next_page_token = _pagination.encode_token([revisions[-1].revision], digest)
+        return response
+
+    @reports_stream_errors
+    async def WatchClaims(
+        self, request: claim_service_pb2.WatchClaimsRequest, context: Context
+    ) -> AsyncIterator[claim_service_pb2.WatchClaimsResponse]:
+        query = _validation.claim_query(request.filter, show_deleted=True)
+        full = _validation.full_view(request.view, default_full=False)
+        log_id = self._store.change_log_id
+        head = await self._changes.head()
+        after = decode_cursor(request.after_cursor, log_id, head) if request.after_cursor else head
+        yield claim_service_pb2.WatchClaimsResponse(cursor=encode_cursor(log_id, after))
+        loop = asyncio.get_running_loop()
+        read = functools.partial(self._store.read_changes, limit=_WATCH_BATCH, full=full)
+        while True:
+            page = await loop.run_in_executor(self._watch_reads, read, after, query)
+            events = _pagination.fit_in(
+                [
+                    claim_service_pb2.ClaimEvent(
+                        cursor=encode_cursor(log_id, event.seq), revision=event.revision
+                    )
+                    for event in page.events
+                ],
+                self._page_budget,
+            )
+            cut_short = len(events) < len(page.events)
+            after = page.events[len(events) - 1].seq if cut_short else page.last_seq
+            if events:
+                yield claim_service_pb2.WatchClaimsResponse(
+                    events=events, cursor=encode_cursor(log_id, after)
+                )
+            if not (page.has_more or cut_short):
+                await self._changes.wait_beyond(after)
 
     @reports_errors
     async def ListClaims(
         self, request: claim_service_pb2.ListClaimsRequest, context: Context
     ) -> claim_service_pb2.ListClaimsResponse:
-        query = _validation.claim_query(request.filter)
+        query = _validation.claim_query(request.filter, show_deleted=request.show_deleted)
         order = _validation.claim_order(request.order_by)
         limit = _pagination.page_size(request.page_size)
         full = _validation.full_view(request.view, default_full=False)
@@ -111,7 +290,7 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         self, request: claim_service_pb2.SearchClaimsRequest, context: Context
     ) -> claim_service_pb2.SearchClaimsResponse:
         search = parse_search_query(request.query)
-        query = _validation.claim_query(request.filter)
+        query = _validation.claim_query(request.filter, show_deleted=request.show_deleted)
         limit = _pagination.page_size(
             request.page_size, default=_SEARCH_PAGE_SIZE, maximum=_MAX_SEARCH_PAGE_SIZE
         )
@@ -156,15 +335,16 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         self, requests: AsyncIterator[claim_service_pb2.ImportClaimsRequest], context: Context
     ) -> AsyncIterator[claim_service_pb2.ImportClaimsResponse]:
         index = 0
+        actor = _validation.actor(context.invocation_metadata())
         async for batch in requests:
             _validation.import_batch(batch)
             yield claim_service_pb2.ImportClaimsResponse(
-                results=await self._import_batch(batch, first_index=index)
+                results=await self._import_batch(batch, first_index=index, actor=actor)
             )
             index += len(batch.claims)
 
     async def _import_batch(
-        self, batch: claim_service_pb2.ImportClaimsRequest, *, first_index: int
+        self, batch: claim_service_pb2.ImportClaimsRequest, *, first_index: int, actor: str
     ) -> list[claim_service_pb2.ImportResult]:
         """Checks each claim of ``batch``, stores the good ones, returns a result for each."""
         results = [
@@ -180,7 +360,11 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
                 results[position].outcome = claim_service_pb2.IMPORT_OUTCOME_FAILED
                 results[position].error.CopyFrom(import_error(error))
         # A batch is bulk work: it runs on a worker thread, so other calls go on meanwhile.
-        outcomes = await self._in_bulk_thread(self._store.import_claims, drafts) if drafts else []
+        outcomes = []
+        if drafts:
+            import_batch = functools.partial(self._store.import_claims, drafts, actor=actor)
+            outcomes = await self._in_bulk_thread(import_batch)
+            self._changes.changed()
         for position, outcome in zip(positions, outcomes, strict=True):
             result = results[position]
             if outcome.error is not None:
@@ -199,7 +383,7 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
     async def ExportClaims(
         self, request: claim_service_pb2.ExportClaimsRequest, context: Context
     ) -> AsyncIterator[claim_service_pb2.ExportClaimsResponse]:
-        query = _validation.claim_query(request.filter)
+        query = _validation.claim_query(request.filter, show_deleted=request.show_deleted)
         order = ClaimOrder(descending=False)
         after = None
         while True:

@@ -7,6 +7,8 @@ ValidationError               INVALID_ARGUMENT    BadRequest, one violation a fi
 AmbiguousError                INVALID_ARGUMENT    BadRequest naming the field
 NotFoundError                 NOT_FOUND           ResourceInfo
 AlreadyExistsError            ALREADY_EXISTS      ResourceInfo of the existing one
+StaleEtagError                ABORTED             ErrorInfo ETAG_MISMATCH, current etag
+FailedPreconditionError       FAILED_PRECONDITION PreconditionFailure naming the state
 UnavailableError              UNAVAILABLE         RetryInfo
 SchemaError                   FAILED_PRECONDITION
 anything else (a bug)         INTERNAL            none; the server logs the trace
@@ -28,8 +30,10 @@ from ._validation import ValidationError
 from .store import (
     AlreadyExistsError,
     AmbiguousError,
+    FailedPreconditionError,
     NotFoundError,
     SchemaError,
+    StaleEtagError,
     StoreError,
     UnavailableError,
 )
@@ -37,6 +41,7 @@ from .store import (
 _log = logging.getLogger(__name__)
 
 _RETRY_DELAY: Final = duration_pb2.Duration(nanos=100_000_000)
+_ERROR_DOMAIN: Final = "claimstore"
 
 
 def _status(code: int, message: str, *details: object) -> status_pb2.Status:
@@ -88,6 +93,25 @@ def status_for(error: Exception) -> status_pb2.Status:
                 resource_name=error.existing_id,
                 description=f"holds the {error.field} given",
             ),
+        )
+    if isinstance(error, StaleEtagError):
+        return _status(
+            code_pb2.ABORTED,
+            str(error),
+            error_details_pb2.ErrorInfo(
+                reason="ETAG_MISMATCH",
+                domain=_ERROR_DOMAIN,
+                metadata={"resource_id": error.resource_id, "current_etag": error.current_etag},
+            ),
+        )
+    if isinstance(error, FailedPreconditionError):
+        violation = error_details_pb2.PreconditionFailure.Violation(
+            type=error.state, subject=error.resource_id, description=error.reason
+        )
+        return _status(
+            code_pb2.FAILED_PRECONDITION,
+            str(error),
+            error_details_pb2.PreconditionFailure(violations=[violation]),
         )
     if isinstance(error, UnavailableError):
         return _status(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Final, TypeVar
 from urllib.parse import urlsplit
 
 from claimstore.v1 import claim_filter_pb2, claim_pb2, claim_service_pb2, source_pb2, speaker_pb2
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from . import _ids
@@ -25,6 +26,7 @@ from .store import (
     ClaimDraft,
     ClaimOrder,
     ClaimQuery,
+    DeletionDraft,
     SourceDraft,
     SpeakerDraft,
 )
@@ -57,6 +59,17 @@ _WIKIDATA: Final = re.compile(r"^Q[1-9][0-9]{0,15}$")
 _REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9._:-]+$")
 
 _SECONDS_PER_DAY: Final = 86_400
+
+_OUTPUT_ONLY_PATHS: Final = (
+    "id",
+    "create_time",
+    "update_time",
+    "etag",
+    "revision",
+    "delete_time",
+    "deletion",
+)
+"""The fields of a Claim that the server sets: ignored on create, refused in update masks."""
 
 Value = TypeVar("Value", bound=int)
 
@@ -360,7 +373,7 @@ def _fingerprint(claim: claim_pb2.Claim) -> str:
     """Identifies the content of a claim to create, output-only fields left out."""
     content = claim_pb2.Claim()
     content.CopyFrom(claim)
-    for output_only in ("id", "create_time", "update_time"):
+    for output_only in _OUTPUT_ONLY_PATHS:
         content.ClearField(output_only)
     return hashlib.sha256(content.SerializeToString(deterministic=True)).hexdigest()
 
@@ -449,8 +462,14 @@ def resource_id(value: str, prefix: str, field: str = "id") -> str:
 # Queries
 
 
-def claim_query(claim_filter: claim_filter_pb2.ClaimFilter, field: str = "filter") -> ClaimQuery:
-    """Checks a ClaimFilter; returns its normalized form."""
+def claim_query(
+    claim_filter: claim_filter_pb2.ClaimFilter,
+    field: str = "filter",
+    *,
+    show_deleted: bool = False,
+) -> ClaimQuery:
+    """Checks a ClaimFilter; returns its normalized form, deleted claims left out unless
+    ``show_deleted``."""
     check = _Violations()
     if len(claim_filter.speaker_ids) > MAX_FILTER_IDS:
         check.add(f"{field}.speaker_ids", f"must hold at most {MAX_FILTER_IDS} ids")
@@ -498,6 +517,7 @@ def claim_query(claim_filter: claim_filter_pb2.ClaimFilter, field: str = "filter
         stated_since_us=since,
         stated_before_us=before,
         language=check.language(claim_filter.language, f"{field}.language"),
+        show_deleted=show_deleted,
     )
     check.raise_if_any()
     return query
@@ -549,3 +569,140 @@ def claim_order(order_by: str, field: str = "order_by") -> ClaimOrder:
     raise ValidationError(
         [FieldViolation(field, "must be 'stated_at desc' (the default) or 'stated_at asc'")]
     )
+
+
+# Changes to claims
+
+MAX_REASON: Final = 1_000
+MAX_ACTOR: Final = 200
+ACTOR_METADATA_KEY: Final = "claimstore-actor"
+
+_UPDATABLE_PATHS: Final = (
+    "text",
+    "attribution",
+    "speaker_id",
+    "speaker",
+    "stated_at",
+    "stated_at_precision",
+    "channel",
+    "language",
+    "topics",
+    "citations",
+)
+"""The fields of a Claim that UpdateClaim changes, in the order of the message."""
+
+
+def actor(metadata: Iterable[tuple[str, str | bytes]] | None) -> str:
+    """Returns who makes a change, from the request's ``claimstore-actor`` metadata ("" when
+    not given), after checking it is at most 200 printable characters."""
+    given = [value for key, value in metadata or () if key == ACTOR_METADATA_KEY]
+    if not given:
+        return ""
+    field = f"metadata {ACTOR_METADATA_KEY}"
+    check = _Violations()
+    if len(given) > 1:
+        check.add(field, "must be given once")
+    value = given[0] if isinstance(given[0], str) else given[0].decode("utf-8", "replace")
+    value = check.text(value, field, max_length=MAX_ACTOR)
+    check.raise_if_any()
+    return value
+
+
+def change_reason(value: str, field: str = "reason") -> str:
+    """Checks the reason given for a change; returns it stripped ("" for none)."""
+    check = _Violations()
+    reason = check.text(value, field, max_length=MAX_REASON, lines=True)
+    check.raise_if_any()
+    return reason
+
+
+def revision_number(value: int, field: str = "revision") -> int:
+    """Checks a revision number (0: the current one)."""
+    if value < 0:
+        raise ValidationError([FieldViolation(field, f"must not be negative, not {value}")])
+    return value
+
+
+def update_paths(request: claim_service_pb2.UpdateClaimRequest) -> tuple[str, ...]:
+    """Returns the fields an UpdateClaimRequest changes, in message order (AIP-134).
+
+    An empty mask means the fields set in the claim; "*" means every field
+    UpdateClaim changes (the claim's speaker inline when it is given, else its
+    speaker_id).
+    """
+    paths = list(request.update_mask.paths)
+    claim = request.claim
+    check = _Violations()
+    if not paths:
+        paths = [field.name for field, _ in claim.ListFields() if field.name in _UPDATABLE_PATHS]
+        if not paths:
+            check.add("update_mask", "is empty and the claim sets no field that can change")
+    elif "*" in paths:
+        if len(paths) > 1:
+            check.add("update_mask", "'*' stands for every field and comes alone")
+        speaker = "speaker_id" if claim.HasField("speaker") else "speaker"
+        paths = [path for path in _UPDATABLE_PATHS if path != speaker]
+    for path in paths:
+        if path in _OUTPUT_ONLY_PATHS:
+            check.add("update_mask", f"{path!r} is output only and cannot be changed")
+        elif path not in _UPDATABLE_PATHS and path != "*":
+            names = ", ".join(_UPDATABLE_PATHS)
+            check.add("update_mask", f"{path!r} is not a field UpdateClaim changes: {names}")
+    if "speaker" in paths and "speaker_id" in paths:
+        check.add("update_mask", "names speaker and speaker_id: give one of them")
+    check.raise_if_any()
+    return tuple(path for path in _UPDATABLE_PATHS if path in paths)
+
+
+def revised_claim(
+    current: claim_pb2.Claim, given: claim_pb2.Claim, paths: Iterable[str]
+) -> claim_pb2.Claim:
+    """Returns ``current`` (in the basic view) with the fields ``paths`` names taken from
+    ``given``: the claim an update asks for, to be checked as a whole by :func:`claim_draft`."""
+    revised = claim_pb2.Claim()
+    revised.CopyFrom(current)
+    # Field names as strings: the generated stubs type these calls with literal names.
+    target: Message = revised
+    source: Message = given
+    for path in paths:
+        if path == "speaker":
+            revised.ClearField("speaker_id")
+        elif path == "speaker_id":
+            revised.ClearField("speaker")
+        target.ClearField(path)
+        descriptor = claim_pb2.Claim.DESCRIPTOR.fields_by_name[path]
+        if descriptor.is_repeated:
+            getattr(target, path).extend(getattr(source, path))
+        elif descriptor.message_type is not None:
+            if source.HasField(path):
+                getattr(target, path).CopyFrom(getattr(source, path))
+        else:
+            setattr(target, path, getattr(source, path))
+    return revised
+
+
+def citation_draft(citation: claim_pb2.Citation, field: str = "citation") -> CitationDraft:
+    """Checks one citation given alone (AddCitation); returns it."""
+    check = _Violations()
+    draft = _citation_draft(citation, field, check)
+    check.raise_if_any()
+    return draft
+
+
+def citation_role(value: int, field: str = "role") -> int:
+    """Checks a CitationRole that may be left unspecified (0: any role)."""
+    check = _Violations()
+    role = check.enum(value, claim_pb2.CitationRole, field, default=0)
+    check.raise_if_any()
+    return role
+
+
+def deletion_draft(deletion: claim_pb2.Deletion, field: str = "deletion") -> DeletionDraft:
+    """Checks why a claim is deleted; returns it."""
+    check = _Violations()
+    reason = check.enum(deletion.reason, claim_pb2.DeletionReason, f"{field}.reason", default=None)
+    note = check.text(deletion.note, f"{field}.note", max_length=MAX_REASON, lines=True)
+    if reason == claim_pb2.DELETION_REASON_OTHER and not note and not check.items:
+        check.add(f"{field}.note", "is required with DELETION_REASON_OTHER: say why")
+    check.raise_if_any()
+    return DeletionDraft(reason, note)

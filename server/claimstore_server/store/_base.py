@@ -8,14 +8,18 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from claimstore.v1.claim_pb2 import Claim
+from claimstore.v1.claim_revision_pb2 import ClaimRevision
 from claimstore.v1.source_pb2 import Source
 from claimstore.v1.speaker_pb2 import Speaker
 
 from ._model import (
+    ChangeNote,
+    ChangePage,
     ClaimCursor,
     ClaimDraft,
     ClaimOrder,
     ClaimQuery,
+    DeletionDraft,
     ImportOutcome,
     Page,
     SearchCursor,
@@ -31,7 +35,15 @@ class ClaimStore(Protocol):
 
     Methods raise only :class:`~claimstore_server.store.StoreError` subclasses.
     Each write happens in one transaction: it is stored whole or not at all.
+    Every write to a claim records a revision in the same transaction; the
+    revisions in the order they were committed are the change log.
     """
+
+    @property
+    def change_log_id(self) -> str:
+        """Identifies this database's change log, so that a cursor from another one is told
+        apart."""
+        ...
 
     def create_speaker(self, draft: SpeakerDraft) -> Speaker:
         """Stores a new speaker; a wikidata_id already in use is AlreadyExistsError."""
@@ -61,7 +73,7 @@ class ClaimStore(Protocol):
         """Returns up to ``limit`` sources with ids greater than ``after_id``, by id."""
         ...
 
-    def create_claim(self, draft: ClaimDraft) -> Claim:
+    def create_claim(self, draft: ClaimDraft, *, actor: str = "") -> Claim:
         """Stores a claim with its citations, resolving inline speaker and sources.
 
         A draft whose request_id was stored before returns the claim stored then
@@ -71,7 +83,9 @@ class ClaimStore(Protocol):
         """
         ...
 
-    def import_claims(self, drafts: Sequence[ClaimDraft]) -> list[ImportOutcome]:
+    def import_claims(
+        self, drafts: Sequence[ClaimDraft], *, actor: str = ""
+    ) -> list[ImportOutcome]:
         """Stores a batch of claims in one transaction, each whole or not at all.
 
         Returns one outcome per draft, in order: created, already there (a known
@@ -79,11 +93,57 @@ class ClaimStore(Protocol):
         """
         ...
 
-    def get_claim(self, claim_id: str, *, full: bool = True) -> Claim:
-        """Returns the claim, or raises NotFoundError.
+    def get_claim(self, claim_id: str, *, full: bool = True, revision: int = 0) -> Claim:
+        """Returns the claim, deleted or not, or raises NotFoundError.
 
         With ``full``, the claim carries its speaker and each citation its source.
+        With ``revision``, the claim as it was at that revision.
         """
+        ...
+
+    def update_claim(
+        self,
+        claim_id: str,
+        draft: ClaimDraft,
+        note: ChangeNote,
+        *,
+        unique_citations: bool = False,
+    ) -> Claim:
+        """Rewrites a live claim as ``draft`` (its new content, whole) says, as a new revision
+        of type UPDATED; returns it in the full view.
+
+        Raises NotFoundError, StaleEtagError (see ChangeNote), FailedPreconditionError for a
+        deleted claim, the errors of create_claim for what the draft names, and, with
+        ``unique_citations``, AlreadyExistsError for a source cited twice in one role.
+        """
+        ...
+
+    def delete_claim(self, claim_id: str, deletion: DeletionDraft, note: ChangeNote) -> Claim:
+        """Marks a live claim deleted, as a new revision; FailedPreconditionError if it is
+        deleted already."""
+        ...
+
+    def undelete_claim(self, claim_id: str, note: ChangeNote) -> Claim:
+        """Brings a deleted claim back, as a new revision; FailedPreconditionError if it is not
+        deleted."""
+        ...
+
+    def list_claim_revisions(
+        self, claim_id: str, *, after_revision: int, limit: int, full: bool = False
+    ) -> Page[ClaimRevision]:
+        """Returns up to ``limit`` revisions of the claim after ``after_revision``, oldest
+        first; NotFoundError for an unknown claim."""
+        ...
+
+    def change_log_head(self) -> int:
+        """The position of the last change committed (0 when there is none)."""
+        ...
+
+    def read_changes(
+        self, after_seq: int, query: ClaimQuery, *, limit: int, full: bool = False
+    ) -> ChangePage:
+        """Returns up to ``limit`` changes after position ``after_seq``, in commit order, of
+        claims that match ``query`` now (deleted or not)."""
         ...
 
     def list_claims(

@@ -8,6 +8,8 @@ into these, so no driver exception reaches the servicer.
     ├── NotFoundError          a referenced resource does not exist
     ├── AlreadyExistsError     a unique key is taken
     ├── AmbiguousError         an inline speaker matches several speakers
+    ├── StaleEtagError         the resource changed since the version the caller had
+    ├── FailedPreconditionError the resource is not in a state the change can apply to
     ├── UnavailableError       the database is busy or unreachable: retry later
     └── SchemaError            the database file was written by a newer claimstore
 """
@@ -58,6 +60,35 @@ class AmbiguousError(StoreError):
     def __str__(self) -> str:
         listed = ", ".join(self.candidates)
         return f"{self.field}: {self.value!r} matches several speakers ({listed}); give an id"
+
+
+@dataclass
+class StaleEtagError(StoreError):
+    """``resource_id`` is no longer at the version the caller had (its etag or revision)."""
+
+    resource_type: str
+    resource_id: str
+    current_etag: str
+
+    def __str__(self) -> str:
+        return (
+            f"etag: the {self.resource_type} {self.resource_id!r} has changed since; it is now at"
+            f" etag {self.current_etag!r}. Read it again and reapply the change"
+        )
+
+
+@dataclass
+class FailedPreconditionError(StoreError):
+    """``resource_id`` is in a state that refuses the change (such as deleted); ``reason`` says
+    what and ``state`` is a short code for it, such as "DELETED"."""
+
+    resource_type: str
+    resource_id: str
+    state: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.resource_type} {self.resource_id!r}: {self.reason}"
 
 
 class UnavailableError(StoreError):

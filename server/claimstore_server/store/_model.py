@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:
     from claimstore.v1.claim_pb2 import Claim
+    from claimstore.v1.claim_revision_pb2 import ClaimRevision
 
 T = TypeVar("T")
 
@@ -85,6 +86,31 @@ class ImportOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class DeletionDraft:
+    """Why a claim is deleted: a ``DeletionReason`` value and an optional note."""
+
+    reason: int
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeNote:
+    """What the revision a write records says besides the claim: who, why, what.
+
+    ``base_revision`` is the revision the caller read and built its change on
+    (0: whatever is current); ``etag`` is the one the client sent ("" for an
+    unconditional change). A write whose claim moved on since is refused with
+    :class:`~claimstore_server.store.StaleEtagError`.
+    """
+
+    actor: str = ""
+    reason: str = ""
+    changed_fields: tuple[str, ...] = ()
+    etag: str = ""
+    base_revision: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimQuery:
     """The normalized form of a ``ClaimFilter``: what every claim query runs on.
 
@@ -101,6 +127,7 @@ class ClaimQuery:
     stated_since_us: int | None = None
     stated_before_us: int | None = None
     language: str = ""
+    show_deleted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +179,28 @@ class ClaimCursor:
 
     stated_at_us: int
     claim_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEvent:
+    """One entry of the change log: its position (``seq``) and the revision it recorded."""
+
+    seq: int
+    revision: "ClaimRevision"
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePage:
+    """Change log entries read after a position, and the position read up to.
+
+    ``last_seq`` may lie past the last event: entries the filter left out were
+    read too. ``has_more`` says the read stopped at its limit before the end of
+    the log.
+    """
+
+    events: list[ChangeEvent]
+    last_seq: int
+    has_more: bool
 
 
 @dataclass(frozen=True, slots=True)

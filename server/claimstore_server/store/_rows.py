@@ -8,23 +8,38 @@ speaker nor its sources, which live in their own rows: reading a claim in the
 basic view is one parse, and the full view merges the speaker's and sources'
 bodies into it.
 
+Each write to a claim also records a ``claim_revisions`` row whose body is a
+ClaimRevision holding the claim as the write left it. Etags are written into
+the bodies too, so reading never computes one.
+
 Times are integers of microseconds since the Unix epoch, UTC.
 """
 
-from collections.abc import Mapping, Sequence
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 
-from claimstore.v1.claim_pb2 import Citation, Claim
+from claimstore.v1.claim_pb2 import Citation, Claim, Deletion
+from claimstore.v1.claim_revision_pb2 import ClaimRevision
 from claimstore.v1.source_pb2 import Source
 from claimstore.v1.speaker_pb2 import Speaker
+from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from ._model import ClaimDraft, SourceDraft, SpeakerDraft
+from ._model import ClaimDraft, DeletionDraft, SourceDraft, SpeakerDraft
+
+_REVISION_CLAIM_FIELD = ClaimRevision.DESCRIPTOR.fields_by_name["claim"].number
 
 
 def timestamp(micros: int) -> Timestamp:
     """Returns the Timestamp for ``micros`` microseconds since the Unix epoch."""
     seconds, remainder = divmod(micros, 1_000_000)
     return Timestamp(seconds=seconds, nanos=remainder * 1000)
+
+
+def etag(resource_id: str, version: int) -> str:
+    """The etag of version ``version`` of a resource: a claim's revision, or the update time
+    of a speaker or source. Opaque to clients; equal exactly when id and version are."""
+    return hashlib.blake2b(f"{resource_id}@{version}".encode(), digest_size=8).hexdigest()
 
 
 # Writing: drafts to bodies
@@ -42,6 +57,7 @@ def speaker_body(speaker_id: str, draft: SpeakerDraft, now_us: int) -> bytes:
         wikidata_id=draft.wikidata_id,
         create_time=timestamp(now_us),
         update_time=timestamp(now_us),
+        etag=etag(speaker_id, now_us),
     ).SerializeToString()
 
 
@@ -55,6 +71,7 @@ def source_body(source_id: str, draft: SourceDraft, now_us: int) -> bytes:
         kind=draft.kind,  # type: ignore[arg-type]
         create_time=timestamp(now_us),
         update_time=timestamp(now_us),
+        etag=etag(source_id, now_us),
     )
     if draft.published_at_us is not None:
         source.published_at.CopyFrom(timestamp(draft.published_at_us))
@@ -62,9 +79,18 @@ def source_body(source_id: str, draft: SourceDraft, now_us: int) -> bytes:
 
 
 def claim_body(
-    claim_id: str, speaker_id: str, source_ids: Sequence[str], draft: ClaimDraft, now_us: int
+    claim_id: str,
+    speaker_id: str,
+    source_ids: Sequence[str],
+    draft: ClaimDraft,
+    now_us: int,
+    *,
+    create_time_us: int | None = None,
+    revision: int = 1,
 ) -> bytes:
-    """Returns the body of a new claim row; ``source_ids`` are its citations' sources, in order."""
+    """Returns the body of a claim row at ``revision``, written at ``now_us``; ``source_ids``
+    are its citations' sources, in order. A new claim was created now; a revised one keeps
+    its ``create_time_us``."""
     return Claim(
         id=claim_id,
         text=draft.text,
@@ -83,9 +109,72 @@ def claim_body(
             )
             for source_id, citation in zip(source_ids, draft.citations, strict=True)
         ],
-        create_time=timestamp(now_us),
+        create_time=timestamp(now_us if create_time_us is None else create_time_us),
         update_time=timestamp(now_us),
+        etag=etag(claim_id, revision),
+        revision=revision,
     ).SerializeToString()
+
+
+def restated_claim_body(
+    body: bytes, now_us: int, revision: int, deletion: DeletionDraft | None
+) -> bytes:
+    """Returns ``body`` at a new revision that deletes the claim for ``deletion`` or, when
+    that is None, brings it back."""
+    claim = Claim.FromString(body)
+    claim.update_time.CopyFrom(timestamp(now_us))
+    claim.revision = revision
+    claim.etag = etag(claim.id, revision)
+    if deletion is None:
+        claim.ClearField("delete_time")
+        claim.ClearField("deletion")
+    else:
+        claim.delete_time.CopyFrom(timestamp(now_us))
+        claim.deletion.CopyFrom(Deletion(reason=deletion.reason, note=deletion.note))  # type: ignore[arg-type]
+    return claim.SerializeToString()
+
+
+def revision_body(
+    claim_body: bytes,
+    *,
+    revision: int,
+    change_type: int,
+    change_time_us: int,
+    actor: str = "",
+    reason: str = "",
+    changed_fields: Iterable[str] = (),
+) -> bytes:
+    """Returns the body of a ``claim_revisions`` row: a ClaimRevision around ``claim_body``.
+
+    The claim is appended as its already serialized bytes: protobuf reads a
+    message field from its tag and length wherever it comes, so the claim is
+    not parsed again to be wrapped.
+    """
+    head = ClaimRevision(
+        revision=revision,
+        change_type=change_type,  # type: ignore[arg-type]
+        change_time=timestamp(change_time_us),
+        actor=actor,
+        reason=reason,
+        changed_fields=FieldMask(paths=list(changed_fields)),
+    ).SerializeToString()
+    return head + _length_delimited(_REVISION_CLAIM_FIELD, claim_body)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _length_delimited(field_number: int, payload: bytes) -> bytes:
+    return _varint(field_number << 3 | 2) + _varint(len(payload)) + payload
 
 
 # Reading: bodies to messages
@@ -103,15 +192,19 @@ def source_from_body(body: bytes) -> Source:
     return Source.FromString(body)
 
 
+def revision_from_body(body: bytes) -> ClaimRevision:
+    """Returns the ClaimRevision a claim_revisions row's body holds, in the basic view."""
+    return ClaimRevision.FromString(body)
+
+
 def basic_claim(body: bytes) -> Claim:
     """Returns the Claim a claims row's body holds, in the basic view."""
     return Claim.FromString(body)
 
 
-def full_claim(body: bytes, speaker: bytes, sources: Mapping[str, bytes]) -> Claim:
-    """Returns the Claim in the full view: its body, its speaker's body, and its sources'
-    bodies by id."""
-    claim = Claim.FromString(body)
+def fill_claim(claim: Claim, speaker: bytes, sources: Mapping[str, bytes]) -> Claim:
+    """Turns a basic ``claim`` into the full view, in place: merges its speaker's body and its
+    sources' bodies by id; returns it."""
     claim.speaker.MergeFromString(speaker)
     for citation in claim.citations:
         citation.source.MergeFromString(sources[citation.source_id])

@@ -5,11 +5,17 @@ database up one version inside one transaction; opening a database runs the
 ones it lacks, and refuses a database whose version is newer than this code.
 """
 
+import secrets
 import sqlite3
 from collections.abc import Callable
 
 import sqlite_utils
+from claimstore.v1.claim_pb2 import Claim
+from claimstore.v1.claim_revision_pb2 import CHANGE_TYPE_CREATED
+from claimstore.v1.source_pb2 import Source
+from claimstore.v1.speaker_pb2 import Speaker
 
+from . import _rows
 from ._errors import SchemaError
 
 
@@ -160,9 +166,77 @@ def _create_search_index_v2(db: sqlite_utils.Database) -> None:
     db.execute(f"INSERT INTO claims_search (rowid, text, speaker, topics, channel) {SEARCH_ROWS}")
 
 
+def _claim_history_v3(db: sqlite_utils.Database) -> None:
+    """Claims gain a revision number and a soft-delete time; every write to a claim records a
+    row in ``claim_revisions``, which is also the change log that WatchClaims reads.
+
+    Claims already stored get their revision 1 (a creation at their create_time), and every
+    stored body gets its etag.
+    """
+    db.execute("ALTER TABLE claims ADD COLUMN revision INTEGER NOT NULL DEFAULT 1")
+    # NULL while the claim is not deleted; the time it was deleted (microseconds) otherwise.
+    db.execute("ALTER TABLE claims ADD COLUMN delete_time INTEGER")
+    db.table("claim_revisions").create(
+        {
+            # The position in the change log: SQLite takes one writer at a time, so seq
+            # order is commit order.
+            "seq": int,
+            "claim_id": str,
+            "revision": int,
+            "speaker_id": str,  # the claim's speaker at this revision, for the full view
+            "body": bytes,  # a ClaimRevision, see _rows.revision_body
+        },
+        pk="seq",
+        foreign_keys=[("claim_id", "claims", "id")],
+        not_null={"claim_id", "revision", "speaker_id", "body"},
+    )
+    db.table("claim_revisions").create_index(["claim_id", "revision"], unique=True)
+    # Facts about the database itself; change_log_id tells this database's cursors apart.
+    db.table("store_info").create({"key": str, "value": str}, pk="key", not_null={"value"})
+    db.table("store_info").insert({"key": "change_log_id", "value": secrets.token_hex(8)})
+    _add_etags(db, "speakers", Speaker)
+    _add_etags(db, "sources", Source)
+    connection = db.conn
+    rows = connection.execute(
+        "SELECT seq, id, speaker_id, create_time, body FROM claims ORDER BY seq"
+    )
+    while batch := rows.fetchmany(1000):
+        claims, revisions = [], []
+        for seq, claim_id, speaker_id, create_time, body in batch:
+            claim = Claim.FromString(body)
+            claim.revision = 1
+            claim.etag = _rows.etag(claim_id, 1)
+            new_body = claim.SerializeToString()
+            claims.append((new_body, seq))
+            revision = _rows.revision_body(
+                new_body, revision=1, change_type=CHANGE_TYPE_CREATED, change_time_us=create_time
+            )
+            revisions.append((claim_id, 1, speaker_id, revision))
+        connection.executemany("UPDATE claims SET body = ? WHERE seq = ?", claims)
+        connection.executemany(
+            "INSERT INTO claim_revisions (claim_id, revision, speaker_id, body)"
+            " VALUES (?, ?, ?, ?)",
+            revisions,
+        )
+
+
+def _add_etags(
+    db: sqlite_utils.Database, table: str, message: type[Speaker] | type[Source]
+) -> None:
+    """Writes the etag of each row of ``table`` into its body."""
+    rows = db.conn.execute(f"SELECT id, update_time, body FROM {table}").fetchall()
+    updates = []
+    for resource_id, update_time, body in rows:
+        resource = message.FromString(body)
+        resource.etag = _rows.etag(resource_id, update_time)
+        updates.append((resource.SerializeToString(), resource_id))
+    db.conn.executemany(f"UPDATE {table} SET body = ? WHERE id = ?", updates)
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _create_v1,
     _create_search_index_v2,
+    _claim_history_v3,
 )
 """``MIGRATIONS[n]`` moves a database from version ``n`` to ``n + 1``."""
 

@@ -8,6 +8,8 @@ reads, so a read-then-write can never fail half-way on a stale snapshot.
 """
 
 import contextlib
+import dataclasses
+import functools
 import sqlite3
 import threading
 import time
@@ -18,6 +20,11 @@ from typing import Any
 
 import sqlite_utils
 from claimstore.v1.claim_pb2 import Claim
+from claimstore.v1.claim_revision_pb2 import (
+    CHANGE_TYPE_DELETED,
+    CHANGE_TYPE_UNDELETED,
+    ClaimRevision,
+)
 from claimstore.v1.source_pb2 import Source
 from claimstore.v1.speaker_pb2 import Speaker
 
@@ -26,14 +33,20 @@ from .._text import fold
 from . import _rows
 from ._errors import (
     AlreadyExistsError,
+    FailedPreconditionError,
     NotFoundError,
+    StaleEtagError,
     UnavailableError,
 )
 from ._model import (
+    ChangeEvent,
+    ChangeNote,
+    ChangePage,
     ClaimCursor,
     ClaimDraft,
     ClaimOrder,
     ClaimQuery,
+    DeletionDraft,
     ImportOutcome,
     Page,
     SearchCursor,
@@ -45,7 +58,14 @@ from ._model import (
 )
 from ._schema import migrate
 from ._sql import escape_like, placeholders
-from ._sqlite_writer import ClaimWriter, insert_source, insert_speaker
+from ._sqlite_writer import (
+    INSERT_REVISION,
+    ClaimWriter,
+    StoredClaim,
+    insert_source,
+    insert_speaker,
+    revision_row,
+)
 
 
 def _claim_columns(full: bool) -> str:
@@ -58,6 +78,11 @@ def _claim_columns(full: bool) -> str:
 
 def _speaker_join(full: bool) -> str:
     return " JOIN speakers sp ON sp.id = c.speaker_id" if full else ""
+
+
+def _revision_speaker_join(full: bool) -> str:
+    """Joins ``claim_revisions r`` to the speaker of the claim at that revision, when full."""
+    return " JOIN speakers sp ON sp.id = r.speaker_id" if full else ""
 
 
 _CACHE_KIB = 16 * 1024
@@ -94,6 +119,14 @@ class SqliteStore:
             db = sqlite_utils.Database(self._connection(), execute_plugins=False)
             db.enable_wal()
             self.schema_version = migrate(db)
+
+    @functools.cached_property
+    def change_log_id(self) -> str:
+        with self._read() as connection:
+            (value,) = connection.execute(
+                "SELECT value FROM store_info WHERE key = 'change_log_id'"
+            ).fetchone()
+        return str(value)
 
     # Connections and transactions
 
@@ -257,9 +290,10 @@ class SqliteStore:
 
     # Claims
 
-    def create_claim(self, draft: ClaimDraft) -> Claim:
+    def create_claim(self, draft: ClaimDraft, *, actor: str = "") -> Claim:
         with self._write() as connection:
-            (result,) = ClaimWriter(connection, self._ids, _now_us()).write([draft])
+            writer = ClaimWriter(connection, self._ids, _now_us(), actor=actor)
+            (result,) = writer.write([draft])
             if result.error is not None:
                 raise result.error
             if result.stored == "duplicate":
@@ -272,12 +306,14 @@ class SqliteStore:
                 )
             return self._fetch_claim(connection, result.claim_id)
 
-    def import_claims(self, drafts: Sequence[ClaimDraft]) -> list[ImportOutcome]:
+    def import_claims(
+        self, drafts: Sequence[ClaimDraft], *, actor: str = ""
+    ) -> list[ImportOutcome]:
         if not getattr(self._local, "bulk", False):
             self._connection().execute(f"PRAGMA cache_size = -{_BULK_CACHE_KIB}")
             self._local.bulk = True
         with self._write() as connection:
-            results = ClaimWriter(connection, self._ids, _now_us()).write(drafts)
+            results = ClaimWriter(connection, self._ids, _now_us(), actor=actor).write(drafts)
         return [
             ImportOutcome(
                 claim_id=result.claim_id,
@@ -287,9 +323,179 @@ class SqliteStore:
             for result in results
         ]
 
-    def get_claim(self, claim_id: str, *, full: bool = True) -> Claim:
+    def get_claim(self, claim_id: str, *, full: bool = True, revision: int = 0) -> Claim:
         with self._read() as connection:
-            return self._fetch_claim(connection, claim_id, full=full)
+            if not revision:
+                return self._fetch_claim(connection, claim_id, full=full)
+            rows = connection.execute(
+                f"SELECT r.body{', sp.body' if full else ''} FROM claim_revisions r"
+                f"{_revision_speaker_join(full)} WHERE r.claim_id = ? AND r.revision = ?",
+                (claim_id, revision),
+            ).fetchall()
+            if not rows:
+                self._stored_claim(connection, claim_id, ChangeNote())
+                raise NotFoundError("revision", f"{claim_id}@{revision}", "revision")
+            return self._revisions_from_rows(connection, rows, full=full)[0].claim
+
+    # Revising claims
+
+    def _stored_claim(
+        self, connection: sqlite3.Connection, claim_id: str, note: ChangeNote
+    ) -> tuple[StoredClaim, bool]:
+        """The claim a change builds on and whether it is deleted; raises NotFoundError, or
+        StaleEtagError when it is no longer at the version ``note`` expects."""
+        row = connection.execute(
+            "SELECT seq, create_time, revision, delete_time FROM claims WHERE id = ?", (claim_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError("claim", claim_id, "id")
+        stored = StoredClaim(row[0], claim_id, row[1], row[2])
+        current = _rows.etag(claim_id, stored.revision)
+        if (note.etag and note.etag != current) or (
+            note.base_revision and note.base_revision != stored.revision
+        ):
+            raise StaleEtagError("claim", claim_id, current)
+        return stored, row[3] is not None
+
+    def _live_claim(
+        self, connection: sqlite3.Connection, claim_id: str, note: ChangeNote
+    ) -> StoredClaim:
+        stored, deleted = self._stored_claim(connection, claim_id, note)
+        if deleted:
+            raise FailedPreconditionError(
+                "claim", claim_id, "DELETED", "the claim is deleted: undelete it first"
+            )
+        return stored
+
+    def update_claim(
+        self,
+        claim_id: str,
+        draft: ClaimDraft,
+        note: ChangeNote,
+        *,
+        unique_citations: bool = False,
+    ) -> Claim:
+        with self._write() as connection:
+            stored = self._live_claim(connection, claim_id, note)
+            writer = ClaimWriter(connection, self._ids, _now_us(), actor=note.actor)
+            writer.revise(stored, draft, note, unique_citations=unique_citations)
+            return self._fetch_claim(connection, claim_id)
+
+    def delete_claim(self, claim_id: str, deletion: DeletionDraft, note: ChangeNote) -> Claim:
+        with self._write() as connection:
+            stored = self._live_claim(connection, claim_id, note)
+            self._restate(connection, stored, deletion, note)
+            return self._fetch_claim(connection, claim_id)
+
+    def undelete_claim(self, claim_id: str, note: ChangeNote) -> Claim:
+        with self._write() as connection:
+            stored, deleted = self._stored_claim(connection, claim_id, note)
+            if not deleted:
+                raise FailedPreconditionError(
+                    "claim", claim_id, "NOT_DELETED", "the claim is not deleted"
+                )
+            self._restate(connection, stored, None, note)
+            return self._fetch_claim(connection, claim_id)
+
+    def _restate(
+        self,
+        connection: sqlite3.Connection,
+        stored: StoredClaim,
+        deletion: DeletionDraft | None,
+        note: ChangeNote,
+    ) -> None:
+        """Deletes the claim for ``deletion`` or, when None, undeletes it, as a new revision."""
+        now_us = _now_us()
+        revision = stored.revision + 1
+        body, speaker_id = connection.execute(
+            "SELECT body, speaker_id FROM claims WHERE seq = ?", (stored.seq,)
+        ).fetchone()
+        body = _rows.restated_claim_body(body, now_us, revision, deletion)
+        connection.execute(
+            "UPDATE claims SET body = ?, revision = ?, update_time = ?, delete_time = ?"
+            " WHERE seq = ?",
+            (body, revision, now_us, None if deletion is None else now_us, stored.seq),
+        )
+        change_type = CHANGE_TYPE_UNDELETED if deletion is None else CHANGE_TYPE_DELETED
+        connection.execute(
+            INSERT_REVISION,
+            revision_row(
+                stored.claim_id,
+                speaker_id,
+                body,
+                revision=revision,
+                change_type=change_type,
+                now_us=now_us,
+                note=note,
+            ),
+        )
+
+    # Revisions and the change log
+
+    def list_claim_revisions(
+        self, claim_id: str, *, after_revision: int, limit: int, full: bool = False
+    ) -> Page[ClaimRevision]:
+        with self._read() as connection:
+            rows = connection.execute(
+                f"SELECT r.body{', sp.body' if full else ''} FROM claim_revisions r"
+                f"{_revision_speaker_join(full)} WHERE r.claim_id = ? AND r.revision > ?"
+                " ORDER BY r.revision LIMIT ?",
+                (claim_id, after_revision, limit + 1),
+            ).fetchall()
+            if not rows:
+                self._stored_claim(connection, claim_id, ChangeNote())
+            revisions = self._revisions_from_rows(connection, rows[:limit], full=full)
+        return Page(revisions, len(rows) > limit)
+
+    def change_log_head(self) -> int:
+        with self._read() as connection:
+            (head,) = connection.execute(
+                "SELECT coalesce(max(seq), 0) FROM claim_revisions"
+            ).fetchone()
+        return int(head)
+
+    def read_changes(
+        self, after_seq: int, query: ClaimQuery, *, limit: int, full: bool = False
+    ) -> ChangePage:
+        conditions, params = claim_conditions(dataclasses.replace(query, show_deleted=True))
+        claims_join = " JOIN claims c ON c.id = r.claim_id" if conditions else ""
+        sql = (
+            f"SELECT r.seq, r.body{', sp.body' if full else ''} FROM claim_revisions r"
+            f"{claims_join}{_revision_speaker_join(full)}"
+            f" WHERE {' AND '.join(['r.seq > ?', 'r.seq <= ?', *conditions])}"
+            " ORDER BY r.seq LIMIT ?"
+        )
+        with self._read() as connection:
+            # One snapshot for both reads, so that "read up to head" holds for the page.
+            connection.execute("BEGIN")
+            try:
+                (head,) = connection.execute(
+                    "SELECT coalesce(max(seq), 0) FROM claim_revisions"
+                ).fetchone()
+                rows = connection.execute(sql, [after_seq, head, *params, limit + 1]).fetchall()
+                page = rows[:limit]
+                revisions = self._revisions_from_rows(
+                    connection, [row[1:] for row in page], full=full
+                )
+            finally:
+                connection.execute("COMMIT")
+        has_more = len(rows) > limit
+        events = [
+            ChangeEvent(row[0], revision) for row, revision in zip(page, revisions, strict=True)
+        ]
+        return ChangePage(events, events[-1].seq if has_more else max(head, after_seq), has_more)
+
+    def _revisions_from_rows(
+        self, connection: sqlite3.Connection, rows: Sequence[Sequence[Any]], *, full: bool
+    ) -> list[ClaimRevision]:
+        """Returns the revisions of rows holding a revision body and, when full, the body of
+        the claim's speaker."""
+        revisions = [_rows.revision_from_body(row[0]) for row in rows]
+        if full:
+            sources = self._source_bodies(connection, [r.claim for r in revisions])
+            for row, revision in zip(rows, revisions, strict=True):
+                _rows.fill_claim(revision.claim, row[1], sources)
+        return revisions
 
     def _fetch_claim(
         self, connection: sqlite3.Connection, claim_id: str, *, full: bool = True
@@ -306,21 +512,28 @@ class SqliteStore:
         self, connection: sqlite3.Connection, rows: Sequence[sqlite3.Row], *, full: bool
     ) -> list[Claim]:
         """Returns the claims of rows that start with the columns of :func:`_claim_columns`."""
-        if not full:
-            return [_rows.basic_claim(row[0]) for row in rows]
         claims = [_rows.basic_claim(row[0]) for row in rows]
+        if full:
+            sources = self._source_bodies(connection, claims)
+            for row, claim in zip(rows, claims, strict=True):
+                _rows.fill_claim(claim, row[1], sources)
+        return claims
+
+    def _source_bodies(
+        self, connection: sqlite3.Connection, claims: Sequence[Claim]
+    ) -> dict[str, bytes]:
+        """The bodies of the sources that ``claims`` cite, by id."""
         source_ids = sorted(
             {citation.source_id for claim in claims for citation in claim.citations}
         )
-        sources: dict[str, bytes] = {}
-        if source_ids:
-            sources = dict(
-                connection.execute(
-                    f"SELECT id, body FROM sources WHERE id IN ({placeholders(len(source_ids))})",
-                    source_ids,
-                ).fetchall()
-            )
-        return [_rows.full_claim(row[0], row[1], sources) for row in rows]
+        if not source_ids:
+            return {}
+        return dict(
+            connection.execute(
+                f"SELECT id, body FROM sources WHERE id IN ({placeholders(len(source_ids))})",
+                source_ids,
+            ).fetchall()
+        )
 
     def search_claims(
         self,
@@ -458,7 +671,7 @@ def claim_conditions(query: ClaimQuery) -> tuple[list[str], list[Any]]:
     This is the one translation of a claim filter into SQL: every claim query
     (list, and the exports and searches to come) builds its WHERE clause here.
     """
-    conditions: list[str] = []
+    conditions: list[str] = [] if query.show_deleted else ["c.delete_time IS NULL"]
     params: list[Any] = []
     if query.speaker_ids:
         conditions.append(f"c.speaker_id IN ({placeholders(len(query.speaker_ids))})")

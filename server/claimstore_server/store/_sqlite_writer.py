@@ -7,6 +7,9 @@ order, reporting the ones that fail without writing anything for them; and it
 writes the claims, topics and citations of the batch with one ``executemany``
 each. What one claim of the batch creates (a speaker, a source) or stores is
 seen by the claims after it, exactly as if they had come one by one.
+
+Every claim written gets its revision row (the change log entry) in the same
+transaction, made by :func:`revision_row`.
 """
 
 import hashlib
@@ -16,11 +19,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from claimstore.v1.claim_revision_pb2 import CHANGE_TYPE_CREATED, CHANGE_TYPE_UPDATED
+
 from .. import _ids
 from .._text import fold, fold_name
 from . import _rows
 from ._errors import AlreadyExistsError, AmbiguousError, NotFoundError, StoreError
-from ._model import CitationDraft, ClaimDraft, SourceDraft, SpeakerDraft
+from ._model import ChangeNote, CitationDraft, ClaimDraft, SourceDraft, SpeakerDraft
 from ._schema import SEARCH_ROWS
 from ._sql import placeholders
 
@@ -46,6 +51,49 @@ def content_key(speaker_id: str, stated_at_us: int, folded_text: str) -> str:
     accents or punctuation (``folded_text``, the text through ``fold``)."""
     content = f"{speaker_id}\n{stated_at_us}\n{folded_text}"
     return hashlib.sha256(content.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredClaim:
+    """What a revision of a stored claim builds on: its row and its current revision."""
+
+    seq: int
+    claim_id: str
+    create_time_us: int
+    revision: int
+
+
+INSERT_REVISION: Final = (
+    "INSERT INTO claim_revisions (claim_id, revision, speaker_id, body) VALUES (?, ?, ?, ?)"
+)
+
+
+def revision_row(
+    claim_id: str,
+    speaker_id: str,
+    claim_body: bytes,
+    *,
+    revision: int,
+    change_type: int,
+    now_us: int,
+    note: ChangeNote,
+) -> tuple[str, int, str, bytes]:
+    """The claim_revisions row (for :data:`INSERT_REVISION`) recording revision ``revision``
+    of a claim whose body is now ``claim_body``."""
+    return (
+        claim_id,
+        revision,
+        speaker_id,
+        _rows.revision_body(
+            claim_body,
+            revision=revision,
+            change_type=change_type,
+            change_time_us=now_us,
+            actor=note.actor,
+            reason=note.reason,
+            changed_fields=note.changed_fields,
+        ),
+    )
 
 
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
@@ -117,10 +165,18 @@ def _identity(draft: SourceDraft) -> tuple[str, str, int | None]:
 class ClaimWriter:
     """Stores batches of claim drafts in the caller's transaction."""
 
-    def __init__(self, connection: sqlite3.Connection, ids: _ids.IdGenerator, now_us: int) -> None:
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        ids: _ids.IdGenerator,
+        now_us: int,
+        *,
+        actor: str = "",
+    ) -> None:
         self._connection = connection
         self._ids = ids
         self._now_us = now_us
+        self._actor = actor
         # What the batch knows: looked up before it starts, and added to as it goes.
         self._requests: dict[str, tuple[str, str]] = {}  # request_id -> (claim_id, fingerprint)
         self._speaker_ids: set[str] = set()
@@ -136,6 +192,7 @@ class ClaimWriter:
         self._topics: list[tuple[str, str]] = []
         self._citations: list[tuple[Any, ...]] = []
         self._request_rows: list[tuple[str, str, str]] = []
+        self._revisions: list[tuple[str, int, str, bytes]] = []
 
     def write(self, drafts: Sequence[ClaimDraft]) -> list[WriteResult]:
         """Stores ``drafts`` unless stored already; returns one result per draft, in order."""
@@ -284,6 +341,14 @@ class ClaimWriter:
         except StoreError as error:
             return WriteResult(error=error)
         # Nothing can fail from here on: the claim is written whole.
+        speaker_id, resolved = self._create_missing(draft, speaker_id, source_ids)
+        return WriteResult(self._add_claim(draft, speaker_id, resolved), "created")
+
+    def _create_missing(
+        self, draft: ClaimDraft, speaker_id: str | None, source_ids: list[str | None]
+    ) -> tuple[str, list[str]]:
+        """Creates the new speaker and sources ``draft`` names (None in ``speaker_id`` and
+        ``source_ids``); returns the ids of its speaker and of its citations' sources."""
         if speaker_id is None:
             assert draft.speaker is not None
             speaker_id = self._create_speaker(draft.speaker)
@@ -294,7 +359,92 @@ class ClaimWriter:
             # An earlier citation of this claim may have just created the same new source.
             found = source_id or self._source_of(citation, index)
             resolved.append(found if found is not None else self._create_source(citation))
-        return WriteResult(self._add_claim(draft, speaker_id, resolved), "created")
+        return speaker_id, resolved
+
+    def revise(
+        self,
+        claim: StoredClaim,
+        draft: ClaimDraft,
+        note: ChangeNote,
+        *,
+        unique_citations: bool = False,
+    ) -> None:
+        """Rewrites the stored ``claim`` as ``draft`` says, as its next revision.
+
+        Raises the StoreError that keeps it from being written, and then writes
+        nothing: an unknown speaker or source, the content of another claim, or,
+        with ``unique_citations``, a source cited twice in the same role.
+        """
+        self._look_up([draft])
+        speaker_id = self._speaker_of(draft)
+        if speaker_id is not None:
+            other = self._claim_by_content.get(self._content_key(draft, speaker_id))
+            if other is not None and other != claim.claim_id:
+                raise AlreadyExistsError(
+                    "claim",
+                    "claim",
+                    draft.text[:80],
+                    existing_id=other,
+                    reason="another claim has the same speaker, stated_at and text",
+                )
+        found = [self._source_of(citation, i) for i, citation in enumerate(draft.citations)]
+        speaker_id, source_ids = self._create_missing(draft, speaker_id, found)
+        if unique_citations:
+            pairs = [(s, c.role) for s, c in zip(source_ids, draft.citations, strict=True)]
+            if len(set(pairs)) < len(pairs):
+                raise AlreadyExistsError(
+                    "citation",
+                    "citation",
+                    pairs[-1][0],
+                    existing_id=claim.claim_id,
+                    reason="the claim already cites this source in this role",
+                )
+        revision = claim.revision + 1
+        row = self._claim_row(
+            claim.claim_id,
+            draft,
+            speaker_id,
+            source_ids,
+            revision=revision,
+            create_time_us=claim.create_time_us,
+        )
+        connection = self._connection
+        connection.execute(
+            "UPDATE claims SET text = ?, attribution = ?, speaker_id = ?, stated_at = ?,"
+            " stated_at_precision = ?, channel = ?, language = ?, topics = ?, content_key = ?,"
+            " update_time = ?, body = ?, revision = ? WHERE seq = ?",
+            (*row[1:10], row[11], row[12], revision, claim.seq),
+        )
+        connection.execute("DELETE FROM claim_topics WHERE claim_id = ?", (claim.claim_id,))
+        connection.execute("DELETE FROM citations WHERE claim_id = ?", (claim.claim_id,))
+        self._add_children(claim.claim_id, draft, source_ids)
+        connection.executemany(
+            "INSERT OR IGNORE INTO claim_topics (topic, claim_id) VALUES (?, ?)", self._topics
+        )
+        connection.executemany(
+            "INSERT INTO citations (claim_id, position, source_id, role, excerpt)"
+            " VALUES (?, ?, ?, ?, ?)",
+            self._citations,
+        )
+        self._topics, self._citations = [], []
+        connection.execute("DELETE FROM claims_search WHERE rowid = ?", (claim.seq,))
+        connection.execute(
+            f"INSERT INTO claims_search (rowid, text, speaker, topics, channel) {SEARCH_ROWS}"
+            " WHERE c.seq = ?",
+            (claim.seq,),
+        )
+        connection.execute(
+            INSERT_REVISION,
+            revision_row(
+                claim.claim_id,
+                speaker_id,
+                row[12],
+                revision=revision,
+                change_type=CHANGE_TYPE_UPDATED,
+                now_us=self._now_us,
+                note=note,
+            ),
+        )
 
     def _create_speaker(self, draft: SpeakerDraft) -> str:
         speaker_id = insert_speaker(self._connection, self._ids, draft, self._now_us)
@@ -315,26 +465,44 @@ class ClaimWriter:
             self._source_by_identity[_identity(citation.source)] = source_id
         return source_id
 
-    def _add_claim(self, draft: ClaimDraft, speaker_id: str, source_ids: list[str]) -> str:
-        claim_id = self._ids.new(_ids.CLAIM_PREFIX)
-        key = self._content_key(draft, speaker_id)
-        self._claims.append(
-            (
+    def _claim_row(
+        self,
+        claim_id: str,
+        draft: ClaimDraft,
+        speaker_id: str,
+        source_ids: list[str],
+        *,
+        revision: int = 1,
+        create_time_us: int | None = None,
+    ) -> tuple[Any, ...]:
+        """The values of the claims row of ``draft``, in the column order of _flush's INSERT."""
+        create_time_us = self._now_us if create_time_us is None else create_time_us
+        return (
+            claim_id,
+            draft.text,
+            draft.attribution,
+            speaker_id,
+            draft.stated_at_us,
+            draft.stated_at_precision,
+            draft.channel,
+            draft.language,
+            json.dumps(list(draft.topics), ensure_ascii=False),
+            self._content_key(draft, speaker_id),
+            create_time_us,
+            self._now_us,
+            _rows.claim_body(
                 claim_id,
-                draft.text,
-                draft.attribution,
                 speaker_id,
-                draft.stated_at_us,
-                draft.stated_at_precision,
-                draft.channel,
-                draft.language,
-                json.dumps(list(draft.topics), ensure_ascii=False),
-                key,
+                source_ids,
+                draft,
                 self._now_us,
-                self._now_us,
-                _rows.claim_body(claim_id, speaker_id, source_ids, draft, self._now_us),
-            )
+                create_time_us=create_time_us,
+                revision=revision,
+            ),
         )
+
+    def _add_children(self, claim_id: str, draft: ClaimDraft, source_ids: list[str]) -> None:
+        """Queues the topics and citations rows of a claim."""
         self._topics += [(fold_name(topic), claim_id) for topic in draft.topics]
         self._citations += [
             (claim_id, position, source_id, citation.role, citation.excerpt)
@@ -342,7 +510,24 @@ class ClaimWriter:
                 zip(source_ids, draft.citations, strict=True)
             )
         ]
-        self._claim_by_content[key] = claim_id
+
+    def _add_claim(self, draft: ClaimDraft, speaker_id: str, source_ids: list[str]) -> str:
+        claim_id = self._ids.new(_ids.CLAIM_PREFIX)
+        row = self._claim_row(claim_id, draft, speaker_id, source_ids)
+        self._claims.append(row)
+        self._add_children(claim_id, draft, source_ids)
+        self._revisions.append(
+            revision_row(
+                claim_id,
+                speaker_id,
+                row[-1],
+                revision=1,
+                change_type=CHANGE_TYPE_CREATED,
+                now_us=self._now_us,
+                note=ChangeNote(actor=self._actor),
+            )
+        )
+        self._claim_by_content[row[9]] = claim_id
         if draft.request_id:
             self._requests[draft.request_id] = (claim_id, draft.fingerprint)
             self._request_rows.append((draft.request_id, claim_id, draft.fingerprint))
@@ -373,6 +558,7 @@ class ClaimWriter:
             "INSERT INTO claim_requests (request_id, claim_id, fingerprint) VALUES (?, ?, ?)",
             self._request_rows,
         )
+        execute_many(INSERT_REVISION, self._revisions)
         # The batch's claims got the seqs after the last one: index them in one statement.
         self._connection.execute(
             f"INSERT INTO claims_search (rowid, text, speaker, topics, channel) {SEARCH_ROWS}"
@@ -380,3 +566,4 @@ class ClaimWriter:
             (last_seq,),
         )
         self._claims, self._topics, self._citations, self._request_rows = [], [], [], []
+        self._revisions = []

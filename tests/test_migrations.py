@@ -1,13 +1,17 @@
-"""Schema version 1 (no search index) to version 2: the claims a version-1 database holds
-become searchable when the current store opens it, once."""
+"""Forward migrations of a version-1 database: the claims it holds become searchable
+(version 2) and get their first revision and etags (version 3) when the current store opens
+it, once."""
 
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 import claimstore
+import grpc
 import pytest
 import sqlite_utils
+from claimstore.v1 import claim_service_pb2, claim_service_pb2_grpc
+from claimstore.v1.claim_revision_pb2 import CHANGE_TYPE_CREATED
 from claimstore_server.store import SchemaError, SqliteStore, _schema
 from helpers import start_server
 
@@ -77,7 +81,10 @@ def v1_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     database = sqlite_utils.Database(path)
     database.execute("ATTACH DATABASE ? AS written", [str(written)])
     for table in V1_TABLES:
-        database.execute(f"INSERT INTO main.{table} SELECT * FROM written.{table}")
+        columns = ", ".join(database.table(table).columns_dict)
+        database.execute(
+            f"INSERT INTO main.{table} ({columns}) SELECT {columns} FROM written.{table}"
+        )
     database.conn.commit()
     database.execute("DETACH DATABASE written")
     database.close()
@@ -114,9 +121,9 @@ def test_opening_a_version_1_database_indexes_its_claims_once(
 ) -> None:
     ran = spying(monkeypatch)
     store = SqliteStore(v1_db)
-    assert store.schema_version == _schema.LATEST_VERSION == 2
+    assert store.schema_version == _schema.LATEST_VERSION == 3
     store.close()
-    assert ran == [1]
+    assert ran == [1, 2]
     assert user_version(v1_db) == _schema.LATEST_VERSION
     with sqlite3.connect(v1_db) as database:
         assert database.execute("SELECT count(*) FROM claims_search").fetchone() == (len(CLAIMS),)
@@ -125,7 +132,7 @@ def test_opening_a_version_1_database_indexes_its_claims_once(
     again = SqliteStore(v1_db)
     assert again.schema_version == _schema.LATEST_VERSION
     again.close()
-    assert ran == [1], "opening a migrated database runs no migration"
+    assert ran == [1, 2], "opening a migrated database runs no migration"
     assert user_version(v1_db) == _schema.LATEST_VERSION
     with sqlite3.connect(v1_db) as database:
         assert database.execute("SELECT count(*) FROM claims_search").fetchone() == (len(CLAIMS),)
@@ -190,3 +197,38 @@ def test_a_database_newer_than_the_code_is_refused(tmp_path: Path) -> None:
     database.close()
     with pytest.raises(SchemaError, match="newer than this claimstore"):
         SqliteStore(path)
+
+
+def test_migrated_claims_get_their_first_revision_and_etags(v1_db: Path) -> None:
+    server = start_server(v1_db)
+    try:
+        with (
+            claimstore.Client(server.target) as client,
+            grpc.insecure_channel(server.target) as channel,
+        ):
+            stub = claim_service_pb2_grpc.ClaimServiceStub(channel)
+            claims = list(client.list_claims(view="full"))
+            assert len(claims) == len(CLAIMS)
+            for claim in claims:
+                assert claim.revision == 1
+                assert claim.etag
+                assert claim.speaker.etag
+                assert all(citation.source.etag for citation in claim.citations)
+                revisions = stub.ListClaimRevisions(
+                    claim_service_pb2.ListClaimRevisionsRequest(claim_id=claim.id)
+                ).revisions
+                assert [r.revision for r in revisions] == [1]
+                assert revisions[0].change_type == CHANGE_TYPE_CREATED
+                assert revisions[0].change_time == claim.create_time
+                assert revisions[0].claim.etag == claim.etag
+            # The migrated claims can be changed like any other.
+            first = claims[0]
+            updated = stub.UpdateClaim(
+                claim_service_pb2.UpdateClaimRequest(
+                    claim=claimstore.Claim(id=first.id, channel="interview", etag=first.etag),
+                    update_mask={"paths": ["channel"]},
+                )
+            )
+            assert (updated.revision, updated.channel) == (2, "interview")
+    finally:
+        server.stop(0)
