@@ -362,6 +362,8 @@ def test_retract_then_undelete(stub: ClaimServiceStub, create: Create) -> None:
     assert get(stub, original.id) == deleted
     assert listed_ids(stub) == {kept.id}
     assert listed_ids(stub, show_deleted=True) == {kept.id, original.id}
+    speaker = stub.GetSpeaker(claim_service_pb2.GetSpeakerRequest(id=original.speaker_id))
+    assert speaker.claim_count == 1, "a deleted claim leaves its speaker's count"
 
     def searched(show_deleted: bool) -> list[str]:
         response = stub.SearchClaims(

@@ -111,7 +111,8 @@ class ClaimServiceStub:
     transaction and then answers it with one result per claim, in order.
     A claim is CREATED, or ALREADY_EXISTS when its request_id was seen before
     or a claim with the same speaker, stated_at and text (ignoring case,
-    accents and punctuation) is stored, or FAILED with the error CreateClaim
+    accents and punctuation) is stored, deleted or not (so importing a file
+    again does not bring back a retracted claim), or FAILED with the error CreateClaim
     would give; one bad claim never stops the others, and a claim is stored
     with all its citations or not at all. Each batch is answered once it is
     stored: when a client cancels, every batch it was answered is kept (and a
@@ -215,7 +216,8 @@ class ClaimServiceAsyncStub(ClaimServiceStub):
     transaction and then answers it with one result per claim, in order.
     A claim is CREATED, or ALREADY_EXISTS when its request_id was seen before
     or a claim with the same speaker, stated_at and text (ignoring case,
-    accents and punctuation) is stored, or FAILED with the error CreateClaim
+    accents and punctuation) is stored, deleted or not (so importing a file
+    again does not bring back a retracted claim), or FAILED with the error CreateClaim
     would give; one bad claim never stops the others, and a claim is stored
     with all its citations or not at all. Each batch is answered once it is
     stored: when a client cancels, every batch it was answered is kept (and a
@@ -388,7 +390,8 @@ class ClaimServiceServicer(metaclass=_abc_1.ABCMeta):
         transaction and then answers it with one result per claim, in order.
         A claim is CREATED, or ALREADY_EXISTS when its request_id was seen before
         or a claim with the same speaker, stated_at and text (ignoring case,
-        accents and punctuation) is stored, or FAILED with the error CreateClaim
+        accents and punctuation) is stored, deleted or not (so importing a file
+        again does not bring back a retracted claim), or FAILED with the error CreateClaim
         would give; one bad claim never stops the others, and a claim is stored
         with all its citations or not at all. Each batch is answered once it is
         stored: when a client cancels, every batch it was answered is kept (and a

@@ -97,8 +97,8 @@ class Speaker(_message.Message):
     given it must be "Q" followed by digits.
     """
     claim_count: _builtins.int
-    """How many claims the speaker made. Output only; set by GetSpeaker and
-    ListSpeakers.
+    """How many claims the speaker made, deleted claims left out. Output only;
+    set by GetSpeaker and ListSpeakers.
     """
     etag: _builtins.str
     """Identifies this version of the speaker (AIP-154). Output only."""

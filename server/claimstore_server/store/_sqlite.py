@@ -242,7 +242,8 @@ class SqliteStore:
         return dict(
             connection.execute(
                 "SELECT speaker_id, COUNT(*) FROM claims"
-                f" WHERE speaker_id IN ({placeholders(len(speaker_ids))}) GROUP BY speaker_id",
+                f" WHERE speaker_id IN ({placeholders(len(speaker_ids))})"
+                " AND delete_time IS NULL GROUP BY speaker_id",
                 list(speaker_ids),
             ).fetchall()
         )
