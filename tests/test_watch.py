@@ -270,3 +270,29 @@ def test_server_shutdown_ends_watches_with_unavailable(tmp_path: Path) -> None:
             assert watch.error is not None
             assert watch.error.code() == grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
         assert elapsed < 10, "the server does not wait out its grace period for watches"
+
+
+def test_a_slow_watcher_holds_up_neither_writers_nor_other_watchers(
+    stub: ClaimServiceStub,
+) -> None:
+    # This one is never read until the end: the server can only buffer up to the stream's
+    # flow-control window for it, then its watch waits.
+    slow = stub.WatchClaims(claim_service_pb2.WatchClaimsRequest())
+    first = next(slow)
+    fast = Watch(stub)
+    try:
+        made = [
+            create(stub, f"Claim {number} with some words to fill the window").id
+            for number in range(1500)
+        ]
+        assert [e.revision.claim.id for e in fast.events(1500)] == made
+        received: list[str] = []
+        for response in slow:
+            received.extend(event.revision.claim.id for event in response.events)
+            if len(received) >= len(made):
+                break
+        assert first.cursor
+        assert received == made
+    finally:
+        slow.cancel()
+        fast.close()
