@@ -108,9 +108,43 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         actor = _validation.actor(context.invocation_metadata())
         current = self._store.get_claim(claim_id, full=False)
         revised = _validation.revised_claim(current, request.claim, paths)
-        draft = _validation.claim_draft(claim_service_pb2.CreateClaimRequest(claim=revised))
         note = ChangeNote(actor, reason, paths, request.claim.etag, current.revision)
-        claim = self._store.update_claim(claim_id, draft, note)
+        return self._revise(revised, note)
+
+    @reports_errors
+    async def AddCitation(
+        self, request: claim_service_pb2.AddCitationRequest, context: Context
+    ) -> Claim:
+        claim_id = _validation.resource_id(request.claim_id, _ids.CLAIM_PREFIX, "claim_id")
+        _validation.citation_draft(request.citation if request.HasField("citation") else None)
+        reason = _validation.change_reason(request.reason)
+        actor = _validation.actor(context.invocation_metadata())
+        current = self._store.get_claim(claim_id, full=False)
+        revised = _validation.cited_claim(current, request.citation)
+        note = ChangeNote(actor, reason, ("citations",), request.etag, current.revision)
+        return self._revise(revised, note, unique_citations=True)
+
+    @reports_errors
+    async def RemoveCitation(
+        self, request: claim_service_pb2.RemoveCitationRequest, context: Context
+    ) -> Claim:
+        claim_id = _validation.resource_id(request.claim_id, _ids.CLAIM_PREFIX, "claim_id")
+        source_id = _validation.resource_id(request.source_id, _ids.SOURCE_PREFIX, "source_id")
+        role = _validation.citation_role(request.role)
+        reason = _validation.change_reason(request.reason)
+        actor = _validation.actor(context.invocation_metadata())
+        current = self._store.get_claim(claim_id, full=False)
+        revised = _validation.uncited_claim(current, source_id, role)
+        if len(revised.citations) == len(current.citations):
+            raise NotFoundError("citation", source_id, "source_id")
+        note = ChangeNote(actor, reason, ("citations",), request.etag, current.revision)
+        return self._revise(revised, note)
+
+    def _revise(self, revised: Claim, note: ChangeNote, *, unique_citations: bool = False) -> Claim:
+        """Checks ``revised``, a stored claim with changes, as a whole claim, and stores it as
+        the claim's next revision."""
+        draft = _validation.claim_draft(claim_service_pb2.CreateClaimRequest(claim=revised))
+        claim = self._store.update_claim(revised.id, draft, note, unique_citations=unique_citations)
         self._changes.changed()
         return claim
 
@@ -134,63 +168,6 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         reason = _validation.change_reason(request.reason)
         actor = _validation.actor(context.invocation_metadata())
         claim = self._store.undelete_claim(claim_id, ChangeNote(actor, reason, etag=request.etag))
-        self._changes.changed()
-        return claim
-
-    @reports_errors
-    async def AddCitation(
-        self, request: claim_service_pb2.AddCitationRequest, context: Context
-    ) -> Claim:
-        claim_id = _validation.resource_id(request.claim_id, _ids.CLAIM_PREFIX, "claim_id")
-        if not request.HasField("citation"):
-            raise _validation.ValidationError(
-                [_validation.FieldViolation("citation", "is required")]
-            )
-        _validation.citation_draft(request.citation)
-        reason = _validation.change_reason(request.reason)
-        actor = _validation.actor(context.invocation_metadata())
-        current = self._store.get_claim(claim_id, full=False)
-        revised = Claim()
-        revised.CopyFrom(current)
-        revised.citations.append(request.citation)
-        if len(revised.citations) > _validation.MAX_CITATIONS:
-            raise _validation.ValidationError(
-                [
-                    _validation.FieldViolation(
-                        "citation",
-                        f"the claim has {_validation.MAX_CITATIONS} citations, the most it may",
-                    )
-                ]
-            )
-        draft = _validation.claim_draft(claim_service_pb2.CreateClaimRequest(claim=revised))
-        note = ChangeNote(actor, reason, ("citations",), request.etag, current.revision)
-        claim = self._store.update_claim(claim_id, draft, note, unique_citations=True)
-        self._changes.changed()
-        return claim
-
-    @reports_errors
-    async def RemoveCitation(
-        self, request: claim_service_pb2.RemoveCitationRequest, context: Context
-    ) -> Claim:
-        claim_id = _validation.resource_id(request.claim_id, _ids.CLAIM_PREFIX, "claim_id")
-        source_id = _validation.resource_id(request.source_id, _ids.SOURCE_PREFIX, "source_id")
-        role = _validation.citation_role(request.role)
-        reason = _validation.change_reason(request.reason)
-        actor = _validation.actor(context.invocation_metadata())
-        current = self._store.get_claim(claim_id, full=False)
-        revised = Claim()
-        revised.CopyFrom(current)
-        del revised.citations[:]
-        revised.citations.extend(
-            citation
-            for citation in current.citations
-            if not (citation.source_id == source_id and role in (0, citation.role))
-        )
-        if len(revised.citations) == len(current.citations):
-            raise NotFoundError("citation", source_id, "source_id")
-        draft = _validation.claim_draft(claim_service_pb2.CreateClaimRequest(claim=revised))
-        note = ChangeNote(actor, reason, ("citations",), request.etag, current.revision)
-        claim = self._store.update_claim(claim_id, draft, note)
         self._changes.changed()
         return claim
 

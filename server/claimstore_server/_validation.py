@@ -681,12 +681,43 @@ def revised_claim(
     return revised
 
 
-def citation_draft(citation: claim_pb2.Citation, field: str = "citation") -> CitationDraft:
+def citation_draft(citation: claim_pb2.Citation | None, field: str = "citation") -> CitationDraft:
     """Checks one citation given alone (AddCitation); returns it."""
     check = _Violations()
+    if citation is None:
+        check.add(field, "is required")
+        check.raise_if_any()
+    assert citation is not None
     draft = _citation_draft(citation, field, check)
     check.raise_if_any()
     return draft
+
+
+def cited_claim(
+    current: claim_pb2.Claim, citation: claim_pb2.Citation, field: str = "citation"
+) -> claim_pb2.Claim:
+    """Returns ``current`` with ``citation`` added last, after checking there is room."""
+    if len(current.citations) >= MAX_CITATIONS:
+        raise ValidationError(
+            [FieldViolation(field, f"the claim has {MAX_CITATIONS} citations, the most it may")]
+        )
+    revised = claim_pb2.Claim()
+    revised.CopyFrom(current)
+    revised.citations.append(citation)
+    return revised
+
+
+def uncited_claim(current: claim_pb2.Claim, source_id: str, role: int) -> claim_pb2.Claim:
+    """Returns ``current`` without its citations of ``source_id`` in ``role`` (0: any role)."""
+    revised = claim_pb2.Claim()
+    revised.CopyFrom(current)
+    del revised.citations[:]
+    revised.citations.extend(
+        citation
+        for citation in current.citations
+        if not (citation.source_id == source_id and role in (0, citation.role))
+    )
+    return revised
 
 
 def citation_role(value: int, field: str = "role") -> int:
