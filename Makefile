@@ -24,7 +24,7 @@ PROTO_FILES := $(wildcard protos/claimstore/v1/*.proto)
 SERVICE_PROTOS := $(wildcard protos/claimstore/v1/*_service.proto)
 GEN_DIR := client
 
-.PHONY: help venv serve test seed query search speakers export lint fmt proto proto-check buf-lint bench bench-bulk bench-search clean
+.PHONY: help venv serve test seed query search speakers export lint fmt proto proto-check buf-lint bench bench-bulk bench-search bench-watch clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -102,6 +102,9 @@ bench-bulk: venv ## ImportClaims against the store, and ExportClaims' memory (bu
 
 bench-search: venv ## SearchClaims over 1,000,000 claims, against SQLite and Datasette if installed
 	$(BIN)/python -m benchmarks.search
+
+bench-watch: venv ## WatchClaims delivery latency (1 and 10 watchers) and writers' cost of 10 (~1 minute)
+	$(BIN)/python -m benchmarks.watch
 
 clean: ## remove the virtual environment and tool caches
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
