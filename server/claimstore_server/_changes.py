@@ -1,25 +1,46 @@
-"""The change feed behind WatchClaims: cursors, and waking watches when the log grows.
+"""The change feed behind WatchClaims: cursors, the shared tail of the log, and wake-ups.
 
 The change log is the store's claim revisions in commit order
-(``ClaimStore.read_changes``). Each watch reads the log itself, from its own
-cursor, so a slow watcher only falls behind: it never holds up the writers or
-the other watchers. What watches share is knowing when to read. The servicer
-calls :meth:`ChangeFeed.changed` after each write it commits; the feed then
-reads the log's head once and wakes every watch waiting below it. It also
-looks at the head every ``poll_seconds``, for writes that another server
-process made to the same database.
+(``ClaimStore.read_changes``). One :class:`ChangeFeed` per server follows it:
+the servicer calls :meth:`ChangeFeed.changed` after each write it commits, and
+the feed reads the new entries once, keeps the most recent ones in memory (the
+tail) and wakes every watch. It also looks at the log every ``poll_seconds``,
+for writes that another server process made to the same database.
+
+What a write costs the watches is therefore one read of the log, however many
+watch it: a watch of every claim in the basic view takes its events from the
+tail, and watches at the same position share one response message. Under a
+stream of writes the feed reads at most once every ``min_interval`` seconds,
+so each read (and each response) gathers several changes instead of one per
+write; a change waits at most that long before it is sent.
+
+A watch that fell behind the tail, or that filters or asks for the full view,
+reads the log itself (see the servicer): a slow watcher only falls behind, and
+never holds up the writers or the other watchers.
 """
 
 import asyncio
 import contextlib
+import functools
 import logging
+import time
+from collections import deque
+from concurrent.futures import Executor
+from dataclasses import dataclass
 from typing import Final
+
+from claimstore.v1 import claim_service_pb2
 
 from . import _pagination
 from ._validation import FieldViolation, ValidationError
-from .store import ClaimStore, StoreError, UnavailableError
+from .store import ChangePage, ClaimQuery, ClaimStore, StoreError, UnavailableError
+
+EVERY_CLAIM: Final = ClaimQuery(show_deleted=True)
+"""The query of a watch without a filter: every claim, deleted or not."""
 
 CURSOR_FIELD: Final = "after_cursor"
+_TAIL_READ: Final = 512
+"""The most log entries one read of the feed takes; a longer burst takes several reads."""
 
 _log = logging.getLogger(__name__)
 
@@ -56,70 +77,152 @@ def decode_cursor(cursor: str, change_log_id: str, head: int) -> int:
             raise _pagination.position_error(CURSOR_FIELD, "cursor")
 
 
-class ChangeFeed:
-    """Tells watches when changes past their position are committed."""
+def watch_events(change_log_id: str, page: ChangePage) -> list[claim_service_pb2.ClaimEvent]:
+    """The ClaimEvent messages of a page read from the log."""
+    return [
+        claim_service_pb2.ClaimEvent(
+            cursor=encode_cursor(change_log_id, event.seq), revision=event.revision
+        )
+        for event in page.events
+    ]
 
-    def __init__(self, store: ClaimStore, *, poll_seconds: float = 1.0) -> None:
+
+@dataclass(frozen=True, slots=True)
+class TailResponse:
+    """A response built from the feed's tail: it ends at position ``ends_at``, and ``more``
+    says that the feed has read further."""
+
+    response: claim_service_pb2.WatchClaimsResponse
+    ends_at: int
+    more: bool
+
+
+class ChangeFeed:
+    """Follows the change log for every watch of one server.
+
+    The feed reads the log on ``reads`` (a thread of its own), so that a burst
+    of changes is read off the event loop. A response it builds holds at most
+    ``max_response_bytes``.
+    """
+
+    def __init__(
+        self,
+        store: ClaimStore,
+        reads: Executor,
+        *,
+        max_response_bytes: int,
+        tail_size: int = 4096,
+        min_interval: float = 0.02,
+        poll_seconds: float = 1.0,
+    ) -> None:
         self._store = store
+        self._reads = reads
+        self._max_response_bytes = max_response_bytes
+        self._min_interval = min_interval
         self._poll_seconds = poll_seconds
-        self._head = 0
+        # The most recent events, (seq, event), in log order; _head is the last seq read.
+        self._tail: deque[tuple[int, claim_service_pb2.ClaimEvent]] = deque(maxlen=tail_size)
+        self._head = -1
+        # Responses built since the tail last grew, by the position they continue from.
+        self._responses: dict[int, TailResponse] = {}
         self._changed = asyncio.Event()
-        self._grown = asyncio.Condition()
+        # Set (and replaced by a new one) each time the feed reads further or closes.
+        self._grown = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
 
     def changed(self) -> None:
-        """Says that a write was committed: the watches will look for it."""
+        """Says that a write was committed: the feed will read it."""
         self._changed.set()
 
-    async def head(self) -> int:
-        """The last position of the change log, read now."""
-        self._ensure_running()
-        self._head = max(self._head, self._store.change_log_head())
-        return self._head
+    def head(self) -> int:
+        """The last position of the change log, read now; starts following the log."""
+        head = self._store.change_log_head()
+        if self._task is None and not self._closed:
+            self._head = head
+            self._task = asyncio.get_running_loop().create_task(
+                self._follow(), name="claimstore-change-feed"
+            )
+        return head
+
+    def tail_response(self, after_seq: int, limit: int) -> "TailResponse | None":
+        """The response that carries up to ``limit`` events after ``after_seq`` from the tail;
+        None when the tail does not reach back that far.
+
+        Watches at the same position get the same message, built once. The
+        response is empty when the feed has read nothing past ``after_seq``.
+        """
+        if after_seq >= self._head:
+            return TailResponse(claim_service_pb2.WatchClaimsResponse(), after_seq, more=False)
+        if not self._tail or after_seq < self._tail[0][0] - 1:
+            return None
+        cached = self._responses.get(after_seq)
+        if cached is None:
+            entries = [(seq, event) for seq, event in self._tail if seq > after_seq]
+            events = _pagination.fit_in(
+                [event for _, event in entries[:limit]], self._max_response_bytes
+            )
+            ends_at = entries[len(events) - 1][0]
+            cached = TailResponse(
+                claim_service_pb2.WatchClaimsResponse(events=events, cursor=events[-1].cursor),
+                ends_at,
+                more=ends_at < self._head,
+            )
+            self._responses[after_seq] = cached
+        return cached
 
     async def wait_beyond(self, seq: int) -> None:
-        """Returns once the change log holds a change after ``seq``.
+        """Returns once the feed has read a change after ``seq``.
 
         Raises UnavailableError once the feed is closed (the server stops), so
         that the client reconnects with its cursor.
         """
-        self._ensure_running()
-        async with self._grown:
-            await self._grown.wait_for(lambda: self._closed or self._head > seq)
+        while not self._closed and self._head <= seq:
+            await self._grown.wait()
         if self._closed:
             raise UnavailableError(
                 "the server is shutting down; watch again with the last cursor received"
             )
 
     async def close(self) -> None:
-        """Ends every watch (with UNAVAILABLE) and stops looking at the log."""
+        """Ends every watch (with UNAVAILABLE) and stops following the log."""
         self._closed = True
-        async with self._grown:
-            self._grown.notify_all()
+        self._wake_watches()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    def _ensure_running(self) -> None:
-        if self._task is None and not self._closed:
-            self._task = asyncio.get_running_loop().create_task(
-                self._follow(), name="claimstore-change-feed"
-            )
-
     async def _follow(self) -> None:
+        loop = asyncio.get_running_loop()
+        change_log_id = self._store.change_log_id
+        last_read = 0.0
         while not self._closed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), self._poll_seconds)
             self._changed.clear()
+            # Gather the writes of the next few milliseconds into this read.
+            await asyncio.sleep(max(0.0, last_read + self._min_interval - time.monotonic()))
+            last_read = time.monotonic()
+            read = functools.partial(
+                self._store.read_changes, self._head, EVERY_CLAIM, limit=_TAIL_READ
+            )
             try:
-                # One indexed lookup of the last rowid: tens of microseconds, on the loop.
-                head = self._store.change_log_head()
+                page = await loop.run_in_executor(self._reads, read)
             except StoreError:
-                _log.warning("cannot read the change log's head; trying again", exc_info=True)
+                _log.warning("cannot read the change log; trying again", exc_info=True)
                 continue
-            if head > self._head:
-                self._head = head
-                async with self._grown:
-                    self._grown.notify_all()
+            if page.has_more:
+                self._changed.set()
+            if page.last_seq <= self._head:
+                continue
+            self._tail.extend(
+                zip((e.seq for e in page.events), watch_events(change_log_id, page), strict=True)
+            )
+            self._head = page.last_seq
+            self._responses.clear()
+            self._wake_watches()
+
+    def _wake_watches(self) -> None:
+        grown, self._grown = self._grown, asyncio.Event()
+        grown.set()

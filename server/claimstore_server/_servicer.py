@@ -29,13 +29,14 @@ from claimstore.v1.source_pb2 import Source
 from claimstore.v1.speaker_pb2 import Speaker
 
 from . import _ids, _pagination, _validation
-from ._changes import ChangeFeed, decode_cursor, encode_cursor
+from ._changes import EVERY_CLAIM, ChangeFeed, decode_cursor, encode_cursor, watch_events
 from ._search import parse_search_query, search_key
 from ._status import Context, import_error, reports_errors, reports_stream_errors
 from .store import (
     ChangeNote,
     ClaimCursor,
     ClaimOrder,
+    ClaimQuery,
     ClaimStore,
     NotFoundError,
     SearchCursor,
@@ -61,11 +62,13 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         # Searches for common words rank every match and may take a good part of a second on
         # a large store: they run here, so that they never hold up the event loop.
         self._searches = ThreadPoolExecutor(max_workers=2, thread_name_prefix="claimstore-search")
-        # Watches read the change log here: a watch catching up may read many revisions.
-        self._watch_reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claimstore-watch")
-        self._changes = ChangeFeed(store)
         # Room for the page token and the message framing around the claims.
         self._page_budget = max_response_bytes - 4096
+        # The change feed reads the log on a thread of its own; watches that read it
+        # themselves (catching up, filtered, full view) on another.
+        self._feed_reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claimstore-feed")
+        self._watch_reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claimstore-watch")
+        self._changes = ChangeFeed(store, self._feed_reads, max_response_bytes=self._page_budget)
 
     async def _in_bulk_thread(self, work: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._bulk, work, *args)
@@ -79,6 +82,7 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         """Waits for bulk work, searches and watch reads under way and stops their threads."""
         self._bulk.shutdown(wait=True)
         self._searches.shutdown(wait=True)
+        self._feed_reads.shutdown(wait=True)
         self._watch_reads.shutdown(wait=True)
 
     @reports_errors
@@ -203,30 +207,39 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         query = _validation.claim_query(request.filter, show_deleted=True)
         full = _validation.full_view(request.view, default_full=False)
         log_id = self._store.change_log_id
-        head = await self._changes.head()
+        head = self._changes.head()
         after = decode_cursor(request.after_cursor, log_id, head) if request.after_cursor else head
         yield claim_service_pb2.WatchClaimsResponse(cursor=encode_cursor(log_id, after))
-        loop = asyncio.get_running_loop()
-        read = functools.partial(self._store.read_changes, limit=_WATCH_BATCH, full=full)
+        # A watch of every claim in the basic view takes its events from the feed's tail.
+        shared = query == EVERY_CLAIM and not full
         while True:
-            page = await loop.run_in_executor(self._watch_reads, read, after, query)
-            events = _pagination.fit_in(
-                [
-                    claim_service_pb2.ClaimEvent(
-                        cursor=encode_cursor(log_id, event.seq), revision=event.revision
-                    )
-                    for event in page.events
-                ],
-                self._page_budget,
-            )
-            cut_short = len(events) < len(page.events)
-            after = page.events[len(events) - 1].seq if cut_short else page.last_seq
-            if events:
-                yield claim_service_pb2.WatchClaimsResponse(
-                    events=events, cursor=encode_cursor(log_id, after)
-                )
-            if not (page.has_more or cut_short):
+            from_tail = self._changes.tail_response(after, _WATCH_BATCH) if shared else None
+            if from_tail is not None:
+                response, after, more = from_tail.response, from_tail.ends_at, from_tail.more
+            else:
+                response, after, more = await self._read_changes(after, query, full)
+            if response.events:
+                yield response
+            if not more:
                 await self._changes.wait_beyond(after)
+
+    async def _read_changes(
+        self, after: int, query: ClaimQuery, full: bool
+    ) -> tuple[claim_service_pb2.WatchClaimsResponse, int, bool]:
+        """Reads the log for one watch: its response, the position it ends at, and whether
+        more may follow at once."""
+        read = functools.partial(
+            self._store.read_changes, after, query, limit=_WATCH_BATCH, full=full
+        )
+        page = await asyncio.get_running_loop().run_in_executor(self._watch_reads, read)
+        log_id = self._store.change_log_id
+        events = _pagination.fit_in(watch_events(log_id, page), self._page_budget)
+        cut_short = len(events) < len(page.events)
+        ends_at = page.events[len(events) - 1].seq if cut_short else page.last_seq
+        response = claim_service_pb2.WatchClaimsResponse(
+            events=events, cursor=encode_cursor(log_id, ends_at)
+        )
+        return response, ends_at, page.has_more or cut_short
 
     @reports_errors
     async def ListClaims(
