@@ -675,3 +675,26 @@ def test_a_bad_actor_is_invalid_and_stores_nothing(
     )
     assert fields == {"metadata claimstore-actor"}
     assert list(stub.ListClaims(claim_service_pb2.ListClaimsRequest()).claims) == []
+
+
+def test_concurrent_updates_without_an_etag_all_land(
+    stub: ClaimServiceStub, create: Create
+) -> None:
+    original = create()
+    errors: list[grpc.RpcError] = []
+    start = threading.Barrier(8)
+
+    def edit(number: int) -> None:
+        start.wait()
+        try:
+            update(stub, claim_pb2.Claim(id=original.id, channel=f"edit {number}"), ["channel"])
+        except grpc.RpcError as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=edit, args=(number,)) for number in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert revisions(stub, original.id) == list(range(1, 10))

@@ -296,3 +296,26 @@ def test_a_slow_watcher_holds_up_neither_writers_nor_other_watchers(
     finally:
         slow.cancel()
         fast.close()
+
+
+def test_a_filtered_watch_still_hears_how_far_it_has_read(stub: ClaimServiceStub) -> None:
+    watch = Watch(stub, filter=claim_filter_pb2.ClaimFilter(speaker="Rubio"))
+    try:
+        start = watch.cursor
+        create(stub, "Peskov words", speaker="Dmitry Peskov")
+        time.sleep(1.1)
+        create(stub, "More Peskov words", speaker="Dmitry Peskov")
+        progress = watch.next_response()
+        assert list(progress.events) == []
+        assert progress.cursor != start
+    finally:
+        watch.close()
+    resumed = Watch(
+        stub, filter=claim_filter_pb2.ClaimFilter(speaker="Rubio"), after_cursor=progress.cursor
+    )
+    try:
+        rubio = create(stub, "Rubio words", speaker="Marco Rubio")
+        (event,) = resumed.events(1)
+        assert event.revision.claim.id == rubio.id
+    finally:
+        resumed.close()

@@ -132,8 +132,13 @@ async def _start(parts: _Parts) -> None:
 async def _stop(parts: _Parts, grace: float) -> None:
     """Marks every service NOT_SERVING, ends watches, drains in-flight calls, closes the store."""
     await parts.health.enter_graceful_shutdown()
+    # The server stops taking calls first; then the watches, which never end by themselves
+    # and would hold up the whole grace period, end with UNAVAILABLE, while other calls in
+    # flight finish within it.
+    stopping = asyncio.ensure_future(parts.server.stop(grace))
+    await asyncio.sleep(0)
     await parts.servicer.stop_watches()
-    await parts.server.stop(grace)
+    await stopping
     parts.servicer.close()
     parts.store.close()
 

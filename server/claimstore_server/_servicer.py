@@ -19,6 +19,7 @@ committed.
 import asyncio
 import functools
 import math
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -35,6 +36,7 @@ from ._status import Context, import_error, reports_errors, reports_stream_error
 from .store import (
     ChangeNote,
     ClaimCursor,
+    ClaimDraft,
     ClaimOrder,
     ClaimQuery,
     ClaimStore,
@@ -44,6 +46,7 @@ from .store import (
 
 _EXPORT_BATCH = 256
 _WATCH_BATCH = 256
+_WATCH_PROGRESS_SECONDS = 1.0
 _SEARCH_PAGE_SIZE = 20
 _MAX_SEARCH_PAGE_SIZE = 100
 
@@ -110,10 +113,10 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         paths = _validation.update_paths(request)
         reason = _validation.change_reason(request.reason)
         actor = _validation.actor(context.invocation_metadata())
-        current = self._store.get_claim(claim_id, full=False)
-        revised = _validation.revised_claim(current, request.claim, paths)
-        note = ChangeNote(actor, reason, paths, request.claim.etag, current.revision)
-        return self._revise(revised, note)
+        note = ChangeNote(actor, reason, paths, request.claim.etag)
+        return self._revise(
+            claim_id, lambda current: _validation.revised_claim(current, request.claim, paths), note
+        )
 
     @reports_errors
     async def AddCitation(
@@ -123,10 +126,13 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         _validation.citation_draft(request.citation if request.HasField("citation") else None)
         reason = _validation.change_reason(request.reason)
         actor = _validation.actor(context.invocation_metadata())
-        current = self._store.get_claim(claim_id, full=False)
-        revised = _validation.cited_claim(current, request.citation)
-        note = ChangeNote(actor, reason, ("citations",), request.etag, current.revision)
-        return self._revise(revised, note, unique_citations=True)
+        note = ChangeNote(actor, reason, ("citations",), request.etag)
+        return self._revise(
+            claim_id,
+            lambda current: _validation.cited_claim(current, request.citation),
+            note,
+            unique_citations=True,
+        )
 
     @reports_errors
     async def RemoveCitation(
@@ -137,18 +143,33 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         role = _validation.citation_role(request.role)
         reason = _validation.change_reason(request.reason)
         actor = _validation.actor(context.invocation_metadata())
-        current = self._store.get_claim(claim_id, full=False)
-        revised = _validation.uncited_claim(current, source_id, role)
-        if len(revised.citations) == len(current.citations):
-            raise NotFoundError("citation", source_id, "source_id")
-        note = ChangeNote(actor, reason, ("citations",), request.etag, current.revision)
-        return self._revise(revised, note)
+        note = ChangeNote(actor, reason, ("citations",), request.etag)
 
-    def _revise(self, revised: Claim, note: ChangeNote, *, unique_citations: bool = False) -> Claim:
-        """Checks ``revised``, a stored claim with changes, as a whole claim, and stores it as
-        the claim's next revision."""
-        draft = _validation.claim_draft(claim_service_pb2.CreateClaimRequest(claim=revised))
-        claim = self._store.update_claim(revised.id, draft, note, unique_citations=unique_citations)
+        def uncited(current: Claim) -> Claim:
+            revised = _validation.uncited_claim(current, source_id, role)
+            if len(revised.citations) == len(current.citations):
+                raise NotFoundError("citation", source_id, "source_id")
+            return revised
+
+        return self._revise(claim_id, uncited, note)
+
+    def _revise(
+        self,
+        claim_id: str,
+        revise: Callable[[Claim], Claim],
+        note: ChangeNote,
+        *,
+        unique_citations: bool = False,
+    ) -> Claim:
+        """Stores the claim as ``revise`` changes it, checked as a whole claim, as its next
+        revision. The store calls ``revise`` on the claim as it is inside the write's
+        transaction, so that no other write comes in between."""
+
+        def draft(current: Claim) -> ClaimDraft:
+            revised = revise(current)
+            return _validation.claim_draft(claim_service_pb2.CreateClaimRequest(claim=revised))
+
+        claim = self._store.update_claim(claim_id, draft, note, unique_citations=unique_citations)
         self._changes.changed()
         return claim
 
@@ -212,14 +233,20 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         yield claim_service_pb2.WatchClaimsResponse(cursor=encode_cursor(log_id, after))
         # A watch of every claim in the basic view takes its events from the feed's tail.
         shared = query == EVERY_CLAIM and not full
+        reported, reported_at = after, time.monotonic()
         while True:
             from_tail = self._changes.tail_response(after, _WATCH_BATCH) if shared else None
             if from_tail is not None:
                 response, after, more = from_tail.response, from_tail.ends_at, from_tail.more
             else:
                 response, after, more = await self._read_changes(after, query, full)
-            if response.events:
+            # A filter may skip changes for long: the client still hears how far the watch
+            # has read, now and then, so that it resumes from there.
+            if response.events or (
+                after > reported and time.monotonic() - reported_at >= _WATCH_PROGRESS_SECONDS
+            ):
                 yield response
+                reported, reported_at = after, time.monotonic()
             if not more:
                 await self._changes.wait_beyond(after)
 

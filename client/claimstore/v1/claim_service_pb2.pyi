@@ -505,7 +505,9 @@ class WatchClaimsResponse(_message.Message):
     @_builtins.property
     def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___ClaimEvent]:
         """The events, in commit order. Empty in the first response, which is sent
-        as soon as the watch starts.
+        as soon as the watch starts, and in a response that only reports how far
+        the watch has read past changes its filter left out (at most one a
+        second).
         """
 
     def __init__(

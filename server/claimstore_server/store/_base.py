@@ -19,6 +19,7 @@ from ._model import (
     ClaimDraft,
     ClaimOrder,
     ClaimQuery,
+    ClaimReviser,
     DeletionDraft,
     ImportOutcome,
     Page,
@@ -104,17 +105,18 @@ class ClaimStore(Protocol):
     def update_claim(
         self,
         claim_id: str,
-        draft: ClaimDraft,
+        revise: ClaimReviser,
         note: ChangeNote,
         *,
         unique_citations: bool = False,
     ) -> Claim:
-        """Rewrites a live claim as ``draft`` (its new content, whole) says, as a new revision
-        of type UPDATED; returns it in the full view.
+        """Rewrites a live claim as the draft ``revise`` makes of it says (its new content,
+        whole), as a new revision of type UPDATED; returns it in the full view.
 
         Raises NotFoundError, StaleEtagError (see ChangeNote), FailedPreconditionError for a
-        deleted claim, the errors of create_claim for what the draft names, and, with
-        ``unique_citations``, AlreadyExistsError for a source cited twice in one role.
+        deleted claim, the errors of create_claim for what the draft names, what ``revise``
+        raises, and, with ``unique_citations``, AlreadyExistsError for a source cited twice in
+        one role.
         """
         ...
 

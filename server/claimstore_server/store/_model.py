@@ -6,8 +6,9 @@ are. Resources come back as the generated ``claimstore.v1`` messages, built by
 ``_rows``.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeAlias, TypeVar
 
 if TYPE_CHECKING:
     from claimstore.v1.claim_pb2 import Claim
@@ -97,9 +98,8 @@ class DeletionDraft:
 class ChangeNote:
     """What the revision a write records says besides the claim: who, why, what.
 
-    ``base_revision`` is the revision the caller read and built its change on
-    (0: whatever is current); ``etag`` is the one the client sent ("" for an
-    unconditional change). A write whose claim moved on since is refused with
+    ``etag`` is the one the client sent ("" for an unconditional change): a
+    write to a claim that moved on since is refused with
     :class:`~claimstore_server.store.StaleEtagError`.
     """
 
@@ -107,7 +107,12 @@ class ChangeNote:
     reason: str = ""
     changed_fields: tuple[str, ...] = ()
     etag: str = ""
-    base_revision: int = 0
+
+
+ClaimReviser: TypeAlias = Callable[["Claim"], ClaimDraft]
+"""Turns the stored claim (basic view) into the whole of its next revision: what an update
+asks for. The store calls it inside the write's transaction, so nothing changes the claim in
+between; whatever it raises aborts the write."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,7 @@ from ._model import (
     ClaimDraft,
     ClaimOrder,
     ClaimQuery,
+    ClaimReviser,
     DeletionDraft,
     ImportOutcome,
     Page,
@@ -344,7 +345,7 @@ class SqliteStore:
         self, connection: sqlite3.Connection, claim_id: str, note: ChangeNote
     ) -> tuple[StoredClaim, bool]:
         """The claim a change builds on and whether it is deleted; raises NotFoundError, or
-        StaleEtagError when it is no longer at the version ``note`` expects."""
+        StaleEtagError when it is no longer at the version ``note`` names."""
         row = connection.execute(
             "SELECT seq, create_time, revision, delete_time FROM claims WHERE id = ?", (claim_id,)
         ).fetchone()
@@ -352,9 +353,7 @@ class SqliteStore:
             raise NotFoundError("claim", claim_id, "id")
         stored = StoredClaim(row[0], claim_id, row[1], row[2])
         current = _rows.etag(claim_id, stored.revision)
-        if (note.etag and note.etag != current) or (
-            note.base_revision and note.base_revision != stored.revision
-        ):
+        if note.etag and note.etag != current:
             raise StaleEtagError("claim", claim_id, current)
         return stored, row[3] is not None
 
@@ -371,13 +370,14 @@ class SqliteStore:
     def update_claim(
         self,
         claim_id: str,
-        draft: ClaimDraft,
+        revise: ClaimReviser,
         note: ChangeNote,
         *,
         unique_citations: bool = False,
     ) -> Claim:
         with self._write() as connection:
             stored = self._live_claim(connection, claim_id, note)
+            draft = revise(self._fetch_claim(connection, claim_id, full=False))
             writer = ClaimWriter(connection, self._ids, _now_us(), actor=note.actor)
             writer.revise(stored, draft, note, unique_citations=unique_citations)
             return self._fetch_claim(connection, claim_id)
