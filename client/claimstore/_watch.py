@@ -1,6 +1,7 @@
 """ClaimWatch: the WatchClaims change feed as an iterator of events that survives restarts."""
 
 import threading
+import time
 from collections import deque
 from types import TracebackType
 from typing import Protocol, Self
@@ -71,6 +72,9 @@ class ClaimWatch:
         self._batch_cursor = ""
         self._pending: deque[claim_service_pb2.ClaimEvent] = deque()
         self._resumed = 0
+        self._quick_failures = 0
+        self._call_started = time.monotonic()
+        self._call_events = 0
         self._lock = threading.Lock()
         self._closed = threading.Event()
         # The first call fails fast, like any other call (after gRPC's retries), so that a
@@ -128,6 +132,7 @@ class ClaimWatch:
     def _receive(self, response: claim_service_pb2.WatchClaimsResponse) -> None:
         """Queues the events of ``response``; the cursor moves past them once all are yielded."""
         self._pending.extend(response.events)
+        self._call_events += len(response.events)
         if self._pending:
             self._batch_cursor = response.cursor
         elif response.cursor:
@@ -136,8 +141,6 @@ class ClaimWatch:
     def _next_response(self) -> claim_service_pb2.WatchClaimsResponse:
         """Returns the next response, calling WatchClaims again after UNAVAILABLE; raises
         StopIteration once closed, or when the server ends the stream as complete."""
-        answered = True  # the call in hand has answered: resume at once if it fails
-        failures = 0
         while True:
             if self._closed.is_set():
                 raise StopIteration
@@ -153,19 +156,23 @@ class ClaimWatch:
                     raise from_rpc_error(error) from error
             else:
                 return response
-            # A server that takes the call and fails it at once (say, while it shuts down)
-            # would have the watch call it again and again: wait a little longer each time.
-            if not answered:
-                failures += 1
-                if self._closed.wait(self._delay(failures)):
-                    raise StopIteration
+            self._pause()
             self._resume()
-            answered = False
 
-    def _delay(self, failures: int) -> float:
+    def _pause(self) -> None:
+        """Waits before calling again if the call that failed was short-lived and brought no
+        event: a server that takes calls and fails them at once (say, while it shuts down)
+        would otherwise be called in a tight loop. Waiting for a server that is down is
+        gRPC's part (wait_for_ready), not this."""
         policy = self._backoff
-        delay = policy.initial_backoff * policy.backoff_multiplier ** (failures - 1)
-        return float(min(policy.max_backoff, delay))
+        lasted = time.monotonic() - self._call_started
+        if self._call_events or lasted >= policy.max_backoff:
+            self._quick_failures = 0
+            return
+        self._quick_failures += 1
+        delay = policy.initial_backoff * policy.backoff_multiplier ** (self._quick_failures - 1)
+        if self._closed.wait(min(policy.max_backoff, delay)):
+            raise StopIteration
 
     def _resume(self) -> None:
         request = claim_service_pb2.WatchClaimsRequest()
@@ -175,4 +182,6 @@ class ClaimWatch:
             if self._closed.is_set():
                 raise StopIteration
             self._call = self._start(request, metadata=self._metadata, wait_for_ready=True)
+            self._call_started = time.monotonic()
+            self._call_events = 0
             self._resumed += 1
