@@ -365,6 +365,8 @@ def test_actor_goes_with_the_configured_metadata() -> None:
         ("claimstore-actor", "alice"),
     )
     assert claimstore.ClientConfig().call_metadata() == ()
+    with pytest.raises(ValueError, match="actor"):
+        claimstore.ClientConfig(metadata=(("claimstore-actor", "bob"),), actor="alice")
 
 
 # watch_claims

@@ -100,6 +100,9 @@ class ClientConfig:
             raise ValueError(f"actor: at most {MAX_ACTOR_LENGTH} characters")
         if not all(" " <= char <= "~" for char in self.actor):
             raise ValueError(f"actor: {self.actor!r} has characters other than printable ASCII")
+        if self.actor and any(key == ACTOR_METADATA_KEY for key, _ in self.metadata):
+            # The server refuses a call that names its actor twice.
+            raise ValueError(f"give the actor as actor=, not also as {ACTOR_METADATA_KEY} metadata")
 
     def call_metadata(self) -> tuple[tuple[str, str], ...]:
         """Returns the metadata sent with every call: ``metadata``, then the actor if set."""
