@@ -12,6 +12,12 @@ from ._config import RetryPolicy
 from ._exceptions import from_rpc_error
 from .v1 import claim_service_pb2
 
+_RESUMED_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
+"""The failures a watch resumes after. CANCELLED counts only when :meth:`ClaimWatch.close`
+did not cause it, so the server did: a server that is stopping cancels a watch that reaches
+it between ending its watches (with UNAVAILABLE) and closing its port, which a watch
+resuming at once can do."""
+
 
 class _ResponseStream(Protocol):
     """What a WatchClaims call is to the watch: responses to read, and a way to cancel."""
@@ -43,10 +49,10 @@ class ClaimWatch:
     it, from any thread. Iteration then stops quietly.
 
     When the stream fails with UNAVAILABLE (the server restarted, the
-    connection dropped), the watch calls WatchClaims again with its
-    :attr:`cursor`, so no change is lost and none is yielded twice. That call
-    waits for the server (gRPC's ``wait_for_ready``) for as long as it takes.
-    Any other failure is raised as the matching
+    connection dropped), or the server cancels it, the watch calls WatchClaims
+    again with its :attr:`cursor`, so no change is lost and none is yielded
+    twice. That call waits for the server (gRPC's ``wait_for_ready``) for as
+    long as it takes. Any other failure is raised as the matching
     :class:`~claimstore.ServiceError`.
 
     Why resuming is written here rather than left to gRPC: gRPC's retry policy
@@ -152,7 +158,7 @@ class ClaimWatch:
             except grpc.RpcError as error:
                 if self._closed.is_set():
                     raise StopIteration from None
-                if not isinstance(error, grpc.Call) or error.code() != grpc.StatusCode.UNAVAILABLE:
+                if not isinstance(error, grpc.Call) or error.code() not in _RESUMED_CODES:
                     raise from_rpc_error(error) from error
             else:
                 return response
