@@ -81,7 +81,8 @@ class ClaimWatch:
         self._quick_failures = 0
         self._call_started = time.monotonic()
         self._call_events = 0
-        self._lock = threading.Lock()
+        # Reentrant: close() may run in a signal handler while this thread resumes.
+        self._lock = threading.RLock()
         self._closed = threading.Event()
         # The first call fails fast, like any other call (after gRPC's retries), so that a
         # wrong target or a bad after_cursor is raised here, not on the first iteration.

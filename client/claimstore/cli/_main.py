@@ -4,7 +4,9 @@ watch, speakers; import, export."""
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -174,17 +176,28 @@ def _cmd_history(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
-    """Prints each event as it comes, flushed at once, until Ctrl-C (which is no error)."""
+    """Prints each event as it comes, flushed at once, until Ctrl-C (which is no error).
+
+    Once the watch runs, Ctrl-C closes it rather than raising KeyboardInterrupt inside
+    gRPC's wait, so that the iteration simply ends.
+    """
     try:
         with _client(args) as client:
             watch = client.watch_claims(
                 **_filter_arguments(args), after_cursor=args.after or "", view="full"
             )
-            with watch:
-                for event in watch:
-                    line = _render.to_json(event) if args.json else _render.event_line(event)
-                    out.write(line + "\n")
-                    out.flush()
+            in_main_thread = threading.current_thread() is threading.main_thread()
+            if in_main_thread:  # signal handlers can be set from there only
+                previous = signal.signal(signal.SIGINT, lambda signum, frame: watch.close())
+            try:
+                with watch:
+                    for event in watch:
+                        line = _render.to_json(event) if args.json else _render.event_line(event)
+                        out.write(line + "\n")
+                        out.flush()
+            finally:
+                if in_main_thread:
+                    signal.signal(signal.SIGINT, previous)
     except KeyboardInterrupt:
         return 0
     return 0
