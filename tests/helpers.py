@@ -1,6 +1,9 @@
 """Plain helpers shared by the test files (fixtures live in conftest.py)."""
 
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -11,6 +14,7 @@ import pytest
 from claimstore_server import ClaimServer, ServerConfig, build_server
 from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 Counts = dict[str, int]
@@ -76,3 +80,31 @@ def invalid_fields(call: Callable[[], object]) -> set[str]:
     for field in fields:
         assert field in (error.details() or ""), "the message names each field"
     return fields
+
+
+def launch_server(db_path: Path, port: int, stderr: Path) -> subprocess.Popen[bytes]:
+    """Starts ``python -m claimstore_server`` over ``db_path`` on ``port``, its stderr to a
+    file; returns once it answers SERVING (fails the test if it never does)."""
+    with open(stderr, "ab") as log:
+        process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "claimstore_server", "--db", str(db_path)),
+                *("--listen", f"127.0.0.1:{port}"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+    give_up = time.monotonic() + 20
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < give_up and process.poll() is None:
+            try:
+                response = health.Check(health_pb2.HealthCheckRequest(), timeout=1)
+            except grpc.RpcError:
+                time.sleep(0.1)
+                continue
+            if response.status == health_pb2.HealthCheckResponse.SERVING:
+                return process
+    process.kill()
+    process.wait()
+    pytest.fail(f"the server did not start: {stderr.read_text()}")

@@ -49,6 +49,11 @@ def test_every_subcommand_and_option_has_help() -> None:
         "speakers",
         "import",
         "export",
+        "edit",
+        "retract",
+        "restore",
+        "history",
+        "watch",
     }
     summaries = {choice.dest: choice.help for choice in commands._choices_actions}
     for name, subparser in commands.choices.items():
@@ -60,7 +65,10 @@ def test_every_subcommand_and_option_has_help() -> None:
             assert action.help != argparse.SUPPRESS, f"{described} has no help"
 
 
-@pytest.mark.parametrize("command", ["serve", "add", "get", "list", "speakers"])
+@pytest.mark.parametrize(
+    "command",
+    ["serve", "add", "get", "list", "speakers", "edit", "retract", "restore", "history", "watch"],
+)
 def test_help_of_each_subcommand_prints_and_exits_0(
     command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

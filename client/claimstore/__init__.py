@@ -11,6 +11,7 @@ with Client("localhost:50051") as client:
     )
     for found in client.list_claims(speaker="Peskov"):
         print(found.id, found.text)
+    client.update_claim(claim.id, channel="remarks to reporters", etag=claim.etag)
 """
 
 from ._client import Client
@@ -36,9 +37,11 @@ from ._exceptions import (
 )
 from ._jsonl import format_import_line, import_request, parse_import_line
 from ._pagers import Pager
+from ._watch import ClaimWatch
 from .v1.claim_filter_pb2 import ClaimFilter
-from .v1.claim_pb2 import Citation, Claim
-from .v1.claim_service_pb2 import CreateClaimRequest, ImportResult, SearchResult
+from .v1.claim_pb2 import Citation, Claim, Deletion
+from .v1.claim_revision_pb2 import ClaimRevision
+from .v1.claim_service_pb2 import ClaimEvent, CreateClaimRequest, ImportResult, SearchResult
 from .v1.source_pb2 import Source
 from .v1.speaker_pb2 import Speaker
 
@@ -50,12 +53,16 @@ __all__ = [
     "Cancelled",
     "Citation",
     "Claim",
+    "ClaimEvent",
     "ClaimFilter",
+    "ClaimRevision",
+    "ClaimWatch",
     "ClaimstoreError",
     "Client",
     "ClientConfig",
     "CreateClaimRequest",
     "DeadlineExceeded",
+    "Deletion",
     "FailedPrecondition",
     "ImportResult",
     "Internal",

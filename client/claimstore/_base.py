@@ -8,8 +8,18 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from google.protobuf.field_mask_pb2 import FieldMask
+
 from ._config import ClientConfig
-from ._values import EnumLike, TimeLike, citation, enum_value, is_date_only, timestamp
+from ._values import (
+    EnumLike,
+    TimeLike,
+    Unset,
+    citation,
+    enum_value,
+    is_date_only,
+    timestamp,
+)
 from .v1 import claim_filter_pb2, claim_pb2, claim_service_pb2, source_pb2, speaker_pb2
 
 
@@ -67,6 +77,125 @@ class BaseClient:
         # A request_id makes gRPC's retries of CreateClaim safe, so one is always sent.
         return claim_service_pb2.CreateClaimRequest(
             claim=claim, request_id=request_id or str(uuid.uuid4())
+        )
+
+    @staticmethod
+    def _update_claim_request(
+        claim_id: str,
+        *,
+        text: str | Unset,
+        attribution: EnumLike | Unset,
+        speaker: str | speaker_pb2.Speaker | Unset,
+        speaker_id: str | Unset,
+        stated_at: TimeLike | Unset,
+        stated_at_precision: EnumLike | Unset,
+        channel: str | Unset,
+        language: str | Unset,
+        topics: Iterable[str] | Unset,
+        citations: Iterable[claim_pb2.Citation | Mapping[str, Any]] | Unset,
+        etag: str | None,
+        reason: str,
+    ) -> claim_service_pb2.UpdateClaimRequest:
+        """Builds an UpdateClaimRequest whose update_mask names exactly the fields given.
+
+        The mask is always sent: an empty one would mean "the fields set in claim", which
+        cannot say "clear the channel".
+        """
+        claim = claim_pb2.Claim(id=claim_id, etag=etag or "")
+        paths: list[str] = []
+        if not isinstance(text, Unset):
+            claim.text = text
+            paths.append("text")
+        if not isinstance(attribution, Unset):
+            claim.attribution = enum_value(claim_pb2.Attribution, attribution, "attribution")
+            paths.append("attribution")
+        if not isinstance(speaker, Unset) and not isinstance(speaker_id, Unset):
+            raise ValueError("give speaker or speaker_id, not both")
+        if isinstance(speaker, str):
+            claim.speaker.display_name = speaker
+            paths.append("speaker")
+        elif isinstance(speaker, speaker_pb2.Speaker):
+            claim.speaker.CopyFrom(speaker)
+            paths.append("speaker")
+        if not isinstance(speaker_id, Unset):
+            claim.speaker_id = speaker_id
+            paths.append("speaker_id")
+        if not isinstance(stated_at, Unset):
+            claim.stated_at.CopyFrom(timestamp(stated_at, "stated_at"))
+            paths.append("stated_at")
+            if isinstance(stated_at_precision, Unset):
+                stated_at_precision = "day" if is_date_only(stated_at) else "exact"
+        if not isinstance(stated_at_precision, Unset):
+            claim.stated_at_precision = enum_value(
+                claim_pb2.DatePrecision, stated_at_precision, "stated_at_precision"
+            )
+            paths.append("stated_at_precision")
+        if not isinstance(channel, Unset):
+            claim.channel = channel
+            paths.append("channel")
+        if not isinstance(language, Unset):
+            claim.language = language
+            paths.append("language")
+        if not isinstance(topics, Unset):
+            if isinstance(topics, str):
+                raise TypeError("topics: expected a sequence of strings, not one string")
+            claim.topics.extend(topics)
+            paths.append("topics")
+        if not isinstance(citations, Unset):
+            claim.citations.extend(
+                citation(value, f"citations[{index}]") for index, value in enumerate(citations)
+            )
+            paths.append("citations")
+        if not paths:
+            raise ValueError("nothing to update: give at least one field to change")
+        return claim_service_pb2.UpdateClaimRequest(
+            claim=claim, update_mask=FieldMask(paths=paths), reason=reason
+        )
+
+    @staticmethod
+    def _delete_claim_request(
+        claim_id: str, *, reason: EnumLike, note: str, etag: str | None
+    ) -> claim_service_pb2.DeleteClaimRequest:
+        return claim_service_pb2.DeleteClaimRequest(
+            id=claim_id,
+            deletion=claim_pb2.Deletion(
+                reason=enum_value(claim_pb2.DeletionReason, reason, "reason"), note=note
+            ),
+            etag=etag or "",
+        )
+
+    @staticmethod
+    def _add_citation_request(
+        claim_id: str,
+        *,
+        source_id: str | None,
+        url: str,
+        publisher: str,
+        title: str,
+        kind: EnumLike,
+        published_at: TimeLike | None,
+        role: EnumLike,
+        excerpt: str,
+        etag: str | None,
+        reason: str,
+    ) -> claim_service_pb2.AddCitationRequest:
+        inline = bool(url or publisher or title) or published_at is not None
+        if bool(source_id) == inline:
+            raise ValueError(
+                "give the source by source_id or inline (url, publisher, title): one of them"
+            )
+        value: dict[str, Any] = {"role": role, "excerpt": excerpt}
+        if source_id:
+            value["source_id"] = source_id
+        else:
+            value.update(
+                url=url, publisher=publisher, title=title, kind=kind, published_at=published_at
+            )
+        return claim_service_pb2.AddCitationRequest(
+            claim_id=claim_id,
+            citation=citation(value, "citation"),
+            etag=etag or "",
+            reason=reason,
         )
 
     @staticmethod

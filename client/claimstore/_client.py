@@ -8,13 +8,15 @@ import grpc
 from google.protobuf.message import Message
 
 from ._base import BaseClient
-from ._config import ClientConfig
+from ._config import ClientConfig, RetryPolicy
 from ._exceptions import from_rpc_error
 from ._pagers import Pager
-from ._values import EnumLike, TimeLike, enum_value
+from ._values import UNSET, EnumLike, TimeLike, Unset, enum_value
+from ._watch import ClaimWatch
 from .v1 import (
     claim_filter_pb2,
     claim_pb2,
+    claim_revision_pb2,
     claim_service_pb2,
     claim_service_pb2_grpc,
     source_pb2,
@@ -65,7 +67,7 @@ class Client(BaseClient):
         self.close()
 
     def _metadata(self) -> tuple[tuple[str, str], ...] | None:
-        return self.config.metadata or None
+        return self.config.call_metadata() or None
 
     def _call(
         self, method: Callable[..., Response], request: Message, timeout: float | None
@@ -130,14 +132,263 @@ class Client(BaseClient):
         return self._call(self._stub.CreateClaim, request, timeout)
 
     def get_claim(
-        self, claim_id: str, *, view: EnumLike = "full", timeout: float | None = None
+        self,
+        claim_id: str,
+        *,
+        view: EnumLike = "full",
+        revision: int = 0,
+        timeout: float | None = None,
     ) -> claim_pb2.Claim:
         """Returns the claim with id ``claim_id``; in the "full" view (the default) with its
-        speaker and sources, in the "basic" view with their ids only."""
+        speaker and sources, in the "basic" view with their ids only.
+
+        ``revision`` asks for the claim as it was at that revision (1 is as created);
+        0, the default, for the current version. A deleted claim is returned too, with
+        its ``delete_time`` and ``deletion``.
+        """
         request = claim_service_pb2.GetClaimRequest(
-            id=claim_id, view=enum_value(claim_service_pb2.ClaimView, view, "view")
+            id=claim_id,
+            view=enum_value(claim_service_pb2.ClaimView, view, "view"),
+            revision=revision,
         )
         return self._call(self._stub.GetClaim, request, timeout)
+
+    def update_claim(
+        self,
+        claim_id: str,
+        *,
+        text: str | Unset = UNSET,
+        attribution: EnumLike | Unset = UNSET,
+        speaker: str | speaker_pb2.Speaker | Unset = UNSET,
+        speaker_id: str | Unset = UNSET,
+        stated_at: TimeLike | Unset = UNSET,
+        stated_at_precision: EnumLike | Unset = UNSET,
+        channel: str | Unset = UNSET,
+        language: str | Unset = UNSET,
+        topics: Iterable[str] | Unset = UNSET,
+        citations: Iterable[claim_pb2.Citation | Mapping[str, Any]] | Unset = UNSET,
+        etag: str | None = None,
+        reason: str = "",
+        timeout: float | None = None,
+    ) -> claim_pb2.Claim:
+        """Changes the fields given, and only those, as one new revision; returns the claim.
+
+        Each field takes the values :meth:`create_claim` takes. A field left out is
+        left as it is; an empty value clears it (``channel=""``, ``topics=()``), or is
+        refused where the field is required. ``speaker`` re-attributes the claim to a
+        speaker by name (matched or created as in :meth:`create_claim`), ``speaker_id``
+        to an existing one. A new ``stated_at`` brings its precision along, inferred
+        as in :meth:`create_claim` unless ``stated_at_precision`` is given.
+        ``citations`` replaces them all; :meth:`add_citation` and
+        :meth:`remove_citation` change one.
+
+        Args:
+            claim_id: The claim to change.
+            etag: The ``etag`` of the claim as last read: the change is made only if
+                nobody changed the claim since, else :class:`~claimstore.Aborted`.
+                None changes it whatever its version.
+            reason: Why, such as "quote corrected from the transcript"; recorded in
+                the revision with the config's ``actor``.
+            timeout: Seconds before the call gives up.
+
+        Raises:
+            ValueError: No field given, or both ``speaker`` and ``speaker_id``.
+            FailedPrecondition: The claim is deleted; undelete it first.
+        """
+        request = self._update_claim_request(
+            claim_id,
+            text=text,
+            attribution=attribution,
+            speaker=speaker,
+            speaker_id=speaker_id,
+            stated_at=stated_at,
+            stated_at_precision=stated_at_precision,
+            channel=channel,
+            language=language,
+            topics=topics,
+            citations=citations,
+            etag=etag,
+            reason=reason,
+        )
+        return self._call(self._stub.UpdateClaim, request, timeout)
+
+    def delete_claim(
+        self,
+        claim_id: str,
+        *,
+        reason: EnumLike,
+        note: str = "",
+        etag: str | None = None,
+        timeout: float | None = None,
+    ) -> claim_pb2.Claim:
+        """Deletes a claim softly and returns it, with its ``delete_time`` and ``deletion``.
+
+        The claim keeps its data and revisions but leaves listings, searches and
+        exports that do not ask for ``show_deleted``; :meth:`undelete_claim` brings it
+        back. ``reason`` is "retracted", "duplicate", "fabricated" or "other" (which
+        needs a ``note``); the note, such as "the outlet corrected its report", is
+        recorded in the revision. With ``etag``, the claim is deleted only if it is
+        still at that version, else :class:`~claimstore.Aborted`. Deleting a deleted
+        claim raises :class:`~claimstore.FailedPrecondition`.
+        """
+        request = self._delete_claim_request(claim_id, reason=reason, note=note, etag=etag)
+        return self._call(self._stub.DeleteClaim, request, timeout)
+
+    def undelete_claim(
+        self,
+        claim_id: str,
+        *,
+        etag: str | None = None,
+        reason: str = "",
+        timeout: float | None = None,
+    ) -> claim_pb2.Claim:
+        """Brings a deleted claim back as it was, and returns it. A claim that is not
+        deleted raises :class:`~claimstore.FailedPrecondition`; ``etag`` and ``reason``
+        as for :meth:`update_claim`."""
+        request = claim_service_pb2.UndeleteClaimRequest(
+            id=claim_id, etag=etag or "", reason=reason
+        )
+        return self._call(self._stub.UndeleteClaim, request, timeout)
+
+    def add_citation(
+        self,
+        claim_id: str,
+        *,
+        source_id: str | None = None,
+        url: str = "",
+        publisher: str = "",
+        title: str = "",
+        kind: EnumLike = 0,
+        published_at: TimeLike | None = None,
+        role: EnumLike = 0,
+        excerpt: str = "",
+        etag: str | None = None,
+        reason: str = "",
+        timeout: float | None = None,
+    ) -> claim_pb2.Claim:
+        """Adds a citation to a claim, as one new revision, and returns the claim.
+
+        The source is given by ``source_id``, or inline by ``url``, ``publisher``,
+        ``title``, ``kind`` and ``published_at`` (matched to a stored source or
+        created, as in :meth:`create_claim`). ``role`` is "report" (the default) or
+        "origin". Citing a source the claim already cites in that role raises
+        :class:`~claimstore.AlreadyExists`. ``etag`` and ``reason`` as for
+        :meth:`update_claim`.
+        """
+        request = self._add_citation_request(
+            claim_id,
+            source_id=source_id,
+            url=url,
+            publisher=publisher,
+            title=title,
+            kind=kind,
+            published_at=published_at,
+            role=role,
+            excerpt=excerpt,
+            etag=etag,
+            reason=reason,
+        )
+        return self._call(self._stub.AddCitation, request, timeout)
+
+    def remove_citation(
+        self,
+        claim_id: str,
+        source_id: str,
+        *,
+        role: EnumLike | None = None,
+        etag: str | None = None,
+        reason: str = "",
+        timeout: float | None = None,
+    ) -> claim_pb2.Claim:
+        """Takes the citations of source ``source_id`` off a claim, as one new revision,
+        and returns the claim: in every role, or only in ``role`` ("origin" or "report").
+        A source the claim does not cite raises :class:`~claimstore.NotFound`. ``etag``
+        and ``reason`` as for :meth:`update_claim`."""
+        request = claim_service_pb2.RemoveCitationRequest(
+            claim_id=claim_id,
+            source_id=source_id,
+            role=enum_value(claim_pb2.CitationRole, 0 if role is None else role, "role"),
+            etag=etag or "",
+            reason=reason,
+        )
+        return self._call(self._stub.RemoveCitation, request, timeout)
+
+    def list_claim_revisions(
+        self,
+        claim_id: str,
+        *,
+        view: EnumLike = "basic",
+        page_size: int = 0,
+        timeout: float | None = None,
+    ) -> Pager[claim_revision_pb2.ClaimRevision]:
+        """Returns a lazy iterator over every revision of a claim, oldest first: each with
+        its number, change type, time, actor, reason, the fields it changed, and the claim
+        as the change left it (in ``view``). Deleted claims have revisions too."""
+        view_number = enum_value(claim_service_pb2.ClaimView, view, "view")
+
+        def fetch(page_token: str) -> tuple[list[claim_revision_pb2.ClaimRevision], str]:
+            request = claim_service_pb2.ListClaimRevisionsRequest(
+                claim_id=claim_id, page_size=page_size, page_token=page_token, view=view_number
+            )
+            response = self._call(self._stub.ListClaimRevisions, request, timeout)
+            return list(response.revisions), response.next_page_token
+
+        return Pager(fetch)
+
+    def watch_claims(
+        self,
+        *,
+        speaker: str | None = None,
+        speaker_ids: Sequence[str] = (),
+        topics: Sequence[str] = (),
+        publisher: str | None = None,
+        source_id: str | None = None,
+        attributions: Sequence[EnumLike] = (),
+        since: TimeLike | None = None,
+        before: TimeLike | None = None,
+        language: str | None = None,
+        filter: claim_filter_pb2.ClaimFilter | None = None,  # the API's own name
+        after_cursor: str = "",
+        view: EnumLike = "basic",
+    ) -> ClaimWatch:
+        """Starts watching the changes to the claims that match; returns a
+        :class:`~claimstore.ClaimWatch`, an iterator of ClaimEvents.
+
+        It returns once the server has answered, so every change committed after
+        that is yielded; with ``after_cursor`` (a :attr:`ClaimWatch.cursor` kept from
+        an earlier watch), every change after that cursor. Filters as for
+        :meth:`list_claims`, judged on each claim as the change left it; no filter
+        watches every claim, deleted or not. Each event's ``revision`` has the
+        change and the claim in ``view``. The watch has no deadline: it survives
+        server restarts and runs until it is closed.
+
+        >>> with client.watch_claims(speaker="Peskov") as watch:   # doctest: +SKIP
+        ...     for event in watch:
+        ...         print(event.revision.change_type, event.revision.claim.text)
+        """
+        if filter is None:
+            filter = self._claim_filter(
+                speaker=speaker,
+                speaker_ids=speaker_ids,
+                topics=topics,
+                publisher=publisher,
+                source_id=source_id,
+                attributions=attributions,
+                since=since,
+                before=before,
+                language=language,
+            )
+        request = claim_service_pb2.WatchClaimsRequest(
+            filter=filter,
+            after_cursor=after_cursor,
+            view=enum_value(claim_service_pb2.ClaimView, view, "view"),
+        )
+        return ClaimWatch(
+            self._stub.WatchClaims,
+            request,
+            metadata=self._metadata(),
+            backoff=self.config.retry or RetryPolicy(),
+        )
 
     def list_claims(
         self,
@@ -155,6 +406,7 @@ class Client(BaseClient):
         order_by: str = "",
         view: EnumLike = "basic",
         page_size: int = 0,
+        show_deleted: bool = False,
         timeout: float | None = None,
     ) -> Pager[claim_pb2.Claim]:
         """Returns a lazy iterator over the claims that match, newest statement first.
@@ -163,8 +415,9 @@ class Client(BaseClient):
         any of its values); or pass a ready ``filter``. ``since`` is inclusive,
         ``before`` exclusive. In the "basic" view (the default) claims carry their
         speaker's and sources' ids; ask for view="full" to get the speaker and
-        sources themselves. Each page is fetched when iteration reaches it;
-        ``timeout`` applies to each page.
+        sources themselves. Deleted claims are left out unless ``show_deleted``.
+        Each page is fetched when iteration reaches it; ``timeout`` applies to each
+        page.
         """
         view_number = enum_value(claim_service_pb2.ClaimView, view, "view")
         if filter is None:
@@ -187,6 +440,7 @@ class Client(BaseClient):
                 page_token=page_token,
                 order_by=order_by,
                 view=view_number,
+                show_deleted=show_deleted,
             )
             response = self._call(self._stub.ListClaims, request, timeout)
             return list(response.claims), response.next_page_token
@@ -211,6 +465,7 @@ class Client(BaseClient):
         snippet_start: str = "",
         snippet_end: str = "",
         page_size: int = 0,
+        show_deleted: bool = False,
         timeout: float | None = None,
     ) -> Pager[claim_service_pb2.SearchResult]:
         """Returns a lazy iterator over the claims that match ``query``, best first.
@@ -219,7 +474,8 @@ class Client(BaseClient):
         OR and -excluded words; the keyword filters narrow the results as in
         :meth:`list_claims`. Each SearchResult has the claim, its score and a
         snippet with the matching words between ``snippet_start`` and
-        ``snippet_end`` ("[" and "]" unless given).
+        ``snippet_end`` ("[" and "]" unless given). Deleted claims are left out
+        unless ``show_deleted``.
         """
         if filter is None:
             filter = self._claim_filter(
@@ -244,6 +500,7 @@ class Client(BaseClient):
                 view=view_number,
                 snippet_start=snippet_start,
                 snippet_end=snippet_end,
+                show_deleted=show_deleted,
             )
             response = self._call(self._stub.SearchClaims, request, timeout)
             return list(response.results), response.next_page_token
@@ -301,12 +558,14 @@ class Client(BaseClient):
         before: TimeLike | None = None,
         language: str | None = None,
         filter: claim_filter_pb2.ClaimFilter | None = None,  # the API's own name
+        show_deleted: bool = False,
         timeout: float | None = None,
     ) -> Iterator[claim_pb2.Claim]:
         """Yields every claim that matches, in the full view, oldest statement first.
 
-        Filters as for :meth:`list_claims`. There is no deadline unless
-        ``timeout`` is given; stopping the iteration early cancels the export.
+        Filters as for :meth:`list_claims`; deleted claims only with ``show_deleted``.
+        There is no deadline unless ``timeout`` is given; stopping the iteration early
+        cancels the export.
         """
         if filter is None:
             filter = self._claim_filter(
@@ -320,7 +579,7 @@ class Client(BaseClient):
                 before=before,
                 language=language,
             )
-        request = claim_service_pb2.ExportClaimsRequest(filter=filter)
+        request = claim_service_pb2.ExportClaimsRequest(filter=filter, show_deleted=show_deleted)
         call = self._stub.ExportClaims(request, timeout=timeout, metadata=self._metadata())
         try:
             for response in call:

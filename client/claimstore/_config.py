@@ -11,7 +11,9 @@ SERVICE_NAME: Final = "claimstore.v1.ClaimService"
 # Calls that are safe to repeat: reads, and CreateClaim, which always carries a
 # request_id (the client makes one when the caller gives none). CreateSpeaker
 # and CreateSource have no request_id, so gRPC retries them only when the
-# request never reached the server (its transparent retries).
+# request never reached the server (its transparent retries). WatchClaims is
+# retried only until its first response: gRPC never retries a stream after that,
+# and ClaimWatch resumes it from its cursor instead.
 RETRIED_METHODS: Final = (
     "CreateClaim",
     "GetClaim",
@@ -21,7 +23,12 @@ RETRIED_METHODS: Final = (
     "ListSpeakers",
     "GetSource",
     "ListSources",
+    "ListClaimRevisions",
+    "WatchClaims",
 )
+
+ACTOR_METADATA_KEY: Final = "claimstore-actor"
+MAX_ACTOR_LENGTH: Final = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +79,12 @@ class ClientConfig:
         credentials: Channel credentials for TLS; None for a plaintext channel.
         metadata: Metadata sent with every call, such as an authorization header.
         max_message_bytes: The largest message sent or received.
+        actor: Who makes the changes, such as "alice" or "factcheck-bot/2": sent
+            with every call as the "claimstore-actor" metadata, and recorded by
+            the server as the actor of each revision a write makes. Empty (the
+            default) sends nothing. At most 200 printable ASCII characters, as
+            gRPC metadata allows no others; anything else is a ValueError here
+            rather than an obscure failure of every call.
     """
 
     target: str = "localhost:50051"
@@ -80,6 +93,22 @@ class ClientConfig:
     credentials: grpc.ChannelCredentials | None = None
     metadata: tuple[tuple[str, str], ...] = ()
     max_message_bytes: int = 4 * 1024 * 1024
+    actor: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.actor) > MAX_ACTOR_LENGTH:
+            raise ValueError(f"actor: at most {MAX_ACTOR_LENGTH} characters")
+        if not all(" " <= char <= "~" for char in self.actor):
+            raise ValueError(f"actor: {self.actor!r} has characters other than printable ASCII")
+        if self.actor and any(key == ACTOR_METADATA_KEY for key, _ in self.metadata):
+            # The server refuses a call that names its actor twice.
+            raise ValueError(f"give the actor as actor=, not also as {ACTOR_METADATA_KEY} metadata")
+
+    def call_metadata(self) -> tuple[tuple[str, str], ...]:
+        """Returns the metadata sent with every call: ``metadata``, then the actor if set."""
+        if not self.actor:
+            return self.metadata
+        return (*self.metadata, (ACTOR_METADATA_KEY, self.actor))
 
     def channel_options(self) -> list[tuple[str, Any]]:
         """Returns the options for the gRPC channel this configuration describes."""

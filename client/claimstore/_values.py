@@ -5,9 +5,10 @@ enum values by name in any case, with or without their prefix ("person",
 "PERSON" and "SPEAKER_KIND_PERSON" all name the same value).
 """
 
+import enum
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -18,6 +19,20 @@ TimeLike = datetime | date | str | Timestamp
 (its first instant, UTC), an ISO 8601 string, or a Timestamp."""
 
 EnumLike = int | str
+
+
+class Unset(enum.Enum):
+    """The type of :data:`UNSET`."""
+
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final = Unset.UNSET
+"""The default of a keyword argument whose absence means "leave it as it is", where
+None or an empty value would mean something else (empty clears a field)."""
 
 Value = TypeVar("Value", bound=int)
 

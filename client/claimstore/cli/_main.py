@@ -1,9 +1,12 @@
-"""The ``claimstore`` command: serve, add, get, list, speakers."""
+"""The ``claimstore`` command: serve; add, edit, retract, restore, get, history; list, search,
+watch, speakers; import, export."""
 
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -14,7 +17,7 @@ from typing import Any, BinaryIO, TextIO
 
 from .._client import Client
 from .._config import ClientConfig
-from .._exceptions import ClaimstoreError, ServiceError, Unavailable
+from .._exceptions import Aborted, ClaimstoreError, ServiceError, Unavailable
 from .._jsonl import format_import_line, import_request, parse_import_line
 from ..v1 import claim_pb2, claim_service_pb2
 from . import _render
@@ -22,12 +25,18 @@ from ._progress import Progress, progress
 
 DEFAULT_TARGET = "localhost:50051"
 TARGET_VARIABLE = "CLAIMSTORE_TARGET"
+ACTOR_VARIABLE = "CLAIMSTORE_ACTOR"
+ATTRIBUTIONS = ["direct_quote", "paraphrase", "reported"]
+PRECISIONS = ["year", "month", "day", "exact"]
+DELETION_REASONS = ["retracted", "duplicate", "fabricated", "other"]
 
 Handler = Callable[[argparse.Namespace, TextIO], int]
 
 
 def _client(args: argparse.Namespace) -> Client:
-    return Client(config=ClientConfig(target=args.target, timeout=args.timeout))
+    return Client(
+        config=ClientConfig(target=args.target, timeout=args.timeout, actor=args.actor or "")
+    )
 
 
 def _parse_when(value: str) -> datetime | date:
@@ -99,8 +108,98 @@ def _cmd_add(args: argparse.Namespace, out: TextIO) -> int:
 
 def _cmd_get(args: argparse.Namespace, out: TextIO) -> int:
     with _client(args) as client:
+        claim = client.get_claim(args.id, revision=args.revision)
+    _show_claim(claim, args, out)
+    return 0
+
+
+_EDIT_OPTIONS = {
+    "text": "--text",
+    "attribution": "--attribution",
+    "speaker": "--speaker",
+    "speaker_id": "--speaker-id",
+    "stated_at": "--stated-at",
+    "stated_at_precision": "--precision",
+    "channel": "--channel",
+    "language": "--language",
+    "topics": "--topic",
+}
+"""The update_claim keyword argument of each option of ``edit``."""
+
+
+def _cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
+    if args.topics is not None and args.no_topics:
+        raise argparse.ArgumentTypeError("give --topic or --no-topics, not both")
+    if args.no_topics:
+        args.topics = []
+    changes = {name: getattr(args, name) for name in _EDIT_OPTIONS}
+    changes = {name: value for name, value in changes.items() if value is not None}
+    if not changes:
+        raise argparse.ArgumentTypeError(
+            "nothing to change: give at least one of "
+            + ", ".join(_EDIT_OPTIONS.values())
+            + " or --no-topics"
+        )
+    with _client(args) as client:
+        # The etag of the claim as read: a change made by someone else in between is
+        # refused (ABORTED) rather than overwritten.
+        current = client.get_claim(args.id, view="basic")
+        client.update_claim(args.id, **changes, etag=current.etag, reason=args.reason)
         claim = client.get_claim(args.id)
     _show_claim(claim, args, out)
+    return 0
+
+
+def _cmd_retract(args: argparse.Namespace, out: TextIO) -> int:
+    if args.reason == "other" and not args.note.strip():
+        raise argparse.ArgumentTypeError("--reason other needs a --note saying why")
+    with _client(args) as client:
+        client.delete_claim(args.id, reason=args.reason, note=args.note)
+        claim = client.get_claim(args.id)
+    _show_claim(claim, args, out)
+    return 0
+
+
+def _cmd_restore(args: argparse.Namespace, out: TextIO) -> int:
+    with _client(args) as client:
+        client.undelete_claim(args.id, reason=args.reason)
+        claim = client.get_claim(args.id)
+    _show_claim(claim, args, out)
+    return 0
+
+
+def _cmd_history(args: argparse.Namespace, out: TextIO) -> int:
+    with _client(args) as client:
+        revisions = client.list_claim_revisions(args.id, page_size=1000)
+        _render.write_listing(revisions, _render.REVISIONS, out, as_json=args.json)
+    return 0
+
+
+def _cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
+    """Prints each event as it comes, flushed at once, until Ctrl-C (which is no error).
+
+    Once the watch runs, Ctrl-C closes it rather than raising KeyboardInterrupt inside
+    gRPC's wait, so that the iteration simply ends.
+    """
+    try:
+        with _client(args) as client:
+            watch = client.watch_claims(
+                **_filter_arguments(args), after_cursor=args.after or "", view="full"
+            )
+            in_main_thread = threading.current_thread() is threading.main_thread()
+            if in_main_thread:  # signal handlers can be set from there only
+                previous = signal.signal(signal.SIGINT, lambda signum, frame: watch.close())
+            try:
+                with watch:
+                    for event in watch:
+                        line = _render.to_json(event) if args.json else _render.event_line(event)
+                        out.write(line + "\n")
+                        out.flush()
+            finally:
+                if in_main_thread:
+                    signal.signal(signal.SIGINT, previous)
+    except KeyboardInterrupt:
+        return 0
     return 0
 
 
@@ -126,6 +225,7 @@ def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
             order_by="stated_at asc" if args.oldest_first else "",
             view="full",
             page_size=min(args.limit, 1000) if args.limit else 0,
+            show_deleted=args.show_deleted,
         )
         selected = islice(claims, args.limit) if args.limit else iter(claims)
         _render.write_listing(selected, _render.CLAIMS, out, as_json=args.json)
@@ -225,7 +325,8 @@ def _count_lines(path: str) -> int:
 
 def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     with _client(args) as client, progress("exporting", total=None, unit="claims") as bar:
-        for claim in client.export_claims(**_filter_arguments(args)):
+        claims = client.export_claims(**_filter_arguments(args), show_deleted=args.show_deleted)
+        for claim in claims:
             out.write(format_import_line(import_request(claim)) + "\n")
             bar.advance()
     return 0
@@ -242,6 +343,7 @@ def _cmd_search(args: argparse.Namespace, out: TextIO) -> int:
             snippet_start=_render.MATCH_START if out.isatty() else "[",
             snippet_end=_render.MATCH_END if out.isatty() else "]",
             page_size=min(args.limit, 100),
+            show_deleted=args.show_deleted,
         )
         selected = islice(results, args.limit)
         _render.write_listing(selected, _render.SEARCH_RESULTS, out, as_json=args.json)
@@ -270,6 +372,19 @@ def _add_client_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", action="store_true", help="print JSON (one object a line) for scripts"
     )
+    # No default here: the one of the main parser (given before the command, or from the
+    # environment) stays unless the option is given after the command.
+    parser.add_argument(
+        "--actor",
+        default=argparse.SUPPRESS,
+        help=f"who makes the changes, recorded in each revision (default: ${ACTOR_VARIABLE})",
+    )
+
+
+def _add_show_deleted_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--show-deleted", action="store_true", help="include deleted (retracted) claims"
+    )
 
 
 def _add_filter_options(parser: argparse.ArgumentParser) -> None:
@@ -286,7 +401,7 @@ def _add_filter_options(parser: argparse.ArgumentParser) -> None:
         "--attribution",
         action="append",
         default=[],
-        choices=["direct_quote", "paraphrase", "reported"],
+        choices=ATTRIBUTIONS,
         help="attribution (repeat for any of several)",
     )
     parser.add_argument("--since", type=_parse_when, help="stated on or after this date or time")
@@ -315,6 +430,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="claimstore",
         description="Record and query claims of fact: who said what, when, and who reported it.",
     )
+    parser.add_argument(
+        "--actor",
+        default=os.environ.get(ACTOR_VARIABLE) or "",
+        help="who makes the changes, recorded in each revision, such as alice or"
+        f" factcheck-bot (default: ${ACTOR_VARIABLE}); also accepted after the command",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_serve_parser(commands)
 
@@ -328,10 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--speaker", help="who said it, by name or alias")
     add.add_argument("--speaker-id", help="who said it, by speaker id")
     add.add_argument(
-        "--attribution",
-        required=True,
-        choices=["direct_quote", "paraphrase", "reported"],
-        help="how the words reach us",
+        "--attribution", required=True, choices=ATTRIBUTIONS, help="how the words reach us"
     )
     add.add_argument(
         "--stated-at",
@@ -343,7 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add.add_argument(
         "--precision",
-        choices=["year", "month", "day", "exact"],
+        choices=PRECISIONS,
         help="how precisely the time is known (default: day for a date, else exact)",
     )
     add.add_argument("--channel", default="", help='how it was said, e.g. "post on X"')
@@ -362,7 +480,15 @@ def build_parser() -> argparse.ArgumentParser:
     get = commands.add_parser("get", help="show one claim", description="Show one claim by id.")
     _add_client_options(get)
     get.add_argument("id", help="claim id (clm_…)")
+    get.add_argument(
+        "--revision",
+        type=int,
+        default=0,
+        help="show the claim as it was at this revision (see 'history'; default: current)",
+    )
     get.set_defaults(handler=_cmd_get)
+
+    _add_history_parsers(commands)
 
     listing = commands.add_parser(
         "list",
@@ -371,6 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_client_options(listing)
     _add_filter_options(listing)
+    _add_show_deleted_option(listing)
     listing.add_argument("--oldest-first", action="store_true", help="oldest statement first")
     listing.add_argument(
         "--limit", type=int, default=0, help="show at most this many (default: all)"
@@ -405,6 +532,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_client_options(exporting)
     _add_filter_options(exporting)
+    _add_show_deleted_option(exporting)
     exporting.set_defaults(handler=_cmd_export)
 
     searching = commands.add_parser(
@@ -421,6 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
         " starts with -",
     )
     _add_filter_options(searching)
+    _add_show_deleted_option(searching)
     searching.add_argument(
         "--limit", type=int, default=20, help="show at most this many (default: %(default)s)"
     )
@@ -434,7 +563,107 @@ def build_parser() -> argparse.ArgumentParser:
     _add_client_options(speakers)
     speakers.add_argument("--prefix", help="only names with a word starting with this, e.g. zelen")
     speakers.set_defaults(handler=_cmd_speakers)
+
+    watching = commands.add_parser(
+        "watch",
+        help="print changes to claims as they happen",
+        description="Print each change to the claims that match every option given (creation,"
+        " edit, retraction, restoration) as it is committed, one line each, until Ctrl-C."
+        " With --json, each line is a JSON object whose cursor --after takes, to pick up"
+        " where an earlier watch stopped. A server restart is waited out, and nothing is"
+        " missed or printed twice.",
+    )
+    _add_client_options(watching)
+    _add_filter_options(watching)
+    watching.add_argument(
+        "--after",
+        metavar="CURSOR",
+        help="start after this cursor (from an earlier --json line), not from now",
+    )
+    watching.set_defaults(handler=_cmd_watch)
     return parser
+
+
+def _add_history_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """The commands that change a claim, and the one that shows its revisions."""
+    edit = commands.add_parser(
+        "edit",
+        help="correct fields of a claim",
+        description="Correct the fields of a claim that the options name, and only those, as"
+        " one new revision. The claim is read first: if someone else changes it in between,"
+        " nothing is changed and the command exits 1.",
+    )
+    _add_client_options(edit)
+    edit.add_argument("id", help="claim id (clm_…)")
+    edit.add_argument("--text", help="what was said")
+    edit.add_argument("--attribution", choices=ATTRIBUTIONS, help="how the words reach us")
+    edit.add_argument("--speaker", help="who said it, by name or alias (matched or created)")
+    edit.add_argument("--speaker-id", help="who said it, by speaker id")
+    edit.add_argument(
+        "--stated-at",
+        "--date",
+        dest="stated_at",
+        type=_parse_when,
+        help="when it was said: a date (2025-11-20) or an ISO 8601 time",
+    )
+    edit.add_argument(
+        "--precision",
+        dest="stated_at_precision",
+        choices=PRECISIONS,
+        help="how precisely the time is known (default with --stated-at: day for a date,"
+        " else exact)",
+    )
+    edit.add_argument("--channel", help='how it was said, e.g. "post on X"; "" clears it')
+    edit.add_argument("--language", help='BCP-47 language tag, e.g. en; "" clears it')
+    edit.add_argument(
+        "--topic",
+        dest="topics",
+        metavar="TOPIC",
+        action="append",
+        help="a topic (repeat for several); the topics given replace all of them",
+    )
+    edit.add_argument("--no-topics", action="store_true", help="remove every topic")
+    edit.add_argument(
+        "--reason", default="", help='why, e.g. "quote corrected from the transcript"'
+    )
+    edit.set_defaults(handler=_cmd_edit)
+
+    retract = commands.add_parser(
+        "retract",
+        help="delete a claim, saying why",
+        description="Delete a claim softly: it keeps its data and history, leaves listings,"
+        " searches and exports (unless --show-deleted), and 'restore' brings it back.",
+    )
+    _add_client_options(retract)
+    retract.add_argument("id", help="claim id (clm_…)")
+    retract.add_argument(
+        "--reason",
+        required=True,
+        choices=DELETION_REASONS,
+        help="why: withdrawn by the speaker or outlet, a duplicate, made up, or other",
+    )
+    retract.add_argument("--note", default="", help="the explanation; required with --reason other")
+    retract.set_defaults(handler=_cmd_retract)
+
+    restore = commands.add_parser(
+        "restore",
+        help="bring a retracted claim back",
+        description="Bring a deleted claim back as it was, as one new revision.",
+    )
+    _add_client_options(restore)
+    restore.add_argument("id", help="claim id (clm_…)")
+    restore.add_argument("--reason", default="", help="why it comes back")
+    restore.set_defaults(handler=_cmd_restore)
+
+    history = commands.add_parser(
+        "history",
+        help="list the revisions of a claim",
+        description="List every revision of a claim, oldest first: when, what changed, who"
+        " changed it and why. 'get --revision N' shows the claim as it was.",
+    )
+    _add_client_options(history)
+    history.add_argument("id", help="claim id (clm_…)")
+    history.set_defaults(handler=_cmd_history)
 
 
 def _report(error: ClaimstoreError, target: str) -> None:
@@ -442,6 +671,11 @@ def _report(error: ClaimstoreError, target: str) -> None:
     if isinstance(error, ServiceError):
         for field, description in error.field_violations.items():
             print(f"  {field}: {description}", file=sys.stderr)
+    if isinstance(error, Aborted):
+        print(
+            "  the claim changed since it was read; look at it again and retry",
+            file=sys.stderr,
+        )
     if isinstance(error, Unavailable):
         print(
             f"  is a server running at {target}? Start one with 'make serve' or"

@@ -11,7 +11,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from .._values import enum_name
-from ..v1 import claim_pb2, claim_service_pb2, source_pb2, speaker_pb2
+from ..v1 import claim_pb2, claim_revision_pb2, claim_service_pb2, source_pb2, speaker_pb2
 
 _MIN_WIDE_COLUMN = 20
 
@@ -121,6 +121,50 @@ def search_rows(results: Iterable[claim_service_pb2.SearchResult]) -> list[list[
     ]
 
 
+def change_name(revision: claim_revision_pb2.ClaimRevision) -> str:
+    """Returns what a revision did, such as "updated" or "deleted (retracted)"."""
+    change = enum_name(claim_revision_pb2.ChangeType, revision.change_type)
+    if revision.change_type == claim_revision_pb2.CHANGE_TYPE_DELETED:
+        change += f" ({enum_name(claim_pb2.DeletionReason, revision.claim.deletion.reason)})"
+    return change
+
+
+def revision_rows(revisions: Iterable[claim_revision_pb2.ClaimRevision]) -> list[list[str]]:
+    """Returns the table rows of revisions: revision, time, change, actor, fields, reason."""
+    return [
+        [
+            str(revision.revision),
+            format_time(revision.change_time),
+            change_name(revision),
+            revision.actor,
+            ",".join(revision.changed_fields.paths),
+            revision.reason,
+        ]
+        for revision in revisions
+    ]
+
+
+def event_line(event: claim_service_pb2.ClaimEvent) -> str:
+    """Returns one line for a change to a claim: time, change, claim id, revision, actor,
+    the fields changed, and the claim's speaker and text."""
+    revision = event.revision
+    claim = revision.claim
+    parts = [
+        format_time(revision.change_time),
+        change_name(revision),
+        claim.id,
+        f"rev {revision.revision}",
+    ]
+    if revision.actor:
+        parts.append(f"by {revision.actor}")
+    if revision.changed_fields.paths:
+        parts.append("[" + ",".join(revision.changed_fields.paths) + "]")
+    if claim.speaker.display_name:
+        parts.append(f"{claim.speaker.display_name}:")
+    parts.append(claim.text)
+    return " ".join(" ".join(parts).split())
+
+
 @dataclass(frozen=True, slots=True)
 class Table(Generic[M]):
     """How a listing shows as a table: its headers, its rows, and the column cut to fit."""
@@ -133,6 +177,7 @@ class Table(Generic[M]):
 CLAIMS = Table(("STATED", "SPEAKER", "ATTRIBUTION", "TEXT", "ID"), claim_rows, wide=3)
 SEARCH_RESULTS = Table(("STATED", "SPEAKER", "MATCH", "SCORE", "ID"), search_rows, wide=2)
 SPEAKERS = Table(("NAME", "CLAIMS", "KIND", "TITLE", "AFFILIATION", "ID"), speaker_rows, wide=3)
+REVISIONS = Table(("REV", "TIME", "CHANGE", "ACTOR", "CHANGED", "REASON"), revision_rows, wide=5)
 
 
 def write_listing(items: Iterable[M], table: Table[M], out: TextIO, *, as_json: bool) -> None:
@@ -141,6 +186,15 @@ def write_listing(items: Iterable[M], table: Table[M], out: TextIO, *, as_json: 
         write_json_lines(items, out)
     else:
         write_table(table.headers, table.rows(items), out, wide=table.wide)
+
+
+def _deletion(claim: claim_pb2.Claim) -> str:
+    """Returns when and why the claim was deleted, or "" while it is not."""
+    if not claim.HasField("delete_time"):
+        return ""
+    reason = enum_name(claim_pb2.DeletionReason, claim.deletion.reason)
+    note = f": {claim.deletion.note}" if claim.deletion.note else ""
+    return f"{format_time(claim.delete_time)} ({reason}{note})"
 
 
 def write_claim(claim: claim_pb2.Claim, out: TextIO) -> None:
@@ -160,6 +214,8 @@ def write_claim(claim: claim_pb2.Claim, out: TextIO) -> None:
         ("channel", claim.channel),
         ("language", claim.language),
         ("topics", ", ".join(claim.topics)),
+        ("revision", str(claim.revision) if claim.revision else ""),
+        ("deleted", _deletion(claim)),
     ]
     width = max(len(name) for name, _ in fields)
     for name, value in fields:
