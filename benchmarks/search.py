@@ -96,7 +96,7 @@ import time
 import traceback
 import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final, cast
 
@@ -189,8 +189,9 @@ class Query:
     search: Any  # claimstore_server.store.SearchQuery
     claim_query: Any  # claimstore_server.store.ClaimQuery
     fts: str  # the FTS5 expression the store matches
-    sql: str = ""  # the statement search_claims runs, and its parameters
+    sql: str = ""  # the last statement search_claims runs (the one giving the page), its params
     params: tuple[Any, ...] = ()
+    statements: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)  # all of them
     matches: int = 0
 
     @property
@@ -202,7 +203,7 @@ def make_queries(speaker_id: str) -> list[Query]:
     """The twelve queries: each shape alone, then with ``filter.speaker_ids=[speaker_id]``."""
     from claimstore_server import _validation
     from claimstore_server._search import parse_search_query
-    from claimstore_server.store._sqlite import fts_expression
+    from claimstore_server.store._sqlite_search import fts_expression
 
     queries = []
     for speaker in ("", speaker_id):
@@ -302,12 +303,19 @@ class Direct:
         finally:
             self.store._local.connection = connection
         searches = [(sql, p) for sql, p in recorder.statements if "MATCH" in sql]
-        if len(searches) != 1:
-            raise RuntimeError(f"search_claims ran {len(searches)} MATCH statements, not 1")
-        query.sql, query.params = searches[0]
+        if not searches:
+            raise RuntimeError("search_claims ran no MATCH statement")
+        query.sql, query.params = searches[-1]
+        query.statements = list(recorder.statements)
 
     def sql(self, query: Query) -> list[sqlite3.Row]:
-        return self._connection().execute(query.sql, query.params).fetchall()
+        """Every statement search_claims ran for ``query`` (it may run several: see
+        ``store._sqlite_search``), the rows of the last."""
+        connection = self._connection()
+        rows: list[sqlite3.Row] = []
+        for sql, params in query.statements:
+            rows = connection.execute(sql, params).fetchall()
+        return rows
 
     def fts(self, query: Query) -> list[sqlite3.Row]:
         return (
@@ -1199,7 +1207,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     host["loadavg_after"] = loadavg()
     report["queries"] = [
-        {"query": q.label, "text": q.shape.text, "fts": q.fts, "matches": q.matches, "sql": q.sql}
+        {
+            "query": q.label,
+            "text": q.shape.text,
+            "fts": q.fts,
+            "matches": q.matches,
+            "sql": [sql for sql, _ in q.statements],
+        }
         for q in queries
     ]
     report["latency"] = [asdict(row) for row in shape_rows]
