@@ -310,11 +310,13 @@ class Direct:
 
     def sql(self, query: Query) -> list[sqlite3.Row]:
         """Every statement search_claims ran for ``query`` (it may run several: see
-        ``store._sqlite_search``), the rows of the last."""
+        ``store._sqlite_search``); the rows of those that make the page (with snippets)."""
         connection = self._connection()
         rows: list[sqlite3.Row] = []
         for sql, params in query.statements:
-            rows = connection.execute(sql, params).fetchall()
+            fetched = connection.execute(sql, params).fetchall()
+            if "snippet(" in sql:
+                rows.extend(fetched)
         return rows
 
     def fts(self, query: Query) -> list[sqlite3.Row]:
