@@ -177,3 +177,23 @@ def test_a_prefix_search_past_the_bound_finds_every_match(
 ) -> None:
     (whole,) = _pages(stub, "harv*", 100)
     assert len(_ids(whole)) == len(set(_ids(whole))) == 56
+
+
+@pytest.mark.parametrize("query", ["harvest*", "HARVEST*", "harves*"])
+def test_a_broad_prefix_search_tiers_like_its_word(
+    stub: Stub, harvest: dict[str, list[str]], query: str
+) -> None:
+    (whole,) = _pages(stub, query, 100)
+    (word,) = _pages(stub, "harvest", 100)
+    assert _ids(whole) == _ids(word)
+    assert [r.score for r in whole] == [r.score for r in word]
+
+
+@pytest.mark.parametrize("query", ["pear*", "pea*", "pear* -apples"])
+def test_a_narrow_prefix_search_is_ranked_exactly(
+    stub: Stub, harvest: dict[str, list[str]], query: str
+) -> None:
+    (ranked,) = _pages(stub, query, 100)
+    (word,) = _pages(stub, "pear", 100)
+    assert _ids(ranked) == _ids(word)
+    assert len({r.score for r in ranked}) == 4

@@ -21,9 +21,11 @@ Both orders are total and deterministic, so paging with (score, claim id) neithe
 repeats nor skips a claim while the store does not change.
 """
 
+import functools
 import sqlite3
+import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from .._text import fold
@@ -46,6 +48,65 @@ _TEXT_COLUMN: Final = "text"
 _MAX_STEM_CUT = 3
 """How many letters a prefix may run past the stem of the words it starts: "negotiat" is two
 past "negoti", the stem of "negotiations" and "negotiating"."""
+
+
+_TOKENIZER = "porter unicode61 remove_diacritics 2"
+"""The index's tokenizer (see _schema), which :func:`_stem` runs on single words."""
+
+_stemmer_lock = threading.Lock()
+_stemmer: sqlite3.Connection | None = None
+
+
+@functools.lru_cache(maxsize=4096)
+def _stem(word: str) -> str:
+    """The token the index's tokenizer makes of one word, asked of FTS5 itself on a private
+    in-memory database (a pure function of the word, so remembered)."""
+    global _stemmer
+    with _stemmer_lock:
+        if _stemmer is None:
+            _stemmer = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+            _stemmer.execute(
+                f"CREATE VIRTUAL TABLE words USING fts5(word, tokenize = '{_TOKENIZER}')"
+            )
+            _stemmer.execute("CREATE VIRTUAL TABLE tokens USING fts5vocab(words, 'row')")
+        _stemmer.execute("DELETE FROM words")
+        _stemmer.execute("INSERT INTO words (word) VALUES (?)", (word,))
+        rows = _stemmer.execute("SELECT term FROM tokens").fetchall()
+    return str(rows[0][0]) if len(rows) == 1 else ""
+
+
+def _exact_stand_in(term: SearchTerm) -> SearchTerm | None:
+    """The term without its *, when that finds only claims the prefix finds: a one-word
+    prefix of plain ASCII letters and digits that the tokenizer keeps whole ("minist"), so
+    that the word is itself one of the words the prefix starts. None otherwise."""
+    if not term.prefix:
+        return term
+    if len(term.words) != 1:
+        return None
+    word = term.words[0].lower()
+    if not (word.isascii() and word.isalnum()) or _stem(word) != word:
+        return None
+    return replace(term, prefix=False)
+
+
+def narrower_expression(search: SearchQuery, stems: Mapping[str, str]) -> str | None:
+    """An expression that is cheap to count and finds only claims ``search`` finds, for a
+    search with prefixes (FTS5 merges the whole list of a prefix's words before returning
+    any row); None when the search has no prefix or no such expression is known.
+
+    Each required prefix becomes its word ("minist*" becomes "minist"); so when the
+    narrower search has more than the bound of matches, so has the search.
+    """
+    has_prefix = any(t.prefix for group in search.required for t in group)
+    if not has_prefix or any(t.prefix for t in search.excluded):
+        return None
+    groups: list[tuple[SearchTerm, ...]] = []
+    for group in search.required:
+        exact = [_exact_stand_in(term) for term in group]
+        if any(term is None for term in exact):
+            return None
+        groups.append(tuple(term for term in exact if term is not None))
+    return fts_expression(replace(search, required=tuple(groups)), stems)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +220,9 @@ class Searcher:
         """Up to ``limit + 1`` rows after ``after``, in the order the module describes."""
         stems = prefix_stems(self._connection, search)
         expression = fts_expression(search, stems)
+        narrower = narrower_expression(search, stems)
+        if narrower is not None and len(self._first_matches(narrower, bound + 1)) > bound:
+            return self._tiered(tier_expressions(search, stems), after, limit)
         matches = self._first_matches(expression, bound + 1)
         if not matches:
             return []
