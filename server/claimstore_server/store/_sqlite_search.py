@@ -11,11 +11,16 @@ filter, so that counting reads the index alone and stops at the bound):
   is the exact ranking.
 * more: the search is too broad for a ranking to tell its matches apart, and
   results come in two tiers, newest claim first within each (the most recently
-  stored first): claims where every required term is in the claim's text
+  stored first, by seq): claims where every required term is in the claim's text
   (score ``TEXT_TIER_SCORE``), then the claims that match elsewhere too (their
   speaker, topics or channel; score ``OTHER_TIER_SCORE``). Each page reads only
   its own rows from the index, in rowid order (and those the filter leaves out),
   so a page costs about the same whatever the number of matches.
+
+A prefix makes FTS5 merge the whole list of the words it starts before the
+first row; a search with one counts the word typed before the * instead when
+that word is a token of its own (its matches are some of the prefix's, so more
+than the bound of them settles it), and the prefix's otherwise.
 
 Both orders are total and deterministic, so paging with (score, claim id) neither
 repeats nor skips a claim while the store does not change.
