@@ -24,9 +24,10 @@ Ways of running each query, all against the SAME database file:
 * store: ``SqliteStore.search_claims`` called in this process (no gRPC, no
   request parsing: the parsed query and filter are made beforehand), on the
   store's own per-thread connections;
-* SQL: the very statement ``search_claims`` runs (recorded from it, with its
-  parameters) executed with sqlite3 on the store's connection and fetched,
-  without making protobuf messages of the rows;
+* SQL: the very statements ``search_claims`` runs (recorded from it, with their
+  parameters: a count of matches up to the search bound, then the page's one or
+  two statements, see ``store._sqlite_search``) executed with sqlite3 on the
+  store's connection and fetched, without making protobuf messages of the rows;
 * FTS: the FTS5 table alone, ``SELECT rowid, rank ... MATCH ? ORDER BY rank
   LIMIT 21`` (unfiltered queries only): what ranking every match costs;
 * Datasette (when installed, ``pip install datasette``): ``datasette serve``
@@ -37,7 +38,7 @@ Ways of running each query, all against the SAME database file:
   (raw search mode with the store's FTS5 expression, 20 rows, count, facets
   and suggestions off, the speaker as a column filter), which returns matches
   in table order, NOT ranked; and "ranked" (DS-ranked), ``/DB.json?sql=`` with
-  the store's own statement, the same work as the store.
+  the store's last statement (the one that makes the page, or its second tier).
 
 Latency: each (query, way) pair is called by one caller in a closed loop for
 ``--seconds`` after ``--warmup``, once per round, the ways rotating within a
