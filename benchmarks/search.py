@@ -24,9 +24,10 @@ Ways of running each query, all against the SAME database file:
 * store: ``SqliteStore.search_claims`` called in this process (no gRPC, no
   request parsing: the parsed query and filter are made beforehand), on the
   store's own per-thread connections;
-* SQL: the very statement ``search_claims`` runs (recorded from it, with its
-  parameters) executed with sqlite3 on the store's connection and fetched,
-  without making protobuf messages of the rows;
+* SQL: the very statements ``search_claims`` runs (recorded from it, with their
+  parameters: a count of matches up to the search bound, then the page's one or
+  two statements, see ``store._sqlite_search``) executed with sqlite3 on the
+  store's connection and fetched, without making protobuf messages of the rows;
 * FTS: the FTS5 table alone, ``SELECT rowid, rank ... MATCH ? ORDER BY rank
   LIMIT 21`` (unfiltered queries only): what ranking every match costs;
 * Datasette (when installed, ``pip install datasette``): ``datasette serve``
@@ -37,7 +38,7 @@ Ways of running each query, all against the SAME database file:
   (raw search mode with the store's FTS5 expression, 20 rows, count, facets
   and suggestions off, the speaker as a column filter), which returns matches
   in table order, NOT ranked; and "ranked" (DS-ranked), ``/DB.json?sql=`` with
-  the store's own statement, the same work as the store.
+  the store's last statement (the one that makes the page, or its second tier).
 
 Latency: each (query, way) pair is called by one caller in a closed loop for
 ``--seconds`` after ``--warmup``, once per round, the ways rotating within a
@@ -96,7 +97,7 @@ import time
 import traceback
 import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final, cast
 
@@ -189,8 +190,9 @@ class Query:
     search: Any  # claimstore_server.store.SearchQuery
     claim_query: Any  # claimstore_server.store.ClaimQuery
     fts: str  # the FTS5 expression the store matches
-    sql: str = ""  # the statement search_claims runs, and its parameters
+    sql: str = ""  # the last statement search_claims runs (the one giving the page), its params
     params: tuple[Any, ...] = ()
+    statements: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)  # all of them
     matches: int = 0
 
     @property
@@ -202,7 +204,7 @@ def make_queries(speaker_id: str) -> list[Query]:
     """The twelve queries: each shape alone, then with ``filter.speaker_ids=[speaker_id]``."""
     from claimstore_server import _validation
     from claimstore_server._search import parse_search_query
-    from claimstore_server.store._sqlite import fts_expression
+    from claimstore_server.store._sqlite_search import fts_expression
 
     queries = []
     for speaker in ("", speaker_id):
@@ -302,12 +304,21 @@ class Direct:
         finally:
             self.store._local.connection = connection
         searches = [(sql, p) for sql, p in recorder.statements if "MATCH" in sql]
-        if len(searches) != 1:
-            raise RuntimeError(f"search_claims ran {len(searches)} MATCH statements, not 1")
-        query.sql, query.params = searches[0]
+        if not searches:
+            raise RuntimeError("search_claims ran no MATCH statement")
+        query.sql, query.params = searches[-1]
+        query.statements = list(recorder.statements)
 
     def sql(self, query: Query) -> list[sqlite3.Row]:
-        return self._connection().execute(query.sql, query.params).fetchall()
+        """Every statement search_claims ran for ``query`` (it may run several: see
+        ``store._sqlite_search``); the rows of those that make the page (with snippets)."""
+        connection = self._connection()
+        rows: list[sqlite3.Row] = []
+        for sql, params in query.statements:
+            fetched = connection.execute(sql, params).fetchall()
+            if "snippet(" in sql:
+                rows.extend(fetched)
+        return rows
 
     def fts(self, query: Query) -> list[sqlite3.Row]:
         return (
@@ -1199,7 +1210,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     host["loadavg_after"] = loadavg()
     report["queries"] = [
-        {"query": q.label, "text": q.shape.text, "fts": q.fts, "matches": q.matches, "sql": q.sql}
+        {
+            "query": q.label,
+            "text": q.shape.text,
+            "fts": q.fts,
+            "matches": q.matches,
+            "sql": [sql for sql, _ in q.statements],
+        }
         for q in queries
     ]
     report["latency"] = [asdict(row) for row in shape_rows]

@@ -13,7 +13,7 @@ import functools
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,6 @@ from claimstore.v1.source_pb2 import Source
 from claimstore.v1.speaker_pb2 import Speaker
 
 from .. import _ids
-from .._text import fold
 from . import _rows
 from ._errors import (
     AlreadyExistsError,
@@ -53,12 +52,12 @@ from ._model import (
     SearchCursor,
     SearchHit,
     SearchQuery,
-    SearchTerm,
     SourceDraft,
     SpeakerDraft,
 )
 from ._schema import migrate
 from ._sql import escape_like, placeholders
+from ._sqlite_search import SEARCH_BOUND, Searcher
 from ._sqlite_writer import (
     INSERT_REVISION,
     ClaimWriter,
@@ -87,6 +86,9 @@ def _revision_speaker_join(full: bool) -> str:
 
 
 _CACHE_KIB = 16 * 1024
+_SEARCH_MMAP_BYTES = 8 * 1024**3
+"""How much of the file a search thread's connection asks to map: all of a database of millions
+of claims, or as much as SQLite's compile-time maximum allows (2 GB in common builds)."""
 _BULK_CACHE_KIB = 64 * 1024
 """The page cache of a connection that imports: a batch's inserts land all over the claims'
 indexes, and pages kept between batches are pages not read again."""
@@ -109,8 +111,16 @@ def _now_us() -> int:
 class SqliteStore:
     """A :class:`~claimstore_server.store.ClaimStore` over one SQLite file."""
 
-    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 5000) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        busy_timeout_ms: int = 5000,
+        search_bound: int = SEARCH_BOUND,
+    ) -> None:
+        """``search_bound``: the most matches a search ranks by bm25 (see _sqlite_search)."""
         self._path = str(path)
+        self._search_bound = search_bound
         self._busy_timeout_ms = busy_timeout_ms
         self._ids = _ids.IdGenerator()
         self._local = threading.local()
@@ -150,7 +160,7 @@ class SqliteStore:
         connection.execute("PRAGMA synchronous = NORMAL")
         # A page cache of 16 MiB a connection (SQLite's default is 2 MiB) and no memory
         # mapping: an export reads the whole file, and mapped pages would all count as the
-        # server's resident memory.
+        # server's resident memory. Search threads map theirs (see _map_for_search).
         connection.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
         with self._connections_lock:
             self._connections.append(connection)
@@ -546,35 +556,35 @@ class SqliteStore:
         full: bool = False,
         snippet_markers: tuple[str, str] = ("[", "]"),
     ) -> Page[SearchHit]:
+        """Searches as :mod:`._sqlite_search` describes: bm25 up to the search bound, then tiers."""
         conditions, params = claim_conditions(query)
-        conditions.insert(0, "claims_search MATCH ?")
-        if after is not None:
-            # Scores are -rank: a later result has a greater rank, or the same and a greater id.
-            conditions.append("(claims_search.rank > ? OR (claims_search.rank = ? AND c.id > ?))")
-            params.extend((-after.score, -after.score, after.claim_id))
-        sql = (
-            f"SELECT {_claim_columns(full)}, -claims_search.rank,"
-            " snippet(claims_search, 0, ?, ?, '…', 16), snippet(claims_search, -1, ?, ?, '…', 16)"
-            " FROM claims_search JOIN claims c ON c.seq = claims_search.rowid"
-            f"{_speaker_join(full)} WHERE {' AND '.join(conditions)}"
-            " ORDER BY claims_search.rank, c.id LIMIT ?"
-        )
         with self._read() as connection:
-            params.insert(0, fts_expression(search, _prefix_stems(connection, search)))
-            markers = [*snippet_markers, *snippet_markers]
-            rows = connection.execute(sql, [*markers, *params, limit + 1]).fetchall()
-            page_rows = rows[:limit]
-            claims = self._claims_from_rows(connection, page_rows, full=full)
-        # The text's snippet when the text matches (it holds a marker), else the best column's.
-        hits = [
-            SearchHit(
-                claim=claim,
-                score=row[-3],
-                snippet=row[-2] if snippet_markers[0] in row[-2] else row[-1],
+            self._map_for_search(connection)
+            searcher = Searcher(
+                connection,
+                columns=_claim_columns(full),
+                join=_speaker_join(full),
+                conditions=conditions,
+                params=params,
+                markers=snippet_markers,
             )
+            rows = searcher.search(search, after=after, limit=limit, bound=self._search_bound)
+            page_rows = rows[:limit]
+            claims = self._claims_from_rows(connection, [r.row for r in page_rows], full=full)
+        hits = [
+            SearchHit(claim=claim, score=row.score, snippet=row.snippet)
             for claim, row in zip(claims, page_rows, strict=True)
         ]
         return Page(hits, len(rows) > limit)
+
+    def _map_for_search(self, connection: sqlite3.Connection) -> None:
+        """Memory-maps the database file for this thread's connection, once: a search reads
+        the index's pages all over, and mapped pages skip a copy into the page cache. Only
+        search threads map (see _open), so an export's reads never count as resident memory.
+        """
+        if not getattr(self._local, "mapped", False):
+            connection.execute(f"PRAGMA mmap_size = {_SEARCH_MMAP_BYTES}")
+            self._local.mapped = True
 
     def list_claims(
         self,
@@ -600,70 +610,6 @@ class SqliteStore:
             rows = connection.execute(sql, params).fetchall()
             claims = self._claims_from_rows(connection, rows[:limit], full=full)
         return Page(claims, len(rows) > limit)
-
-
-_MAX_STEM_CUT = 3
-"""How many letters a prefix may run past the stem of the words it starts: "negotiat" is two
-past "negoti", the stem of "negotiations" and "negotiating"."""
-
-
-def _quoted(text: str) -> str:
-    return '"' + text.replace('"', '""') + '"'
-
-
-def _fts_term(term: SearchTerm, stems: Mapping[str, str]) -> str:
-    """One term in FTS5 syntax: its words as a quoted phrase (which FTS5 tokenizes as it did
-    the claims), then * for a prefix, or'd with the stem the prefix runs past, if any."""
-    phrase = _quoted(" ".join(term.words))
-    if not term.prefix:
-        return phrase
-    stem = stems.get(fold(term.words[-1])) if len(term.words) == 1 else None
-    return f"({phrase} * OR {_quoted(stem)})" if stem else f"{phrase} *"
-
-
-def _prefix_stems(connection: sqlite3.Connection, search: SearchQuery) -> dict[str, str]:
-    """Maps each one-word prefix (folded) to the longest stem of the index it runs past.
-
-    The index holds porter stems ("negoti"), which a prefix typed past the stem
-    ("negotiat*") would not match on its own.
-    """
-    terms = [*(t for group in search.required for t in group), *search.excluded]
-    words = {fold(t.words[0]) for t in terms if t.prefix and len(t.words) == 1}
-    cuts = {
-        word: [word[:-cut] for cut in range(1, _MAX_STEM_CUT + 1) if len(word) - cut >= 3]
-        for word in words
-        if word.isalnum()
-    }
-    candidates = sorted({stem for stems in cuts.values() for stem in stems})
-    if not candidates:
-        return {}
-    known = {
-        row[0]
-        for row in connection.execute(
-            f"SELECT term FROM claims_search_terms WHERE term IN ({placeholders(len(candidates))})",
-            candidates,
-        )
-    }
-    return {
-        word: next(stem for stem in stems if stem in known)
-        for word, stems in cuts.items()
-        if any(stem in known for stem in stems)
-    }
-
-
-def fts_expression(search: SearchQuery, stems: Mapping[str, str] | None = None) -> str:
-    """Renders a parsed query in FTS5's query syntax. Every word is quoted, so nothing a
-    user typed can act as an FTS5 operator or column filter."""
-    stems = stems or {}
-    groups = []
-    for group in search.required:
-        alternatives = " OR ".join(_fts_term(term, stems) for term in group)
-        groups.append(f"({alternatives})" if len(group) > 1 else alternatives)
-    expression = " AND ".join(groups)
-    if search.excluded:
-        excluded = " OR ".join(_fts_term(term, stems) for term in search.excluded)
-        expression = f"({expression}) NOT ({excluded})"
-    return expression
 
 
 def claim_conditions(query: ClaimQuery) -> tuple[list[str], list[Any]]:
