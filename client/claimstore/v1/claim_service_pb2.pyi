@@ -684,7 +684,8 @@ class SearchResult(_message.Message):
     SNIPPET_FIELD_NUMBER: _builtins.int
     score: _builtins.float
     """How well the claim matches the query: higher is better. Scores compare
-    results of one search, not of different searches.
+    results of one search, not of different searches. A search answered in
+    tiers scores 2 for the text tier and 1 for the other.
     """
     snippet: _builtins.str
     """The words around the matches, from the claim's text or, when the text

@@ -257,6 +257,12 @@ class ClaimServiceServicer:
         first, each with a snippet of the matching words. A match in the text
         ranks above a match elsewhere. The same ClaimFilter as ListClaims narrows
         the results. A claim is searchable as soon as it is stored.
+
+        Up to 1,000 matches (counted before the filter), results are ranked by
+        relevance (bm25). A broader search is answered in two tiers instead, so
+        that it stays fast however common its words: first the claims with every
+        word of the query in their text, then the others, each tier newest
+        stored first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -104,6 +104,12 @@ class ClaimServiceStub:
     first, each with a snippet of the matching words. A match in the text
     ranks above a match elsewhere. The same ClaimFilter as ListClaims narrows
     the results. A claim is searchable as soon as it is stored.
+
+    Up to 1,000 matches (counted before the filter), results are ranked by
+    relevance (bm25). A broader search is answered in two tiers instead, so
+    that it stays fast however common its words: first the claims with every
+    word of the query in their text, then the others, each tier newest
+    stored first.
     """
     ImportClaims: _grpc.StreamStreamMultiCallable[_claim_service_pb2.ImportClaimsRequest, _claim_service_pb2.ImportClaimsResponse]
     """Imports claims in bulk. The client streams batches of claims, each claim
@@ -209,6 +215,12 @@ class ClaimServiceAsyncStub(ClaimServiceStub):
     first, each with a snippet of the matching words. A match in the text
     ranks above a match elsewhere. The same ClaimFilter as ListClaims narrows
     the results. A claim is searchable as soon as it is stored.
+
+    Up to 1,000 matches (counted before the filter), results are ranked by
+    relevance (bm25). A broader search is answered in two tiers instead, so
+    that it stays fast however common its words: first the claims with every
+    word of the query in their text, then the others, each tier newest
+    stored first.
     """
     ImportClaims: _aio.StreamStreamMultiCallable[_claim_service_pb2.ImportClaimsRequest, _claim_service_pb2.ImportClaimsResponse]  # type: ignore[assignment]
     """Imports claims in bulk. The client streams batches of claims, each claim
@@ -377,6 +389,12 @@ class ClaimServiceServicer(metaclass=_abc_1.ABCMeta):
         first, each with a snippet of the matching words. A match in the text
         ranks above a match elsewhere. The same ClaimFilter as ListClaims narrows
         the results. A claim is searchable as soon as it is stored.
+
+        Up to 1,000 matches (counted before the filter), results are ranked by
+        relevance (bm25). A broader search is answered in two tiers instead, so
+        that it stays fast however common its words: first the claims with every
+        word of the query in their text, then the others, each tier newest
+        stored first.
         """
 
     @_abc_1.abstractmethod
