@@ -28,7 +28,7 @@ from claimstore.v1.speaker_pb2 import Speaker
 from . import _ids, _pagination, _validation
 from ._search import parse_search_query, search_key
 from ._status import Context, import_error, reports_errors, reports_stream_errors
-from .store import ClaimCursor, ClaimOrder, ClaimStore, SearchCursor
+from .store import ClaimCursor, ClaimOrder, ClaimStore, SearchCursor, Workload
 
 _EXPORT_BATCH = 256
 _SEARCH_PAGE_SIZE = 20
@@ -45,10 +45,20 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         # Bulk work (import batches, export pages) runs here, one piece at a time: off the
         # event loop, so that other calls go on, and on one thread (one database connection),
         # as SQLite takes one writer at a time anyway.
-        self._bulk = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claimstore-bulk")
+        self._bulk = ThreadPoolExecutor(
+            max_workers=1,
+            thread_name_prefix="claimstore-bulk",
+            initializer=store.use_thread_for,
+            initargs=(Workload.BULK,),
+        )
         # Searches for common words rank every match and may take a good part of a second on
         # a large store: they run here, so that they never hold up the event loop.
-        self._searches = ThreadPoolExecutor(max_workers=2, thread_name_prefix="claimstore-search")
+        self._searches = ThreadPoolExecutor(
+            max_workers=2,
+            thread_name_prefix="claimstore-search",
+            initializer=store.use_thread_for,
+            initargs=(Workload.SEARCH,),
+        )
         # Room for the page token and the message framing around the claims.
         self._page_budget = max_response_bytes - 4096
 
@@ -92,12 +102,14 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
                     after = ClaimCursor(stated_at_us, claim_id)
                 case _:
                     raise _pagination.position_error()
-        page = self._store.list_claims(query, order=order, after=after, limit=limit, full=full)
-        response = claim_service_pb2.ListClaimsResponse(claims=page.items)
+        response = claim_service_pb2.ListClaimsResponse()
+        page = self._store.list_claims(
+            query, order=order, after=after, limit=limit, full=full, into=response.claims
+        )
         has_more = page.has_more
         if response.ByteSize() > self._page_budget:
             kept = _pagination.fit_in(page.items, self._page_budget)
-            response = claim_service_pb2.ListClaimsResponse(claims=kept)
+            del response.claims[len(kept) :]
             has_more = True
         if has_more:
             last = response.claims[-1]
@@ -204,6 +216,7 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         after = None
         while True:
             # Bulk work, on a worker thread; one batch in memory at a time, however many match.
+            response = claim_service_pb2.ExportClaimsResponse()
             page = await self._in_bulk_thread(
                 functools.partial(
                     self._store.list_claims,
@@ -212,11 +225,13 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
                     after=after,
                     limit=_EXPORT_BATCH,
                     full=True,
+                    into=response.claims,
                 )
             )
             claims = _pagination.fit_in(page.items, self._page_budget)
+            del response.claims[len(claims) :]
             if claims:
-                yield claim_service_pb2.ExportClaimsResponse(claims=claims)
+                yield response
             if not page.has_more and len(claims) == len(page.items):
                 return
             last = claims[-1]

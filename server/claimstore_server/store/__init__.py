@@ -23,6 +23,7 @@ from ._model import (
     SearchTerm,
     SourceDraft,
     SpeakerDraft,
+    Workload,
 )
 from ._sqlite import SqliteStore
 
@@ -48,4 +49,5 @@ __all__ = [
     "SqliteStore",
     "StoreError",
     "UnavailableError",
+    "Workload",
 ]

@@ -10,6 +10,7 @@ from typing import Protocol
 from claimstore.v1.claim_pb2 import Claim
 from claimstore.v1.source_pb2 import Source
 from claimstore.v1.speaker_pb2 import Speaker
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 
 from ._model import (
     ClaimCursor,
@@ -23,6 +24,7 @@ from ._model import (
     SearchQuery,
     SourceDraft,
     SpeakerDraft,
+    Workload,
 )
 
 
@@ -32,6 +34,11 @@ class ClaimStore(Protocol):
     Methods raise only :class:`~claimstore_server.store.StoreError` subclasses.
     Each write happens in one transaction: it is stored whole or not at all.
     """
+
+    def use_thread_for(self, workload: Workload) -> None:
+        """Declares what the calling thread will do from now on (``Workload.POINT`` until
+        it says otherwise), so that the backend may suit the thread's connection to it."""
+        ...
 
     def create_speaker(self, draft: SpeakerDraft) -> Speaker:
         """Stores a new speaker; a wikidata_id already in use is AlreadyExistsError."""
@@ -94,10 +101,13 @@ class ClaimStore(Protocol):
         after: ClaimCursor | None,
         limit: int,
         full: bool = False,
+        into: RepeatedCompositeFieldContainer[Claim] | None = None,
     ) -> Page[Claim]:
         """Returns up to ``limit`` claims matching ``query`` that sort after ``after``.
 
         With ``full``, each claim carries its speaker and each citation its source.
+        With ``into`` (a response's repeated field), the claims are added to it, and the
+        page's items are those same messages: a page is never copied into its response.
         """
         ...
 

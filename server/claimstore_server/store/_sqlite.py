@@ -13,13 +13,15 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import sqlite_utils
 from claimstore.v1.claim_pb2 import Claim
 from claimstore.v1.source_pb2 import Source
 from claimstore.v1.speaker_pb2 import Speaker
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 
 from .. import _ids
 from .._text import fold
@@ -42,6 +44,7 @@ from ._model import (
     SearchTerm,
     SourceDraft,
     SpeakerDraft,
+    Workload,
 )
 from ._schema import migrate
 from ._sql import escape_like, placeholders
@@ -60,10 +63,26 @@ def _speaker_join(full: bool) -> str:
     return " JOIN speakers sp ON sp.id = c.speaker_id" if full else ""
 
 
-_CACHE_KIB = 16 * 1024
-_BULK_CACHE_KIB = 64 * 1024
-"""The page cache of a connection that imports: a batch's inserts land all over the claims'
-indexes, and pages kept between batches are pages not read again."""
+@dataclass(frozen=True, slots=True)
+class _Tuning:
+    """How a connection reads the file: its page cache and how much of the file it maps."""
+
+    cache_kib: int
+    mmap_bytes: int
+
+
+_TUNINGS: Final = {
+    # Lookups and pages of 50 read a few pages each: mapped, a page costs no copy into the
+    # cache. Pages the serving thread touched count as the server's resident memory, but
+    # they are the operating system's cache of the file and stay few next to a scan's.
+    Workload.POINT: _Tuning(cache_kib=16 * 1024, mmap_bytes=1 << 30),
+    # An export reads the whole file: mapped, every page of it would count as resident, so
+    # a bulk thread reads through its own cache. An import's inserts land all over the
+    # claims' indexes, and pages kept between batches are pages not read again.
+    Workload.BULK: _Tuning(cache_kib=64 * 1024, mmap_bytes=0),
+    # A search for a common word reads much of the index; mapped, it would all count too.
+    Workload.SEARCH: _Tuning(cache_kib=16 * 1024, mmap_bytes=0),
+}
 
 _UNAVAILABLE_ERRORS = (
     "SQLITE_BUSY",
@@ -114,13 +133,30 @@ class SqliteStore:
         connection.execute("PRAGMA foreign_keys = ON")
         connection.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
         connection.execute("PRAGMA synchronous = NORMAL")
-        # A page cache of 16 MiB a connection (SQLite's default is 2 MiB) and no memory
-        # mapping: an export reads the whole file, and mapped pages would all count as the
-        # server's resident memory.
-        connection.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
+        self._tune(connection, self._workload())
         with self._connections_lock:
             self._connections.append(connection)
         return connection
+
+    def _workload(self) -> Workload:
+        workload: Workload = getattr(self._local, "workload", Workload.POINT)
+        return workload
+
+    @staticmethod
+    def _tune(connection: sqlite3.Connection, workload: Workload) -> None:
+        tuning = _TUNINGS[workload]
+        connection.execute(f"PRAGMA cache_size = -{tuning.cache_kib}")
+        connection.execute(f"PRAGMA mmap_size = {tuning.mmap_bytes}")
+
+    def use_thread_for(self, workload: Workload) -> None:
+        """Tunes the calling thread's connection for ``workload`` (see ``_TUNINGS``)."""
+        if workload is self._workload():
+            return
+        self._local.workload = workload
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is not None:
+            with self._translate_errors():
+                self._tune(connection, workload)
 
     @contextmanager
     def _translate_errors(self) -> Iterator[None]:
@@ -273,9 +309,6 @@ class SqliteStore:
             return self._fetch_claim(connection, result.claim_id)
 
     def import_claims(self, drafts: Sequence[ClaimDraft]) -> list[ImportOutcome]:
-        if not getattr(self._local, "bulk", False):
-            self._connection().execute(f"PRAGMA cache_size = -{_BULK_CACHE_KIB}")
-            self._local.bulk = True
         with self._write() as connection:
             results = ClaimWriter(connection, self._ids, _now_us()).write(drafts)
         return [
@@ -303,14 +336,19 @@ class SqliteStore:
         return self._claims_from_rows(connection, [row], full=full)[0]
 
     def _claims_from_rows(
-        self, connection: sqlite3.Connection, rows: Sequence[sqlite3.Row], *, full: bool
+        self,
+        connection: sqlite3.Connection,
+        rows: Sequence[sqlite3.Row],
+        *,
+        full: bool,
+        new: _rows.NewClaim = Claim,
     ) -> list[Claim]:
-        """Returns the claims of rows that start with the columns of :func:`_claim_columns`."""
+        """Returns the claims of rows that start with the columns of :func:`_claim_columns`,
+        each parsed into a message from ``new``."""
         if not full:
-            return [_rows.basic_claim(row[0]) for row in rows]
-        claims = [_rows.basic_claim(row[0]) for row in rows]
+            return [_rows.basic_claim(row[0], new) for row in rows]
         source_ids = sorted(
-            {citation.source_id for claim in claims for citation in claim.citations}
+            {citation.source_id for row in rows for citation in _rows.basic_claim(row[0]).citations}
         )
         sources: dict[str, bytes] = {}
         if source_ids:
@@ -320,7 +358,7 @@ class SqliteStore:
                     source_ids,
                 ).fetchall()
             )
-        return [_rows.full_claim(row[0], row[1], sources) for row in rows]
+        return [_rows.full_claim(row[0], row[1], sources, new) for row in rows]
 
     def search_claims(
         self,
@@ -370,6 +408,7 @@ class SqliteStore:
         after: ClaimCursor | None,
         limit: int,
         full: bool = False,
+        into: RepeatedCompositeFieldContainer[Claim] | None = None,
     ) -> Page[Claim]:
         conditions, params = claim_conditions(query)
         direction = "DESC" if order.descending else "ASC"
@@ -384,7 +423,8 @@ class SqliteStore:
         params.append(limit + 1)
         with self._read() as connection:
             rows = connection.execute(sql, params).fetchall()
-            claims = self._claims_from_rows(connection, rows[:limit], full=full)
+            new = Claim if into is None else into.add
+            claims = self._claims_from_rows(connection, rows[:limit], full=full, new=new)
         return Page(claims, len(rows) > limit)
 
 
