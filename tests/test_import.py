@@ -103,6 +103,33 @@ def test_each_batch_is_answered_with_its_own_results(stub: ClaimServiceStub) -> 
     ]
 
 
+def test_batches_sent_at_once_see_the_claims_of_the_batches_before(
+    stub: ClaimServiceStub,
+) -> None:
+    # Batches that arrive together may be written in one transaction: each must still be
+    # answered on its own, and see what the batches before it stored.
+    first = [claim_request(f"Early claim {index}.", request_id=f"r{index}") for index in range(3)]
+    batches = [
+        batch(first),
+        batch(numbered(3)),
+        batch([claim_request("EARLY claim 1"), claim_request("Another.", request_id="r2")]),
+        batch([claim_request("Early claim 2.", request_id="r2")]),
+    ]
+    responses = list(stub.ImportClaims(iter(batches)))
+    assert [[r.index for r in response.results] for response in responses] == [
+        [0, 1, 2],
+        [3, 4, 5],
+        [6, 7],
+        [8],
+    ]
+    early_ids = [result.claim_id for result in responses[0].results]
+    duplicate, reused = responses[2].results
+    assert (duplicate.outcome, duplicate.claim_id) == (ALREADY_EXISTS, early_ids[1])
+    assert reused.outcome == FAILED
+    (retried,) = responses[3].results
+    assert (retried.outcome, retried.claim_id) == (ALREADY_EXISTS, early_ids[2])
+
+
 def test_an_empty_batch_is_answered_with_no_results(stub: ClaimServiceStub) -> None:
     responses = list(stub.ImportClaims(iter([batch([]), batch(numbered(2))])))
     assert [len(response.results) for response in responses] == [0, 2]

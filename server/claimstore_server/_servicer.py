@@ -18,6 +18,7 @@ import functools
 import math
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from claimstore.v1 import claim_service_pb2, claim_service_pb2_grpc
@@ -28,9 +29,14 @@ from claimstore.v1.speaker_pb2 import Speaker
 from . import _ids, _pagination, _validation
 from ._search import parse_search_query, search_key
 from ._status import Context, import_error, reports_errors, reports_stream_errors
-from .store import ClaimCursor, ClaimOrder, ClaimStore, SearchCursor, Workload
+from .store import ClaimCursor, ClaimDraft, ClaimOrder, ClaimStore, SearchCursor, Workload
 
 _EXPORT_BATCH = 256
+_IMPORT_QUEUE_BATCHES = 4
+"""Checked ImportClaims batches waiting to be written: enough to fill the next group, few
+enough that a client sending faster than the store writes is held back by flow control."""
+_IMPORT_GROUP_CLAIMS = 4_000
+"""The most claims (of whole batches) an ImportClaims transaction takes."""
 _SEARCH_PAGE_SIZE = 20
 _MAX_SEARCH_PAGE_SIZE = 100
 
@@ -167,45 +173,64 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
     async def ImportClaims(
         self, requests: AsyncIterator[claim_service_pb2.ImportClaimsRequest], context: Context
     ) -> AsyncIterator[claim_service_pb2.ImportClaimsResponse]:
-        index = 0
-        async for batch in requests:
-            _validation.import_batch(batch)
-            yield claim_service_pb2.ImportClaimsResponse(
-                results=await self._import_batch(batch, first_index=index)
-            )
-            index += len(batch.claims)
+        # A reader task checks the batches as they arrive while the bulk thread writes the
+        # ones before: checking is Python work on the loop, writing mostly SQLite's own.
+        checked: asyncio.Queue[_CheckedBatch | BaseException | None] = asyncio.Queue(
+            maxsize=_IMPORT_QUEUE_BATCHES
+        )
+        reader = asyncio.create_task(_check_batches(requests, checked))
+        try:
+            done = False
+            while not done:
+                group: list[_CheckedBatch] = []
+                end: BaseException | None = None
+                item = await checked.get()
+                while True:
+                    if item is None or isinstance(item, BaseException):
+                        done, end = True, item
+                        break
+                    group.append(item)
+                    claims = sum(len(batch.drafts) for batch in group)
+                    if claims >= _IMPORT_GROUP_CLAIMS or checked.empty():
+                        break
+                    item = checked.get_nowait()
+                if group:
+                    for results in await self._write_group(group):
+                        yield claim_service_pb2.ImportClaimsResponse(results=results)
+                if end is not None:
+                    raise end
+        finally:
+            reader.cancel()
 
-    async def _import_batch(
-        self, batch: claim_service_pb2.ImportClaimsRequest, *, first_index: int
-    ) -> list[claim_service_pb2.ImportResult]:
-        """Checks each claim of ``batch``, stores the good ones, returns a result for each."""
-        results = [
-            claim_service_pb2.ImportResult(index=first_index + position)
-            for position in range(len(batch.claims))
-        ]
-        drafts, positions = [], []
-        for position, item in enumerate(batch.claims):
-            try:
-                drafts.append(_validation.claim_draft(item))
-                positions.append(position)
-            except _validation.ValidationError as error:
-                results[position].outcome = claim_service_pb2.IMPORT_OUTCOME_FAILED
-                results[position].error.CopyFrom(import_error(error))
-        # A batch is bulk work: it runs on a worker thread, so other calls go on meanwhile.
-        outcomes = await self._in_bulk_thread(self._store.import_claims, drafts) if drafts else []
-        for position, outcome in zip(positions, outcomes, strict=True):
-            result = results[position]
-            if outcome.error is not None:
-                result.outcome = claim_service_pb2.IMPORT_OUTCOME_FAILED
-                result.error.CopyFrom(import_error(outcome.error))
-            else:
-                result.claim_id = outcome.claim_id
-                result.outcome = (
-                    claim_service_pb2.IMPORT_OUTCOME_CREATED
-                    if outcome.created
-                    else claim_service_pb2.IMPORT_OUTCOME_ALREADY_EXISTS
-                )
-        return results
+    async def _write_group(
+        self, group: list["_CheckedBatch"]
+    ) -> list[list[claim_service_pb2.ImportResult]]:
+        """Stores the checked claims of ``group`` in one transaction; returns each batch's
+        results, complete.
+
+        The batches that arrived while the previous group was being written go
+        together: a transaction's cost is mostly the index pages it touches, and
+        consecutive batches touch many of the same. Each batch is still stored
+        whole in one transaction, and answered only once that has committed.
+        """
+        drafts = [draft for batch in group for draft in batch.drafts]
+        # Bulk work: it runs on a worker thread, so other calls go on meanwhile.
+        outcomes = iter(await self._in_bulk_thread(self._store.import_claims, drafts))
+        for batch in group:
+            for position in batch.positions:
+                outcome = next(outcomes)
+                result = batch.results[position]
+                if outcome.error is not None:
+                    result.outcome = claim_service_pb2.IMPORT_OUTCOME_FAILED
+                    result.error.CopyFrom(import_error(outcome.error))
+                else:
+                    result.claim_id = outcome.claim_id
+                    result.outcome = (
+                        claim_service_pb2.IMPORT_OUTCOME_CREATED
+                        if outcome.created
+                        else claim_service_pb2.IMPORT_OUTCOME_ALREADY_EXISTS
+                    )
+        return [batch.results for batch in group]
 
     @reports_stream_errors
     async def ExportClaims(
@@ -304,3 +329,50 @@ def _next_id_token(has_more: bool, items: list[Speaker] | list[Source], collecti
     if not has_more:
         return ""
     return _pagination.encode_token([items[-1].id], _pagination.query_digest(collection))
+
+
+@dataclass(slots=True)
+class _CheckedBatch:
+    """One ImportClaims batch, checked: a result for each claim (the failed ones filled in)
+    and the drafts of the others with their positions in the batch."""
+
+    results: list[claim_service_pb2.ImportResult]
+    drafts: list[ClaimDraft] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)
+
+
+def _check_batch(batch: claim_service_pb2.ImportClaimsRequest, first_index: int) -> _CheckedBatch:
+    _validation.import_batch(batch)
+    checked = _CheckedBatch(
+        [
+            claim_service_pb2.ImportResult(index=first_index + position)
+            for position in range(len(batch.claims))
+        ]
+    )
+    for position, item in enumerate(batch.claims):
+        try:
+            checked.drafts.append(_validation.claim_draft(item))
+            checked.positions.append(position)
+        except _validation.ValidationError as error:
+            checked.results[position].outcome = claim_service_pb2.IMPORT_OUTCOME_FAILED
+            checked.results[position].error.CopyFrom(import_error(error))
+    return checked
+
+
+async def _check_batches(
+    requests: AsyncIterator[claim_service_pb2.ImportClaimsRequest],
+    checked: "asyncio.Queue[_CheckedBatch | BaseException | None]",
+) -> None:
+    """Checks each batch of ``requests`` into ``checked``; then None, or the error that ended
+    the stream (a bad batch, a broken stream), after the batches before it."""
+    index = 0
+    try:
+        async for batch in requests:
+            await checked.put(_check_batch(batch, index))
+            index += len(batch.claims)
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:
+        await checked.put(error)
+        return
+    await checked.put(None)
