@@ -32,10 +32,10 @@ from ._status import Context, import_error, reports_errors, reports_stream_error
 from .store import ClaimCursor, ClaimDraft, ClaimOrder, ClaimStore, SearchCursor, Workload
 
 _EXPORT_BATCH = 256
-_IMPORT_QUEUE_BATCHES = 4
+_IMPORT_QUEUE_BATCHES = 16
 """Checked ImportClaims batches waiting to be written: enough to fill the next group, few
 enough that a client sending faster than the store writes is held back by flow control."""
-_IMPORT_GROUP_CLAIMS = 4_000
+_IMPORT_GROUP_CLAIMS = 8_000
 """The most claims (of whole batches) an ImportClaims transaction takes."""
 _SEARCH_PAGE_SIZE = 20
 _MAX_SEARCH_PAGE_SIZE = 100
