@@ -16,6 +16,7 @@ much longer for common words.
 import asyncio
 import functools
 import math
+import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -214,8 +215,18 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         whole in one transaction, and answered only once that has committed.
         """
         drafts = [draft for batch in group for draft in batch.drafts]
-        # Bulk work: it runs on a worker thread, so other calls go on meanwhile.
-        outcomes = iter(await self._in_bulk_thread(self._store.import_claims, drafts))
+        # Bulk work: it runs on a worker thread, so other calls go on meanwhile. A call
+        # cancelled while the thread writes leaves it running: it rolls back instead of
+        # committing, so that the import keeps exactly the batches it answered.
+        cancelled = threading.Event()
+        try:
+            stored = await self._in_bulk_thread(
+                functools.partial(self._store.import_claims, drafts, abandoned=cancelled.is_set)
+            )
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        outcomes = iter(stored)
         for batch in group:
             for position in batch.positions:
                 outcome = next(outcomes)

@@ -2,6 +2,7 @@
 
 from ._base import ClaimStore
 from ._errors import (
+    AbandonedError,
     AlreadyExistsError,
     AmbiguousError,
     NotFoundError,
@@ -28,6 +29,7 @@ from ._model import (
 from ._sqlite import SqliteStore
 
 __all__ = [
+    "AbandonedError",
     "AlreadyExistsError",
     "AmbiguousError",
     "CitationDraft",

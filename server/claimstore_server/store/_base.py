@@ -4,7 +4,7 @@ All SQL lives behind it: the servicer only ever calls these methods, so a
 PostgreSQL backend can replace the SQLite one without touching the servicer.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from claimstore.v1.claim_pb2 import Claim
@@ -26,6 +26,10 @@ from ._model import (
     SpeakerDraft,
     Workload,
 )
+
+
+def _never() -> bool:
+    return False
 
 
 class ClaimStore(Protocol):
@@ -78,11 +82,16 @@ class ClaimStore(Protocol):
         """
         ...
 
-    def import_claims(self, drafts: Sequence[ClaimDraft]) -> list[ImportOutcome]:
+    def import_claims(
+        self, drafts: Sequence[ClaimDraft], *, abandoned: Callable[[], bool] = _never
+    ) -> list[ImportOutcome]:
         """Stores a batch of claims in one transaction, each whole or not at all.
 
         Returns one outcome per draft, in order: created, already there (a known
         request_id, or the same content), or the StoreError that kept it out.
+        When ``abandoned()`` is true once the batch is written, just before it
+        would commit, the transaction is rolled back and AbandonedError raised:
+        an import cancelled meanwhile keeps only what it was answered.
         """
         ...
 

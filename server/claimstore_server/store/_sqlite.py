@@ -11,7 +11,7 @@ import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +27,7 @@ from .. import _ids
 from .._text import fold
 from . import _rows
 from ._errors import (
+    AbandonedError,
     AlreadyExistsError,
     NotFoundError,
     UnavailableError,
@@ -308,9 +309,13 @@ class SqliteStore:
                 )
             return self._fetch_claim(connection, result.claim_id)
 
-    def import_claims(self, drafts: Sequence[ClaimDraft]) -> list[ImportOutcome]:
+    def import_claims(
+        self, drafts: Sequence[ClaimDraft], *, abandoned: Callable[[], bool] = lambda: False
+    ) -> list[ImportOutcome]:
         with self._write() as connection:
             results = ClaimWriter(connection, self._ids, _now_us()).write(drafts)
+            if abandoned():
+                raise AbandonedError("the import was cancelled before this batch committed")
         return [
             ImportOutcome(
                 claim_id=result.claim_id,
