@@ -60,6 +60,14 @@ def _claim_columns(full: bool) -> str:
     return "c.body, sp.body" if full else "c.body"
 
 
+def _tuples(connection: sqlite3.Connection) -> sqlite3.Cursor:
+    """A cursor of ``connection`` whose rows are plain tuples: a ``sqlite3.Row`` costs about a
+    quarter of a microsecond more a row, 12 µs on a page of 50 claims."""
+    cursor = connection.cursor()
+    cursor.row_factory = None
+    return cursor
+
+
 def _speaker_join(full: bool) -> str:
     return " JOIN speakers sp ON sp.id = c.speaker_id" if full else ""
 
@@ -343,7 +351,7 @@ class SqliteStore:
     def _claims_from_rows(
         self,
         connection: sqlite3.Connection,
-        rows: Sequence[sqlite3.Row],
+        rows: Sequence[Sequence[Any]],
         *,
         full: bool,
         new: _rows.NewClaim = Claim,
@@ -427,7 +435,7 @@ class SqliteStore:
         )
         params.append(limit + 1)
         with self._read() as connection:
-            rows = connection.execute(sql, params).fetchall()
+            rows = _tuples(connection).execute(sql, params).fetchall()
             new = Claim if into is None else into.add
             claims = self._claims_from_rows(connection, rows[:limit], full=full, new=new)
         return Page(claims, len(rows) > limit)
