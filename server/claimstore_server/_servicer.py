@@ -30,7 +30,15 @@ from claimstore.v1.speaker_pb2 import Speaker
 from . import _ids, _pagination, _validation
 from ._search import parse_search_query, search_key
 from ._status import Context, import_error, reports_errors, reports_stream_errors
-from .store import ClaimCursor, ClaimDraft, ClaimOrder, ClaimStore, SearchCursor, Workload
+from .store import (
+    ClaimCursor,
+    ClaimDraft,
+    ClaimOrder,
+    ClaimStore,
+    ImportOutcome,
+    SearchCursor,
+    Workload,
+)
 
 _EXPORT_BATCH = 256
 _IMPORT_QUEUE_BATCHES = 16
@@ -219,10 +227,12 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         # cancelled while the thread writes leaves it running: it rolls back instead of
         # committing, so that the import keeps exactly the batches it answered.
         cancelled = threading.Event()
+        stored: list[ImportOutcome] = []
         try:
-            stored = await self._in_bulk_thread(
-                functools.partial(self._store.import_claims, drafts, abandoned=cancelled.is_set)
-            )
+            if drafts:
+                stored = await self._in_bulk_thread(
+                    functools.partial(self._store.import_claims, drafts, abandoned=cancelled.is_set)
+                )
         except asyncio.CancelledError:
             cancelled.set()
             raise
