@@ -82,8 +82,9 @@ class _Tuning:
 
 _TUNINGS: Final = {
     # Lookups and pages of 50 read a few pages each: mapped, a page costs no copy into the
-    # cache. Pages the serving thread touched count as the server's resident memory, but
-    # they are the operating system's cache of the file and stay few next to a scan's.
+    # cache. The pages point reads touch count as the server's resident memory (up to the
+    # 1 GiB mapped, over a long run on a large file), but they are the operating system's
+    # cache of the file, shared and given back under memory pressure, unlike a heap.
     Workload.POINT: _Tuning(cache_kib=16 * 1024, mmap_bytes=1 << 30),
     # An export reads the whole file: mapped, every page of it would count as resident, so
     # a bulk thread reads through its own cache. An import's inserts land all over the
