@@ -159,13 +159,15 @@ def build_database(
     the same rows). The file appears at ``path`` only once complete.
     """
     from claimstore_server._validation import claim_draft
-    from claimstore_server.store import ClaimDraft, SqliteStore
+    from claimstore_server.store import ClaimDraft, SqliteStore, Workload
 
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.name}.building-{os.getpid()}")
     remove_database(partial)
     started = time.perf_counter()
     store = SqliteStore(partial)
+    if batch_size is not None:
+        store.use_thread_for(Workload.BULK)  # as the server's bulk thread does
     pending: list[ClaimDraft] = []
 
     def flush() -> None:

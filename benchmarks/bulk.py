@@ -318,11 +318,12 @@ def import_in_process(
 ) -> ImportRun:
     """(b): makes drafts of ``requests`` and writes them with ``SqliteStore.import_claims``."""
     from claimstore_server._validation import claim_draft
-    from claimstore_server.store import SqliteStore
+    from claimstore_server.store import SqliteStore, Workload
 
     db = workdir / f"store-{round_number}.db"
     remove_database(db)
     store = SqliteStore(db)
+    store.use_thread_for(Workload.BULK)  # tuned as the server's bulk thread is
     try:
         draft_s = store_s = 0.0
         count = 0

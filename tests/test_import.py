@@ -7,13 +7,17 @@ stream cancelled between batches.
 
 import queue
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 import claimstore
 import grpc
 import pytest
 from claimstore.v1 import claim_pb2, claim_service_pb2, source_pb2, speaker_pb2
 from claimstore.v1.claim_service_pb2_grpc import ClaimServiceStub
+from claimstore_server import ServerConfig, build_server
+from claimstore_server.store import ClaimDraft, ImportOutcome, SqliteStore
 from helpers import Counts, stamp, violations
 
 CREATED = claim_service_pb2.IMPORT_OUTCOME_CREATED
@@ -101,6 +105,33 @@ def test_each_batch_is_answered_with_its_own_results(stub: ClaimServiceStub) -> 
         [6, 7, 8],
         [9],
     ]
+
+
+def test_batches_sent_at_once_see_the_claims_of_the_batches_before(
+    stub: ClaimServiceStub,
+) -> None:
+    # Batches that arrive together may be written in one transaction: each must still be
+    # answered on its own, and see what the batches before it stored.
+    first = [claim_request(f"Early claim {index}.", request_id=f"r{index}") for index in range(3)]
+    batches = [
+        batch(first),
+        batch(numbered(3)),
+        batch([claim_request("EARLY claim 1"), claim_request("Another.", request_id="r2")]),
+        batch([claim_request("Early claim 2.", request_id="r2")]),
+    ]
+    responses = list(stub.ImportClaims(iter(batches)))
+    assert [[r.index for r in response.results] for response in responses] == [
+        [0, 1, 2],
+        [3, 4, 5],
+        [6, 7],
+        [8],
+    ]
+    early_ids = [result.claim_id for result in responses[0].results]
+    duplicate, reused = responses[2].results
+    assert (duplicate.outcome, duplicate.claim_id) == (ALREADY_EXISTS, early_ids[1])
+    assert reused.outcome == FAILED
+    (retried,) = responses[3].results
+    assert (retried.outcome, retried.claim_id) == (ALREADY_EXISTS, early_ids[2])
 
 
 def test_an_empty_batch_is_answered_with_no_results(stub: ClaimServiceStub) -> None:
@@ -496,6 +527,54 @@ def test_cancel_between_batches_keeps_the_batches_answered(
     stored = list(client.list_claims())
     assert {claim.id for claim in stored} == answered
     assert {claim.text for claim in stored} == {f"Numbered claim {i}." for i in range(6)}
+
+
+class PausingStore(SqliteStore):
+    """The SQLite store, pausing each import once its batch is written and before it
+    commits, until released: what a large batch is doing most of the time it is written."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.written = threading.Event()
+        self.release = threading.Event()
+
+    def import_claims(
+        self,
+        drafts: Sequence[ClaimDraft],
+        *,
+        actor: str = "",
+        abandoned: Callable[[], bool] = lambda: False,
+    ) -> list[ImportOutcome]:
+        def pause_then_ask() -> bool:
+            self.written.set()
+            self.release.wait(STALL_SECONDS)
+            return abandoned()
+
+        return super().import_claims(drafts, actor=actor, abandoned=pause_then_ask)
+
+
+def test_cancel_while_a_batch_is_written_stores_nothing_of_it(db_path: Path) -> None:
+    store = PausingStore(db_path)
+    server = build_server(ServerConfig(db_path=db_path, listen="127.0.0.1:0"), store)
+    server.start()
+    try:
+        with grpc.insecure_channel(server.target) as channel:
+            stream = ClaimServiceStub(channel).ImportClaims(iter([batch(numbered(3))]))
+            assert store.written.wait(STALL_SECONDS)
+            stream.cancel()
+            # Let the cancellation reach the server before the write goes on.
+            time.sleep(0.5)
+            store.release.set()
+            with pytest.raises(grpc.RpcError) as raised:
+                next(stream)
+            assert isinstance(raised.value, grpc.Call)
+            assert raised.value.code() == grpc.StatusCode.CANCELLED
+        with claimstore.Client(server.target) as client:
+            # The batch was never answered, so it must not be kept.
+            assert list(client.list_claims()) == []
+    finally:
+        store.release.set()
+        server.stop()
 
 
 class StalledRequests:

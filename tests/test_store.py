@@ -5,15 +5,20 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import claimstore
 import pytest
+from claimstore.v1 import claim_pb2, claim_service_pb2, speaker_pb2
+from claimstore_server import ServerConfig, build_server
 from claimstore_server.store import (
     ClaimQuery,
     SchemaError,
     SpeakerDraft,
     SqliteStore,
+    Workload,
     _schema,
     _sqlite,
 )
+from helpers import stamp
 
 TABLES = {
     "speakers",
@@ -69,6 +74,75 @@ def test_foreign_keys_are_on_for_every_connection_of_the_store(store: SqliteStor
     worker.start()
     worker.join()
     assert seen == {"main": 1, "worker": 1}
+
+
+def _tuning(connection: sqlite3.Connection) -> tuple[int, int]:
+    """A connection's page cache (KiB, negative as SQLite reports it) and mapped bytes."""
+    cache = connection.execute("PRAGMA cache_size").fetchone()[0]
+    return cache, connection.execute("PRAGMA mmap_size").fetchone()[0]
+
+
+def test_each_thread_connection_is_tuned_for_its_workload(store: SqliteStore) -> None:
+    seen: dict[str, tuple[int, int]] = {}
+
+    def declare_then_open(workload: Workload) -> None:
+        store.use_thread_for(workload)
+        seen[workload.value] = _tuning(store._connection())
+
+    def open_then_declare() -> None:
+        store._connection()
+        store.use_thread_for(Workload.BULK)
+        seen["bulk after opening"] = _tuning(store._connection())
+
+    seen["undeclared"] = _tuning(store._connection())
+    for target, args in [
+        (declare_then_open, (Workload.BULK,)),
+        (declare_then_open, (Workload.SEARCH,)),
+        (open_then_declare, ()),
+    ]:
+        worker = threading.Thread(target=target, args=args)
+        worker.start()
+        worker.join()
+    search_cache, search_map = seen.pop("search")
+    assert seen == {
+        # Point reads map the file; bulk work never does (an export's pages would all count
+        # as the server's memory), and imports get a larger cache.
+        "undeclared": (-16 * 1024, 1 << 30),
+        "bulk": (-64 * 1024, 0),
+        "bulk after opening": (-64 * 1024, 0),
+    }
+    # Searches map as much of the file as this SQLite allows (its build caps mmap_size).
+    assert search_cache == -16 * 1024
+    assert search_map >= 1 << 30
+
+
+def test_a_server_maps_the_file_for_point_reads_and_searches_only(db_path: Path) -> None:
+    store = SqliteStore(db_path)
+    server = build_server(ServerConfig(db_path=db_path, listen="127.0.0.1:0"), store)
+    server.start()
+    try:
+        with claimstore.Client(server.target) as client:
+            request = claim_service_pb2.CreateClaimRequest(
+                claim=claim_pb2.Claim(
+                    text="Talks go on.",
+                    attribution=claim_pb2.ATTRIBUTION_DIRECT_QUOTE,
+                    stated_at_precision=claim_pb2.DATE_PRECISION_DAY,
+                    speaker=speaker_pb2.Speaker(display_name="Dmitry Peskov"),
+                    stated_at=stamp("2025-11-20T10:00:00+00:00"),
+                )
+            )
+            imported = list(client.import_claims([request]))
+            assert imported[0].claim_id
+            assert [claim.id for claim in client.export_claims()] == [imported[0].claim_id]
+            assert [claim.id for claim in client.list_claims()] == [imported[0].claim_id]
+            assert list(client.search_claims("talks"))
+        mapped = [_tuning(connection)[1] > 0 for connection in store._connections]
+    finally:
+        server.stop()
+    # Connections in the order they were opened: the opening thread's (migrations), the
+    # event loop's (ListClaims) and the search thread's map the file; the bulk thread's (the
+    # import, then the export) does not.
+    assert mapped == [True, False, True, True]
 
 
 def test_foreign_keys_are_enforced(store: SqliteStore) -> None:

@@ -10,6 +10,7 @@ programs and tests that embed a server.
 """
 
 import asyncio
+import gc
 import logging
 import signal
 import threading
@@ -232,6 +233,24 @@ def _request_stop(sig: signal.Signals, stop_requested: asyncio.Event) -> None:
     stop_requested.set()
 
 
+_GC_THRESHOLDS = (50_000, 20, 20)
+"""Python's default (700, 10, 10) runs a collection every 700 allocations. A server makes
+and drops messages, rows and drafts by the hundred thousand, hardly any of them in cycles:
+at the default, collections took about 6% of an import's CPU."""
+
+
+def _tune_garbage_collector() -> None:
+    # Once the modules are loaded, their objects live as long as the process: freezing them
+    # keeps the full collections from walking them again and again.
+    gc.freeze()
+    gc.set_threshold(*_GC_THRESHOLDS)
+
+
 def serve(config: ServerConfig) -> None:
-    """Serves until SIGTERM or SIGINT, then drains in-flight calls and returns."""
+    """Serves until SIGTERM or SIGINT, then drains in-flight calls and returns.
+
+    This is the server process's entry point, so it also tunes the process's garbage
+    collector (an embedded :class:`ClaimServer` leaves its host's alone).
+    """
+    _tune_garbage_collector()
     asyncio.run(serve_async(config))

@@ -19,9 +19,11 @@ committed.
 import asyncio
 import functools
 import math
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from claimstore.v1 import claim_service_pb2, claim_service_pb2_grpc
@@ -40,13 +42,20 @@ from .store import (
     ClaimOrder,
     ClaimQuery,
     ClaimStore,
+    ImportOutcome,
     NotFoundError,
     SearchCursor,
+    Workload,
 )
 
 _EXPORT_BATCH = 256
 _WATCH_BATCH = 256
 _WATCH_PROGRESS_SECONDS = 1.0
+_IMPORT_QUEUE_BATCHES = 16
+"""Checked ImportClaims batches waiting to be written: enough to fill the next group, few
+enough that a client sending faster than the store writes is held back by flow control."""
+_IMPORT_GROUP_CLAIMS = 8_000
+"""The most claims (of whole batches) an ImportClaims transaction takes."""
 _SEARCH_PAGE_SIZE = 20
 _MAX_SEARCH_PAGE_SIZE = 100
 
@@ -61,16 +70,32 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         # Bulk work (import batches, export pages) runs here, one piece at a time: off the
         # event loop, so that other calls go on, and on one thread (one database connection),
         # as SQLite takes one writer at a time anyway.
-        self._bulk = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claimstore-bulk")
+        self._bulk = ThreadPoolExecutor(
+            max_workers=1,
+            thread_name_prefix="claimstore-bulk",
+            initializer=store.use_thread_for,
+            initargs=(Workload.BULK,),
+        )
         # Searches for common words rank every match and may take a good part of a second on
         # a large store: they run here, so that they never hold up the event loop.
-        self._searches = ThreadPoolExecutor(max_workers=2, thread_name_prefix="claimstore-search")
+        self._searches = ThreadPoolExecutor(
+            max_workers=2,
+            thread_name_prefix="claimstore-search",
+            initializer=store.use_thread_for,
+            initargs=(Workload.SEARCH,),
+        )
         # Room for the page token and the message framing around the claims.
         self._page_budget = max_response_bytes - 4096
         # The change feed reads the log on a thread of its own; watches that read it
         # themselves (catching up, filtered, full view) on another.
         self._feed_reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claimstore-feed")
-        self._watch_reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claimstore-watch")
+        self._watch_reads = ThreadPoolExecutor(
+            max_workers=1,
+            thread_name_prefix="claimstore-watch",
+            # A watch catching up may read the whole log: bulk reading, through its own cache.
+            initializer=store.use_thread_for,
+            initargs=(Workload.BULK,),
+        )
         self._changes = ChangeFeed(store, self._feed_reads, max_response_bytes=self._page_budget)
 
     async def _in_bulk_thread(self, work: Callable[..., T], *args: Any) -> T:
@@ -288,12 +313,14 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
                     after = ClaimCursor(stated_at_us, claim_id)
                 case _:
                     raise _pagination.position_error()
-        page = self._store.list_claims(query, order=order, after=after, limit=limit, full=full)
-        response = claim_service_pb2.ListClaimsResponse(claims=page.items)
+        response = claim_service_pb2.ListClaimsResponse()
+        page = self._store.list_claims(
+            query, order=order, after=after, limit=limit, full=full, into=response.claims
+        )
         has_more = page.has_more
         if response.ByteSize() > self._page_budget:
             kept = _pagination.fit_in(page.items, self._page_budget)
-            response = claim_service_pb2.ListClaimsResponse(claims=kept)
+            del response.claims[len(kept) :]
             has_more = True
         if has_more:
             last = response.claims[-1]
@@ -351,50 +378,79 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
     async def ImportClaims(
         self, requests: AsyncIterator[claim_service_pb2.ImportClaimsRequest], context: Context
     ) -> AsyncIterator[claim_service_pb2.ImportClaimsResponse]:
-        index = 0
         actor = _validation.actor(context.invocation_metadata())
-        async for batch in requests:
-            _validation.import_batch(batch)
-            yield claim_service_pb2.ImportClaimsResponse(
-                results=await self._import_batch(batch, first_index=index, actor=actor)
-            )
-            index += len(batch.claims)
+        # A reader task checks the batches as they arrive while the bulk thread writes the
+        # ones before: checking is Python work on the loop, writing mostly SQLite's own.
+        checked: asyncio.Queue[_CheckedBatch | BaseException | None] = asyncio.Queue(
+            maxsize=_IMPORT_QUEUE_BATCHES
+        )
+        reader = asyncio.create_task(_check_batches(requests, checked))
+        try:
+            done = False
+            while not done:
+                group: list[_CheckedBatch] = []
+                end: BaseException | None = None
+                item = await checked.get()
+                while True:
+                    if item is None or isinstance(item, BaseException):
+                        done, end = True, item
+                        break
+                    group.append(item)
+                    claims = sum(len(batch.drafts) for batch in group)
+                    if claims >= _IMPORT_GROUP_CLAIMS or checked.empty():
+                        break
+                    item = checked.get_nowait()
+                if group:
+                    for results in await self._write_group(group, actor):
+                        yield claim_service_pb2.ImportClaimsResponse(results=results)
+                if end is not None:
+                    raise end
+        finally:
+            reader.cancel()
 
-    async def _import_batch(
-        self, batch: claim_service_pb2.ImportClaimsRequest, *, first_index: int, actor: str
-    ) -> list[claim_service_pb2.ImportResult]:
-        """Checks each claim of ``batch``, stores the good ones, returns a result for each."""
-        results = [
-            claim_service_pb2.ImportResult(index=first_index + position)
-            for position in range(len(batch.claims))
-        ]
-        drafts, positions = [], []
-        for position, item in enumerate(batch.claims):
-            try:
-                drafts.append(_validation.claim_draft(item))
-                positions.append(position)
-            except _validation.ValidationError as error:
-                results[position].outcome = claim_service_pb2.IMPORT_OUTCOME_FAILED
-                results[position].error.CopyFrom(import_error(error))
-        # A batch is bulk work: it runs on a worker thread, so other calls go on meanwhile.
-        outcomes = []
-        if drafts:
-            import_batch = functools.partial(self._store.import_claims, drafts, actor=actor)
-            outcomes = await self._in_bulk_thread(import_batch)
-            self._changes.changed()
-        for position, outcome in zip(positions, outcomes, strict=True):
-            result = results[position]
-            if outcome.error is not None:
-                result.outcome = claim_service_pb2.IMPORT_OUTCOME_FAILED
-                result.error.CopyFrom(import_error(outcome.error))
-            else:
-                result.claim_id = outcome.claim_id
-                result.outcome = (
-                    claim_service_pb2.IMPORT_OUTCOME_CREATED
-                    if outcome.created
-                    else claim_service_pb2.IMPORT_OUTCOME_ALREADY_EXISTS
+    async def _write_group(
+        self, group: list["_CheckedBatch"], actor: str
+    ) -> list[list[claim_service_pb2.ImportResult]]:
+        """Stores the checked claims of ``group`` in one transaction; returns each batch's
+        results, complete.
+
+        The batches that arrived while the previous group was being written go
+        together: a transaction's cost is mostly the index pages it touches, and
+        consecutive batches touch many of the same. Each batch is still stored
+        whole in one transaction, and answered only once that has committed.
+        """
+        drafts = [draft for batch in group for draft in batch.drafts]
+        # Bulk work: it runs on a worker thread, so other calls go on meanwhile. A call
+        # cancelled while the thread writes leaves it running: it rolls back instead of
+        # committing, so that the import keeps exactly the batches it answered.
+        cancelled = threading.Event()
+        stored: list[ImportOutcome] = []
+        try:
+            if drafts:
+                write = functools.partial(
+                    self._store.import_claims, drafts, actor=actor, abandoned=cancelled.is_set
                 )
-        return results
+                stored = await self._in_bulk_thread(write)
+                self._changes.changed()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        outcomes = iter(stored)
+        for batch in group:
+            for position in batch.positions:
+                outcome = next(outcomes)
+                result = batch.results[position]
+                if outcome.error is not None:
+                    result.outcome = claim_service_pb2.IMPORT_OUTCOME_FAILED
+                    result.error.CopyFrom(import_error(outcome.error))
+                else:
+                    result.claim_id = outcome.claim_id
+                    result.outcome = (
+                        claim_service_pb2.IMPORT_OUTCOME_CREATED
+                        if outcome.created
+                        else claim_service_pb2.IMPORT_OUTCOME_ALREADY_EXISTS
+                    )
+        return [batch.results for batch in group]
 
     @reports_stream_errors
     async def ExportClaims(
@@ -405,6 +461,7 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         after = None
         while True:
             # Bulk work, on a worker thread; one batch in memory at a time, however many match.
+            response = claim_service_pb2.ExportClaimsResponse()
             page = await self._in_bulk_thread(
                 functools.partial(
                     self._store.list_claims,
@@ -413,11 +470,13 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
                     after=after,
                     limit=_EXPORT_BATCH,
                     full=True,
+                    into=response.claims,
                 )
             )
             claims = _pagination.fit_in(page.items, self._page_budget)
+            del response.claims[len(claims) :]
             if claims:
-                yield claim_service_pb2.ExportClaimsResponse(claims=claims)
+                yield response
             if not page.has_more and len(claims) == len(page.items):
                 return
             last = claims[-1]
@@ -490,3 +549,50 @@ def _next_id_token(has_more: bool, items: list[Speaker] | list[Source], collecti
     if not has_more:
         return ""
     return _pagination.encode_token([items[-1].id], _pagination.query_digest(collection))
+
+
+@dataclass(slots=True)
+class _CheckedBatch:
+    """One ImportClaims batch, checked: a result for each claim (the failed ones filled in)
+    and the drafts of the others with their positions in the batch."""
+
+    results: list[claim_service_pb2.ImportResult]
+    drafts: list[ClaimDraft] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)
+
+
+def _check_batch(batch: claim_service_pb2.ImportClaimsRequest, first_index: int) -> _CheckedBatch:
+    _validation.import_batch(batch)
+    checked = _CheckedBatch(
+        [
+            claim_service_pb2.ImportResult(index=first_index + position)
+            for position in range(len(batch.claims))
+        ]
+    )
+    for position, item in enumerate(batch.claims):
+        try:
+            checked.drafts.append(_validation.claim_draft(item))
+            checked.positions.append(position)
+        except _validation.ValidationError as error:
+            checked.results[position].outcome = claim_service_pb2.IMPORT_OUTCOME_FAILED
+            checked.results[position].error.CopyFrom(import_error(error))
+    return checked
+
+
+async def _check_batches(
+    requests: AsyncIterator[claim_service_pb2.ImportClaimsRequest],
+    checked: "asyncio.Queue[_CheckedBatch | BaseException | None]",
+) -> None:
+    """Checks each batch of ``requests`` into ``checked``; then None, or the error that ended
+    the stream (a bad batch, a broken stream), after the batches before it."""
+    index = 0
+    try:
+        async for batch in requests:
+            await checked.put(_check_batch(batch, index))
+            index += len(batch.claims)
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:
+        await checked.put(error)
+        return
+    await checked.put(None)

@@ -2,6 +2,7 @@
 
 from ._base import ClaimStore
 from ._errors import (
+    AbandonedError,
     AlreadyExistsError,
     AmbiguousError,
     FailedPreconditionError,
@@ -30,10 +31,12 @@ from ._model import (
     SearchTerm,
     SourceDraft,
     SpeakerDraft,
+    Workload,
 )
 from ._sqlite import SqliteStore
 
 __all__ = [
+    "AbandonedError",
     "AlreadyExistsError",
     "AmbiguousError",
     "ChangeEvent",
@@ -62,4 +65,5 @@ __all__ = [
     "StaleEtagError",
     "StoreError",
     "UnavailableError",
+    "Workload",
 ]

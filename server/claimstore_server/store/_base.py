@@ -4,13 +4,14 @@ All SQL lives behind it: the servicer only ever calls these methods, so a
 PostgreSQL backend can replace the SQLite one without touching the servicer.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from claimstore.v1.claim_pb2 import Claim
 from claimstore.v1.claim_revision_pb2 import ClaimRevision
 from claimstore.v1.source_pb2 import Source
 from claimstore.v1.speaker_pb2 import Speaker
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 
 from ._model import (
     ChangeNote,
@@ -28,7 +29,12 @@ from ._model import (
     SearchQuery,
     SourceDraft,
     SpeakerDraft,
+    Workload,
 )
+
+
+def _never() -> bool:
+    return False
 
 
 class ClaimStore(Protocol):
@@ -44,6 +50,11 @@ class ClaimStore(Protocol):
     def change_log_id(self) -> str:
         """Identifies this database's change log, so that a cursor from another one is told
         apart."""
+        ...
+
+    def use_thread_for(self, workload: Workload) -> None:
+        """Declares what the calling thread will do from now on (``Workload.POINT`` until
+        it says otherwise), so that the backend may suit the thread's connection to it."""
         ...
 
     def create_speaker(self, draft: SpeakerDraft) -> Speaker:
@@ -85,12 +96,19 @@ class ClaimStore(Protocol):
         ...
 
     def import_claims(
-        self, drafts: Sequence[ClaimDraft], *, actor: str = ""
+        self,
+        drafts: Sequence[ClaimDraft],
+        *,
+        actor: str = "",
+        abandoned: Callable[[], bool] = _never,
     ) -> list[ImportOutcome]:
         """Stores a batch of claims in one transaction, each whole or not at all.
 
         Returns one outcome per draft, in order: created, already there (a known
         request_id, or the same content), or the StoreError that kept it out.
+        When ``abandoned()`` is true once the batch is written, just before it
+        would commit, the transaction is rolled back and AbandonedError raised:
+        an import cancelled meanwhile keeps only what it was answered.
         """
         ...
 
@@ -156,10 +174,13 @@ class ClaimStore(Protocol):
         after: ClaimCursor | None,
         limit: int,
         full: bool = False,
+        into: RepeatedCompositeFieldContainer[Claim] | None = None,
     ) -> Page[Claim]:
         """Returns up to ``limit`` claims matching ``query`` that sort after ``after``.
 
         With ``full``, each claim carries its speaker and each citation its source.
+        With ``into`` (a response's repeated field), the claims are added to it, and the
+        page's items are those same messages: a page is never copied into its response.
         """
         ...
 

@@ -95,5 +95,9 @@ class UnavailableError(StoreError):
     """The database cannot serve the request now (busy, locked or gone); retrying may work."""
 
 
+class AbandonedError(StoreError):
+    """The caller gave up on a write before it committed: it was rolled back, nothing stored."""
+
+
 class SchemaError(StoreError):
     """The database cannot be used by this version of claimstore."""

@@ -8,6 +8,7 @@ are. Resources come back as the generated ``claimstore.v1`` messages, built by
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING, Generic, TypeAlias, TypeVar
 
 if TYPE_CHECKING:
@@ -15,6 +16,17 @@ if TYPE_CHECKING:
     from claimstore.v1.claim_revision_pb2 import ClaimRevision
 
 T = TypeVar("T")
+
+
+class Workload(Enum):
+    """What a thread asks of the store, so that a backend can tune its connection for it."""
+
+    POINT = "point"
+    """Short index lookups and small pages (the event loop's calls): the default."""
+    BULK = "bulk"
+    """Imports and exports: many pages touched once, each piece taking milliseconds."""
+    SEARCH = "search"
+    """Full-text searches: long reads of the search index."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -186,7 +186,8 @@ class ClaimWriter:
         self._source_by_url: dict[str, str] = {}
         self._source_by_identity: dict[tuple[str, str, int | None], str] = {}
         self._claim_by_content: dict[str, str] = {}
-        self._folded_texts: dict[int, str] = {}  # id(draft) -> fold(draft.text), folded once
+        # (id(draft), speaker id) -> content key: looked up, settled and written, hashed once.
+        self._content_keys: dict[tuple[int, str], str] = {}
         # Rows to write at the end of the batch.
         self._claims: list[tuple[Any, ...]] = []
         self._topics: list[tuple[str, str]] = []
@@ -269,10 +270,11 @@ class ClaimWriter:
             self._claim_by_content[row[0]] = row[1]
 
     def _content_key(self, draft: ClaimDraft, speaker_id: str) -> str:
-        folded = self._folded_texts.get(id(draft))
-        if folded is None:
-            folded = self._folded_texts[id(draft)] = fold(draft.text)
-        return content_key(speaker_id, draft.stated_at_us, folded)
+        key = self._content_keys.get((id(draft), speaker_id))
+        if key is None:
+            key = content_key(speaker_id, draft.stated_at_us, fold(draft.text))
+            self._content_keys[id(draft), speaker_id] = key
+        return key
 
     def _known_speaker(self, draft: ClaimDraft) -> str:
         """The id of the stored speaker ``draft`` names, or "" if it is new or unclear."""
