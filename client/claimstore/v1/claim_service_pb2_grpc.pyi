@@ -113,16 +113,16 @@ class ClaimServiceStub:
     """
     ImportClaims: _grpc.StreamStreamMultiCallable[_claim_service_pb2.ImportClaimsRequest, _claim_service_pb2.ImportClaimsResponse]
     """Imports claims in bulk. The client streams batches of claims, each claim
-    shaped like a CreateClaimRequest; the server writes each batch in one
-    transaction and then answers it with one result per claim, in order.
-    A claim is CREATED, or ALREADY_EXISTS when its request_id was seen before
-    or a claim with the same speaker, stated_at and text (ignoring case,
-    accents and punctuation) is stored, deleted or not (so importing a file
-    again does not bring back a retracted claim), or FAILED with the error CreateClaim
-    would give; one bad claim never stops the others, and a claim is stored
-    with all its citations or not at all. Each batch is answered once it is
-    stored: when a client cancels, every batch it was answered is kept (and a
-    batch in flight at that moment may be too; importing again is harmless).
+    shaped like a CreateClaimRequest; the server writes each batch whole in
+    one transaction (batches that arrive together may share one) and then
+    answers it with one result per claim, in order. A claim is CREATED, or
+    ALREADY_EXISTS when its request_id was seen before or a claim with the
+    same speaker, stated_at and text (ignoring case, accents and punctuation)
+    is stored, deleted or not (so importing a file again does not bring back a
+    retracted claim), or FAILED with the error CreateClaim would give; one
+    bad claim never stops the others, and a claim is stored with all its
+    citations or not at all. Each batch is answered once it is committed:
+    when a client cancels, exactly the batches it was answered are kept.
     """
     ExportClaims: _grpc.UnaryStreamMultiCallable[_claim_service_pb2.ExportClaimsRequest, _claim_service_pb2.ExportClaimsResponse]
     """Streams every claim that matches a filter, in the full view, oldest
@@ -224,16 +224,16 @@ class ClaimServiceAsyncStub(ClaimServiceStub):
     """
     ImportClaims: _aio.StreamStreamMultiCallable[_claim_service_pb2.ImportClaimsRequest, _claim_service_pb2.ImportClaimsResponse]  # type: ignore[assignment]
     """Imports claims in bulk. The client streams batches of claims, each claim
-    shaped like a CreateClaimRequest; the server writes each batch in one
-    transaction and then answers it with one result per claim, in order.
-    A claim is CREATED, or ALREADY_EXISTS when its request_id was seen before
-    or a claim with the same speaker, stated_at and text (ignoring case,
-    accents and punctuation) is stored, deleted or not (so importing a file
-    again does not bring back a retracted claim), or FAILED with the error CreateClaim
-    would give; one bad claim never stops the others, and a claim is stored
-    with all its citations or not at all. Each batch is answered once it is
-    stored: when a client cancels, every batch it was answered is kept (and a
-    batch in flight at that moment may be too; importing again is harmless).
+    shaped like a CreateClaimRequest; the server writes each batch whole in
+    one transaction (batches that arrive together may share one) and then
+    answers it with one result per claim, in order. A claim is CREATED, or
+    ALREADY_EXISTS when its request_id was seen before or a claim with the
+    same speaker, stated_at and text (ignoring case, accents and punctuation)
+    is stored, deleted or not (so importing a file again does not bring back a
+    retracted claim), or FAILED with the error CreateClaim would give; one
+    bad claim never stops the others, and a claim is stored with all its
+    citations or not at all. Each batch is answered once it is committed:
+    when a client cancels, exactly the batches it was answered are kept.
     """
     ExportClaims: _aio.UnaryStreamMultiCallable[_claim_service_pb2.ExportClaimsRequest, _claim_service_pb2.ExportClaimsResponse]  # type: ignore[assignment]
     """Streams every claim that matches a filter, in the full view, oldest
@@ -404,16 +404,16 @@ class ClaimServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_claim_service_pb2.ImportClaimsResponse], _abc.AsyncIterator[_claim_service_pb2.ImportClaimsResponse]]:
         """Imports claims in bulk. The client streams batches of claims, each claim
-        shaped like a CreateClaimRequest; the server writes each batch in one
-        transaction and then answers it with one result per claim, in order.
-        A claim is CREATED, or ALREADY_EXISTS when its request_id was seen before
-        or a claim with the same speaker, stated_at and text (ignoring case,
-        accents and punctuation) is stored, deleted or not (so importing a file
-        again does not bring back a retracted claim), or FAILED with the error CreateClaim
-        would give; one bad claim never stops the others, and a claim is stored
-        with all its citations or not at all. Each batch is answered once it is
-        stored: when a client cancels, every batch it was answered is kept (and a
-        batch in flight at that moment may be too; importing again is harmless).
+        shaped like a CreateClaimRequest; the server writes each batch whole in
+        one transaction (batches that arrive together may share one) and then
+        answers it with one result per claim, in order. A claim is CREATED, or
+        ALREADY_EXISTS when its request_id was seen before or a claim with the
+        same speaker, stated_at and text (ignoring case, accents and punctuation)
+        is stored, deleted or not (so importing a file again does not bring back a
+        retracted claim), or FAILED with the error CreateClaim would give; one
+        bad claim never stops the others, and a claim is stored with all its
+        citations or not at all. Each batch is answered once it is committed:
+        when a client cancels, exactly the batches it was answered are kept.
         """
 
     @_abc_1.abstractmethod
