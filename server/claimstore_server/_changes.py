@@ -20,11 +20,11 @@ never holds up the writers or the other watchers.
 """
 
 import asyncio
+import bisect
 import contextlib
 import functools
 import logging
 import time
-from collections import deque
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Final
@@ -112,7 +112,7 @@ class ChangeFeed:
         *,
         max_response_bytes: int,
         tail_size: int = 4096,
-        min_interval: float = 0.02,
+        min_interval: float = 0.01,
         poll_seconds: float = 1.0,
     ) -> None:
         self._store = store
@@ -120,8 +120,11 @@ class ChangeFeed:
         self._max_response_bytes = max_response_bytes
         self._min_interval = min_interval
         self._poll_seconds = poll_seconds
-        # The most recent events, (seq, event), in log order; _head is the last seq read.
-        self._tail: deque[tuple[int, claim_service_pb2.ClaimEvent]] = deque(maxlen=tail_size)
+        # The most recent events and their positions, in log order (at least tail_size of
+        # them once there are that many, at most twice as many); _head is the last read.
+        self._tail_size = tail_size
+        self._tail_seqs: list[int] = []
+        self._tail_events: list[claim_service_pb2.ClaimEvent] = []
         self._head = -1
         # Responses built since the tail last grew, by the position they continue from.
         self._responses: dict[int, TailResponse] = {}
@@ -154,15 +157,15 @@ class ChangeFeed:
         """
         if after_seq >= self._head:
             return TailResponse(claim_service_pb2.WatchClaimsResponse(), after_seq, more=False)
-        if not self._tail or after_seq < self._tail[0][0] - 1:
+        if not self._tail_seqs or after_seq < self._tail_seqs[0] - 1:
             return None
         cached = self._responses.get(after_seq)
         if cached is None:
-            entries = [(seq, event) for seq, event in self._tail if seq > after_seq]
+            start = bisect.bisect_right(self._tail_seqs, after_seq)
             events = _pagination.fit_in(
-                [event for _, event in entries[:limit]], self._max_response_bytes
+                self._tail_events[start : start + limit], self._max_response_bytes
             )
-            ends_at = entries[len(events) - 1][0]
+            ends_at = self._tail_seqs[start + len(events) - 1]
             cached = TailResponse(
                 claim_service_pb2.WatchClaimsResponse(events=events, cursor=events[-1].cursor),
                 ends_at,
@@ -216,9 +219,11 @@ class ChangeFeed:
                 self._changed.set()
             if page.last_seq <= self._head:
                 continue
-            self._tail.extend(
-                zip((e.seq for e in page.events), watch_events(change_log_id, page), strict=True)
-            )
+            self._tail_seqs.extend(event.seq for event in page.events)
+            self._tail_events.extend(watch_events(change_log_id, page))
+            if len(self._tail_seqs) > 2 * self._tail_size:
+                del self._tail_seqs[: -self._tail_size]
+                del self._tail_events[: -self._tail_size]
             self._head = page.last_seq
             self._responses.clear()
             self._wake_watches()
