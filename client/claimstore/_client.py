@@ -357,10 +357,10 @@ class Client(BaseClient):
         It returns once the server has answered, so every change committed after
         that is yielded; with ``after_cursor`` (a :attr:`ClaimWatch.cursor` kept from
         an earlier watch), every change after that cursor. Filters as for
-        :meth:`list_claims`, judged on each claim as the change left it; no filter
-        watches every claim, deleted or not. Each event's ``revision`` has the
-        change and the claim in ``view``. The watch has no deadline: it survives
-        server restarts and runs until it is closed.
+        :meth:`list_claims`, judged on each claim as it is when the server
+        reads the change; no filter watches every claim, deleted or not. Each
+        event's ``revision`` has the change and the claim in ``view``. The watch
+        has no deadline: it survives server restarts and runs until it is closed.
 
         >>> with client.watch_claims(speaker="Peskov") as watch:   # doctest: +SKIP
         ...     for event in watch:
