@@ -318,7 +318,10 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
             query, order=order, after=after, limit=limit, full=full, into=response.claims
         )
         has_more = page.has_more
-        if response.ByteSize() > self._page_budget:
+        # Each claim is a field of the response: its bytes and at most 6 of tag and length.
+        size = page.encoded_bytes
+        size = response.ByteSize() if size is None else size + 6 * len(page.items)
+        if size > self._page_budget:
             kept = _pagination.fit_in(page.items, self._page_budget)
             del response.claims[len(kept) :]
             has_more = True

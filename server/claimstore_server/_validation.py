@@ -469,7 +469,17 @@ def claim_query(
     show_deleted: bool = False,
 ) -> ClaimQuery:
     """Checks a ClaimFilter; returns its normalized form, deleted claims left out unless
-    ``show_deleted``."""
+    ``show_deleted``.
+
+    Remembered by the filter's bytes: the same filters come again and again (pages of one
+    listing, a dashboard's queries), and checking one costs more than serializing it.
+    """
+    return _claim_query(claim_filter.SerializeToString(deterministic=True), field, show_deleted)
+
+
+@functools.lru_cache(maxsize=1_024)
+def _claim_query(filter_bytes: bytes, field: str, show_deleted: bool) -> ClaimQuery:
+    claim_filter = claim_filter_pb2.ClaimFilter.FromString(filter_bytes)
     check = _Violations()
     if len(claim_filter.speaker_ids) > MAX_FILTER_IDS:
         check.add(f"{field}.speaker_ids", f"must hold at most {MAX_FILTER_IDS} ids")

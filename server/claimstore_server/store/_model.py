@@ -222,7 +222,12 @@ class ChangePage:
 
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
-    """One page of results and whether more follow."""
+    """One page of results and whether more follow.
+
+    ``encoded_bytes``, when known, is the size of the items in protobuf wire format, so that
+    a caller fitting them in a message need not compute it again.
+    """
 
     items: list[T] = field(default_factory=list)
     has_more: bool = False
+    encoded_bytes: int | None = None

@@ -655,7 +655,9 @@ class SqliteStore:
             rows = _tuples(connection).execute(sql, params).fetchall()
             new = Claim if into is None else into.add
             claims = self._claims_from_rows(connection, rows[:limit], full=full, new=new)
-        return Page(claims, len(rows) > limit)
+        # In the basic view a claim is its stored body, byte for byte.
+        encoded = None if full else sum(len(row[0]) for row in rows[:limit])
+        return Page(claims, len(rows) > limit, encoded)
 
 
 def claim_conditions(query: ClaimQuery) -> tuple[list[str], list[Any]]:
