@@ -38,7 +38,8 @@ Ways of running each query, all against the SAME database file:
   (raw search mode with the store's FTS5 expression, 20 rows, count, facets
   and suggestions off, the speaker as a column filter), which returns matches
   in table order, NOT ranked; and "ranked" (DS-ranked), ``/DB.json?sql=`` with
-  the store's last statement (the one that makes the page, or its second tier).
+  each statement the store runs for the query, one request each, in its order
+  (the count, then the page or its tiers), so Datasette does the same work.
 
 Latency: each (query, way) pair is called by one caller in a closed loop for
 ``--seconds`` after ``--warmup``, once per round, the ways rotating within a
@@ -468,11 +469,25 @@ class Datasette:
             args.append(("speaker_id", query.speaker_id))
         return f"/{self.name}/claims.json?{urllib.parse.urlencode(args)}"
 
-    def ranked_path(self, query: Query) -> str:
-        """The store's own statement through ``?sql=``."""
-        sql, params = named_parameters(query.sql, query.params)
-        args = {"sql": sql, **params, "_shape": "objects"}
-        return f"/{self.name}.json?{urllib.parse.urlencode(args)}"
+    def ranked_paths(self, query: Query) -> list[str]:
+        """The store's own statements through ``?sql=``, one request each, in the order the
+        store runs them (a broad search runs several: see ``store._sqlite_search``)."""
+        paths = []
+        for statement, values in query.statements:
+            sql, params = named_parameters(statement, values)
+            args = {"sql": sql, **params, "_shape": "objects"}
+            paths.append(f"/{self.name}.json?{urllib.parse.urlencode(args)}")
+        return paths
+
+    def ranked(self, paths: Sequence[str]) -> dict[str, Any]:
+        """Runs the statements of :meth:`ranked_paths`; returns the rows of those that make the
+        page (with snippets), as the SQL way does."""
+        rows: list[Any] = []
+        for path in paths:
+            reply = self.get(path)
+            if "snippet%28" in path:
+                rows.extend(reply["rows"])
+        return {"rows": rows}
 
 
 # Measuring
@@ -519,9 +534,9 @@ def make_ways(
     }
     if datasette is not None:
         table_paths = {query.label: datasette.table_path(query) for query in queries}
-        ranked_paths = {query.label: datasette.ranked_path(query) for query in queries}
+        ranked_paths = {query.label: datasette.ranked_paths(query) for query in queries}
         calls[DS_TABLE] = lambda query: datasette.get(table_paths[query.label])
-        calls[DS_RANKED] = lambda query: datasette.get(ranked_paths[query.label])
+        calls[DS_RANKED] = lambda query: datasette.ranked(ranked_paths[query.label])
     return calls
 
 
