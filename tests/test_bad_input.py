@@ -534,3 +534,27 @@ def test_base_claim_is_valid(stub: ClaimServiceStub, counts: Callable[[], Counts
     created = stub.CreateClaim(create())
     assert created.id.startswith("clm_")
     assert counts() == {"claims": 1, "speakers": 1, "sources": 1}
+
+
+def test_a_part_repeated_is_checked_where_each_appears(
+    stub: ClaimServiceStub, counts: Callable[[], Counts]
+) -> None:
+    """Inline speakers and sources that passed their checks are remembered by their bytes;
+    one that fails is reported at every place it appears, and a good one stays good."""
+    good = source_pb2.Source(url="https://good.example/1", publisher="AP")
+    bad = source_pb2.Source(url="ftp://bad.example/1")
+    request = create(citations=[citation(source=good), citation(source=bad), citation(source=bad)])
+    error = send(stub, Row("a bad source twice", "CreateClaim", request, INVALID, ""))
+    assert set(violations(error)) == {
+        "claim.citations[1].source.url",
+        "claim.citations[2].source.url",
+    }
+    bad_speaker = speaker_pb2.Speaker(display_name="   ")
+    for _ in range(2):
+        error = send(
+            stub, Row("a bad speaker", "CreateClaim", create(speaker=bad_speaker), INVALID, "")
+        )
+        assert set(violations(error)) == {"claim.speaker.display_name"}
+    assert counts() == {"claims": 0, "speakers": 0, "sources": 0}
+    stub.CreateClaim(create(citations=[citation(source=good)]))
+    assert counts() == {"claims": 1, "speakers": 1, "sources": 1}

@@ -49,12 +49,17 @@ class IdGenerator:
         return prefix + _encode(value)
 
 
+_PAIRS: Final = tuple(high + low for high in _ALPHABET for low in _ALPHABET)
+"""The two base32 digits of each 10-bit number: an id is 13 lookups rather than 26."""
+
+
 def _encode(value: int) -> str:
-    chars = []
-    for _ in range(_BODY_LENGTH):
-        chars.append(_ALPHABET[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    """The 26 base32 digits of a 130-bit ``value``, most significant first."""
+    pairs = []
+    for _ in range(_BODY_LENGTH // 2):
+        pairs.append(_PAIRS[value & 1023])
+        value >>= 10
+    return "".join(reversed(pairs))
 
 
 def is_well_formed(resource_id: str, prefix: str) -> bool:

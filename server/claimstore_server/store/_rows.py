@@ -134,8 +134,7 @@ def restated_claim_body(
     return claim.SerializeToString()
 
 
-def revision_body(
-    claim_body: bytes,
+def revision_head(
     *,
     revision: int,
     change_type: int,
@@ -144,13 +143,9 @@ def revision_body(
     reason: str = "",
     changed_fields: Iterable[str] = (),
 ) -> bytes:
-    """Returns the body of a ``claim_revisions`` row: a ClaimRevision around ``claim_body``.
-
-    The claim is appended as its already serialized bytes: protobuf reads a
-    message field from its tag and length wherever it comes, so the claim is
-    not parsed again to be wrapped.
-    """
-    head = ClaimRevision(
+    """The fields of a ClaimRevision besides its claim, serialized: what :func:`revision_body`
+    puts before the claim. The creations of a batch share one."""
+    return ClaimRevision(
         revision=revision,
         change_type=change_type,  # type: ignore[arg-type]
         change_time=timestamp(change_time_us),
@@ -158,6 +153,16 @@ def revision_body(
         reason=reason,
         changed_fields=FieldMask(paths=list(changed_fields)),
     ).SerializeToString()
+
+
+def revision_body(claim_body: bytes, head: bytes) -> bytes:
+    """Returns the body of a ``claim_revisions`` row: a ClaimRevision of ``head`` (see
+    :func:`revision_head`) around ``claim_body``.
+
+    The claim is appended as its already serialized bytes: protobuf reads a
+    message field from its tag and length wherever it comes, so the claim is
+    not parsed again to be wrapped.
+    """
     return head + _length_delimited(_REVISION_CLAIM_FIELD, claim_body)
 
 

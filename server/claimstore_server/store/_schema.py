@@ -208,9 +208,10 @@ def _claim_history_v3(db: sqlite_utils.Database) -> None:
             claim.etag = _rows.etag(claim_id, 1)
             new_body = claim.SerializeToString()
             claims.append((new_body, seq))
-            revision = _rows.revision_body(
-                new_body, revision=1, change_type=CHANGE_TYPE_CREATED, change_time_us=create_time
+            head = _rows.revision_head(
+                revision=1, change_type=CHANGE_TYPE_CREATED, change_time_us=create_time
             )
+            revision = _rows.revision_body(new_body, head)
             revisions.append((claim_id, 1, speaker_id, revision))
         connection.executemany("UPDATE claims SET body = ? WHERE seq = ?", claims)
         connection.executemany(

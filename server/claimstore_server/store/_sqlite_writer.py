@@ -80,20 +80,15 @@ def revision_row(
 ) -> tuple[str, int, str, bytes]:
     """The claim_revisions row (for :data:`INSERT_REVISION`) recording revision ``revision``
     of a claim whose body is now ``claim_body``."""
-    return (
-        claim_id,
-        revision,
-        speaker_id,
-        _rows.revision_body(
-            claim_body,
-            revision=revision,
-            change_type=change_type,
-            change_time_us=now_us,
-            actor=note.actor,
-            reason=note.reason,
-            changed_fields=note.changed_fields,
-        ),
+    head = _rows.revision_head(
+        revision=revision,
+        change_type=change_type,
+        change_time_us=now_us,
+        actor=note.actor,
+        reason=note.reason,
+        changed_fields=note.changed_fields,
     )
+    return (claim_id, revision, speaker_id, _rows.revision_body(claim_body, head))
 
 
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
@@ -194,6 +189,7 @@ class ClaimWriter:
         self._citations: list[tuple[Any, ...]] = []
         self._request_rows: list[tuple[str, str, str]] = []
         self._revisions: list[tuple[str, int, str, bytes]] = []
+        self._created_head: bytes | None = None
 
     def write(self, drafts: Sequence[ClaimDraft]) -> list[WriteResult]:
         """Stores ``drafts`` unless stored already; returns one result per draft, in order."""
@@ -518,16 +514,16 @@ class ClaimWriter:
         row = self._claim_row(claim_id, draft, speaker_id, source_ids)
         self._claims.append(row)
         self._add_children(claim_id, draft, source_ids)
-        self._revisions.append(
-            revision_row(
-                claim_id,
-                speaker_id,
-                row[-1],
+        # Every claim the batch creates is revision 1, made now by the same actor.
+        if self._created_head is None:
+            self._created_head = _rows.revision_head(
                 revision=1,
                 change_type=CHANGE_TYPE_CREATED,
-                now_us=self._now_us,
-                note=ChangeNote(actor=self._actor),
+                change_time_us=self._now_us,
+                actor=self._actor,
             )
+        self._revisions.append(
+            (claim_id, 1, speaker_id, _rows.revision_body(row[-1], self._created_head))
         )
         self._claim_by_content[row[9]] = claim_id
         if draft.request_id:
