@@ -735,11 +735,9 @@ def revised_claim(
 
 def citation_draft(citation: claim_pb2.Citation | None, field: str = "citation") -> CitationDraft:
     """Checks one citation given alone (AddCitation); returns it."""
-    check = _Violations()
     if citation is None:
-        check.add(field, "is required")
-        check.raise_if_any()
-    assert citation is not None
+        raise ValidationError([FieldViolation(field, "is required")])
+    check = _Violations()
     draft = _citation_draft(citation, field, check)
     check.raise_if_any()
     return draft

@@ -405,15 +405,17 @@ class SqliteStore:
         """The claim a change builds on and whether it is deleted; raises NotFoundError, or
         StaleEtagError when it is no longer at the version ``note`` names."""
         row = connection.execute(
-            "SELECT seq, create_time, revision, delete_time FROM claims WHERE id = ?", (claim_id,)
+            "SELECT seq, create_time, revision, body, speaker_id, delete_time FROM claims"
+            " WHERE id = ?",
+            (claim_id,),
         ).fetchone()
         if row is None:
             raise NotFoundError("claim", claim_id, "id")
-        stored = StoredClaim(row[0], claim_id, row[1], row[2])
+        stored = StoredClaim(row[0], claim_id, row[1], row[2], row[3], row[4])
         current = _rows.etag(claim_id, stored.revision)
         if note.etag and note.etag != current:
             raise StaleEtagError("claim", claim_id, current)
-        return stored, row[3] is not None
+        return stored, row[5] is not None
 
     def _live_claim(
         self, connection: sqlite3.Connection, claim_id: str, note: ChangeNote
@@ -435,7 +437,7 @@ class SqliteStore:
     ) -> Claim:
         with self._write() as connection:
             stored = self._live_claim(connection, claim_id, note)
-            draft = revise(self._fetch_claim(connection, claim_id, full=False))
+            draft = revise(_rows.basic_claim(stored.body))
             writer = ClaimWriter(connection, self._ids, _now_us(), actor=note.actor)
             writer.revise(stored, draft, note, unique_citations=unique_citations)
             return self._fetch_claim(connection, claim_id)
@@ -466,10 +468,7 @@ class SqliteStore:
         """Deletes the claim for ``deletion`` or, when None, undeletes it, as a new revision."""
         now_us = _now_us()
         revision = stored.revision + 1
-        body, speaker_id = connection.execute(
-            "SELECT body, speaker_id FROM claims WHERE seq = ?", (stored.seq,)
-        ).fetchone()
-        body = _rows.restated_claim_body(body, now_us, revision, deletion)
+        body = _rows.restated_claim_body(stored.body, now_us, revision, deletion)
         connection.execute(
             "UPDATE claims SET body = ?, revision = ?, update_time = ?, delete_time = ?"
             " WHERE seq = ?",
@@ -480,7 +479,7 @@ class SqliteStore:
             INSERT_REVISION,
             revision_row(
                 stored.claim_id,
-                speaker_id,
+                stored.speaker_id,
                 body,
                 revision=revision,
                 change_type=change_type,

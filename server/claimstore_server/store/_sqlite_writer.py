@@ -55,13 +55,25 @@ def content_key(speaker_id: str, stated_at_us: int, folded_text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class StoredClaim:
-    """What a revision of a stored claim builds on: its row and its current revision."""
+    """What a revision of a stored claim builds on: its row, its current revision, its body
+    and its speaker."""
 
     seq: int
     claim_id: str
     create_time_us: int
     revision: int
+    body: bytes
+    speaker_id: str
 
+
+_INSERT_TOPIC: Final = "INSERT OR IGNORE INTO claim_topics (topic, claim_id) VALUES (?, ?)"
+_INSERT_CITATION: Final = (
+    "INSERT INTO citations (claim_id, position, source_id, role, excerpt) VALUES (?, ?, ?, ?, ?)"
+)
+_INDEX_FOR_SEARCH: Final = (
+    f"INSERT INTO claims_search (rowid, text, speaker, topics, channel) {SEARCH_ROWS}"
+)
+"""Feeds the search index the claims that a WHERE clause appended to it picks."""
 
 INSERT_REVISION: Final = (
     "INSERT INTO claim_revisions (claim_id, revision, speaker_id, body) VALUES (?, ?, ?, ?)"
@@ -416,21 +428,9 @@ class ClaimWriter:
         connection.execute("DELETE FROM claim_topics WHERE claim_id = ?", (claim.claim_id,))
         connection.execute("DELETE FROM citations WHERE claim_id = ?", (claim.claim_id,))
         self._add_children(claim.claim_id, draft, source_ids)
-        connection.executemany(
-            "INSERT OR IGNORE INTO claim_topics (topic, claim_id) VALUES (?, ?)", self._topics
-        )
-        connection.executemany(
-            "INSERT INTO citations (claim_id, position, source_id, role, excerpt)"
-            " VALUES (?, ?, ?, ?, ?)",
-            self._citations,
-        )
-        self._topics, self._citations = [], []
+        self._write_children()
         connection.execute("DELETE FROM claims_search WHERE rowid = ?", (claim.seq,))
-        connection.execute(
-            f"INSERT INTO claims_search (rowid, text, speaker, topics, channel) {SEARCH_ROWS}"
-            " WHERE c.seq = ?",
-            (claim.seq,),
-        )
+        connection.execute(f"{_INDEX_FOR_SEARCH} WHERE c.seq = ?", (claim.seq,))
         connection.execute(
             INSERT_REVISION,
             revision_row(
@@ -544,24 +544,18 @@ class ClaimWriter:
             " update_time, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             self._claims,
         )
-        execute_many(
-            "INSERT OR IGNORE INTO claim_topics (topic, claim_id) VALUES (?, ?)", self._topics
-        )
-        execute_many(
-            "INSERT INTO citations (claim_id, position, source_id, role, excerpt)"
-            " VALUES (?, ?, ?, ?, ?)",
-            self._citations,
-        )
+        self._write_children()
         execute_many(
             "INSERT INTO claim_requests (request_id, claim_id, fingerprint) VALUES (?, ?, ?)",
             self._request_rows,
         )
         execute_many(INSERT_REVISION, self._revisions)
         # The batch's claims got the seqs after the last one: index them in one statement.
-        self._connection.execute(
-            f"INSERT INTO claims_search (rowid, text, speaker, topics, channel) {SEARCH_ROWS}"
-            " WHERE c.seq > ?",
-            (last_seq,),
-        )
-        self._claims, self._topics, self._citations, self._request_rows = [], [], [], []
-        self._revisions = []
+        self._connection.execute(f"{_INDEX_FOR_SEARCH} WHERE c.seq > ?", (last_seq,))
+        self._claims, self._request_rows, self._revisions = [], [], []
+
+    def _write_children(self) -> None:
+        """Writes the topics and citations rows queued by _add_children."""
+        self._connection.executemany(_INSERT_TOPIC, self._topics)
+        self._connection.executemany(_INSERT_CITATION, self._citations)
+        self._topics, self._citations = [], []
