@@ -544,13 +544,16 @@ class PausingStore(SqliteStore):
         *,
         actor: str = "",
         abandoned: Callable[[], bool] = lambda: False,
+        left_to_sqlite: Callable[[], None] = lambda: None,
     ) -> list[ImportOutcome]:
         def pause_then_ask() -> bool:
             self.written.set()
             self.release.wait(STALL_SECONDS)
             return abandoned()
 
-        return super().import_claims(drafts, actor=actor, abandoned=pause_then_ask)
+        return super().import_claims(
+            drafts, actor=actor, abandoned=pause_then_ask, left_to_sqlite=left_to_sqlite
+        )
 
 
 def test_cancel_while_a_batch_is_written_stores_nothing_of_it(db_path: Path) -> None:

@@ -383,11 +383,15 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
     ) -> AsyncIterator[claim_service_pb2.ImportClaimsResponse]:
         actor = _validation.actor(context.invocation_metadata())
         # A reader task checks the batches as they arrive while the bulk thread writes the
-        # ones before: checking is Python work on the loop, writing mostly SQLite's own.
+        # ones before. Both checking and the first part of writing a group (settling each
+        # claim, building its rows) are Python, and only take turns on the interpreter's
+        # lock; so the reader waits until a group is left to SQLite (see _write_group).
         checked: asyncio.Queue[_CheckedBatch | BaseException | None] = asyncio.Queue(
             maxsize=_IMPORT_QUEUE_BATCHES
         )
-        reader = asyncio.create_task(_check_batches(requests, checked))
+        may_check = asyncio.Event()
+        may_check.set()
+        reader = asyncio.create_task(_check_batches(requests, checked, may_check))
         try:
             done = False
             while not done:
@@ -404,7 +408,12 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
                         break
                     item = checked.get_nowait()
                 if group:
-                    for results in await self._write_group(group, actor):
+                    may_check.clear()
+                    try:
+                        written = await self._write_group(group, actor, may_check)
+                    finally:
+                        may_check.set()
+                    for results in written:
                         yield claim_service_pb2.ImportClaimsResponse(results=results)
                 if end is not None:
                     raise end
@@ -412,10 +421,10 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
             reader.cancel()
 
     async def _write_group(
-        self, group: list["_CheckedBatch"], actor: str
+        self, group: list["_CheckedBatch"], actor: str, left_to_sqlite: asyncio.Event
     ) -> list[list[claim_service_pb2.ImportResult]]:
         """Stores the checked claims of ``group`` in one transaction; returns each batch's
-        results, complete.
+        results, complete. Sets ``left_to_sqlite`` once the rest of the write is SQLite's.
 
         The batches that arrived while the previous group was being written go
         together: a transaction's cost is mostly the index pages it touches, and
@@ -427,11 +436,20 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         # cancelled while the thread writes leaves it running: it rolls back instead of
         # committing, so that the import keeps exactly the batches it answered.
         cancelled = threading.Event()
+        loop = asyncio.get_running_loop()
+
+        def hand_over() -> None:
+            loop.call_soon_threadsafe(left_to_sqlite.set)
+
         stored: list[ImportOutcome] = []
         try:
             if drafts:
                 write = functools.partial(
-                    self._store.import_claims, drafts, actor=actor, abandoned=cancelled.is_set
+                    self._store.import_claims,
+                    drafts,
+                    actor=actor,
+                    abandoned=cancelled.is_set,
+                    left_to_sqlite=hand_over,
                 )
                 stored = await self._in_bulk_thread(write)
                 self._changes.changed()
@@ -585,12 +603,15 @@ def _check_batch(batch: claim_service_pb2.ImportClaimsRequest, first_index: int)
 async def _check_batches(
     requests: AsyncIterator[claim_service_pb2.ImportClaimsRequest],
     checked: "asyncio.Queue[_CheckedBatch | BaseException | None]",
+    may_check: asyncio.Event,
 ) -> None:
-    """Checks each batch of ``requests`` into ``checked``; then None, or the error that ended
-    the stream (a bad batch, a broken stream), after the batches before it."""
+    """Checks each batch of ``requests`` into ``checked``, each once ``may_check`` is set;
+    then None, or the error that ended the stream (a bad batch, a broken stream), after the
+    batches before it."""
     index = 0
     try:
         async for batch in requests:
+            await may_check.wait()
             await checked.put(_check_batch(batch, index))
             index += len(batch.claims)
     except asyncio.CancelledError:

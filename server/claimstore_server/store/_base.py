@@ -33,6 +33,10 @@ from ._model import (
 )
 
 
+def _nothing() -> None:
+    return None
+
+
 def _never() -> bool:
     return False
 
@@ -101,6 +105,7 @@ class ClaimStore(Protocol):
         *,
         actor: str = "",
         abandoned: Callable[[], bool] = _never,
+        left_to_sqlite: Callable[[], None] = _nothing,
     ) -> list[ImportOutcome]:
         """Stores a batch of claims in one transaction, each whole or not at all.
 
@@ -109,6 +114,11 @@ class ClaimStore(Protocol):
         When ``abandoned()`` is true once the batch is written, just before it
         would commit, the transaction is rolled back and AbandonedError raised:
         an import cancelled meanwhile keeps only what it was answered.
+
+        ``left_to_sqlite()`` is called, from the calling thread, once what is left
+        of the batch is the database's own work (index updates, the commit), which
+        holds no Python lock: Python work that the caller runs on another thread
+        from then on runs beside the import instead of slowing it down.
         """
         ...
 

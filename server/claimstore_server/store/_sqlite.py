@@ -10,6 +10,7 @@ reads, so a read-then-write can never fail half-way on a stale snapshot.
 import contextlib
 import dataclasses
 import functools
+import os
 import sqlite3
 import threading
 import time
@@ -32,6 +33,7 @@ from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 
 from .. import _ids
 from . import _rows
+from ._checkpointer import Checkpointer
 from ._errors import (
     AbandonedError,
     AlreadyExistsError,
@@ -99,10 +101,12 @@ def _revision_speaker_join(full: bool) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Tuning:
-    """How a connection reads the file: its page cache and how much of the file it maps."""
+    """How a connection reads the file (its page cache and how much of the file it maps), and
+    whether its commits leave checkpoints to the :class:`Checkpointer`."""
 
     cache_kib: int
     mmap_bytes: int
+    background_checkpoints: bool = False
 
 
 _TUNINGS: Final = {
@@ -113,13 +117,17 @@ _TUNINGS: Final = {
     Workload.POINT: _Tuning(cache_kib=16 * 1024, mmap_bytes=1 << 30),
     # An export reads the whole file: mapped, every page of it would count as resident, so
     # a bulk thread reads through its own cache. An import's inserts land all over the
-    # claims' indexes, and pages kept between batches are pages not read again.
-    Workload.BULK: _Tuning(cache_kib=64 * 1024, mmap_bytes=0),
+    # claims' indexes, and pages kept between batches are pages not read again. Its
+    # commits are large: the checkpoint each would run goes to another thread.
+    Workload.BULK: _Tuning(cache_kib=64 * 1024, mmap_bytes=0, background_checkpoints=True),
     # A search reads the index's pages all over, and mapped pages skip a copy into the
     # cache: all of a database of millions of claims, or as much as SQLite's compile-time
     # maximum allows (2 GB in common builds). They are the same file cache as above.
     Workload.SEARCH: _Tuning(cache_kib=16 * 1024, mmap_bytes=8 * 1024**3),
 }
+
+_AUTOCHECKPOINT_PAGES: Final = 1000
+"""SQLite's default: a commit that leaves the log this long copies it into the file."""
 
 _UNAVAILABLE_ERRORS = (
     "SQLITE_BUSY",
@@ -130,6 +138,24 @@ _UNAVAILABLE_ERRORS = (
     "SQLITE_READONLY",
     "SQLITE_PROTOCOL",
 )
+
+
+BULK_LOG_BYTES: Final = 128 * 1024**2
+"""How long the write-ahead log may grow under bulk writes before the next one waits for the
+checkpoints to catch up; bulk connections also cut the log file back to this length.
+
+Bulk commits leave their checkpoint to the :class:`Checkpointer`, which copies the
+log into the file while the next transaction is written. The log starts over only
+at a commit whose transaction began once all of it was copied, and an import
+begins its next transaction right after each commit: without this bound the log
+of a long import would grow by every transaction's pages."""
+
+
+def _log_bytes(path: str) -> int:
+    try:
+        return os.path.getsize(f"{path}-wal")
+    except OSError:
+        return 0
 
 
 def _now_us() -> int:
@@ -145,15 +171,20 @@ class SqliteStore:
         *,
         busy_timeout_ms: int = 5000,
         search_bound: int = SEARCH_BOUND,
+        bulk_log_bytes: int = BULK_LOG_BYTES,
     ) -> None:
-        """``search_bound``: the most matches a search ranks by bm25 (see _sqlite_search)."""
+        """``search_bound``: the most matches a search ranks by bm25 (see _sqlite_search).
+        ``bulk_log_bytes``: how long bulk writes let the write-ahead log grow (see
+        :data:`BULK_LOG_BYTES`)."""
         self._path = str(path)
+        self._bulk_log_bytes = bulk_log_bytes
         self._search_bound = search_bound
         self._busy_timeout_ms = busy_timeout_ms
         self._ids = _ids.IdGenerator()
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
+        self._checkpointer: Checkpointer | None = None
         with self._translate_errors():
             db = sqlite_utils.Database(self._connection(), execute_plugins=False)
             db.enable_wal()
@@ -195,11 +226,14 @@ class SqliteStore:
         workload: Workload = getattr(self._local, "workload", Workload.POINT)
         return workload
 
-    @staticmethod
-    def _tune(connection: sqlite3.Connection, workload: Workload) -> None:
+    def _tune(self, connection: sqlite3.Connection, workload: Workload) -> None:
         tuning = _TUNINGS[workload]
         connection.execute(f"PRAGMA cache_size = -{tuning.cache_kib}")
         connection.execute(f"PRAGMA mmap_size = {tuning.mmap_bytes}")
+        pages = 0 if tuning.background_checkpoints else _AUTOCHECKPOINT_PAGES
+        connection.execute(f"PRAGMA wal_autocheckpoint = {pages}")
+        limit = self._bulk_log_bytes if tuning.background_checkpoints else -1
+        connection.execute(f"PRAGMA journal_size_limit = {limit}")
 
     def use_thread_for(self, workload: Workload) -> None:
         """Tunes the calling thread's connection for ``workload`` (see ``_TUNINGS``)."""
@@ -228,6 +262,11 @@ class SqliteStore:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         connection = self._connection()
+        background_checkpoints = _TUNINGS[self._workload()].background_checkpoints
+        if background_checkpoints and _log_bytes(self._path) > self._bulk_log_bytes:
+            checkpointer = self._background_checkpointer()
+            checkpointer.request()
+            checkpointer.wait()
         with self._translate_errors():
             connection.execute("BEGIN IMMEDIATE")
             try:
@@ -237,6 +276,14 @@ class SqliteStore:
                 if connection.in_transaction:
                     connection.execute("ROLLBACK")
                 raise
+        if background_checkpoints:
+            self._background_checkpointer().request()
+
+    def _background_checkpointer(self) -> Checkpointer:
+        with self._connections_lock:
+            if self._checkpointer is None:
+                self._checkpointer = Checkpointer(self._path, busy_timeout_ms=self._busy_timeout_ms)
+            return self._checkpointer
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -246,6 +293,9 @@ class SqliteStore:
     def close(self) -> None:
         with self._connections_lock:
             connections, self._connections = self._connections, []
+            checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            checkpointer.close()
         for connection in connections:
             # optimize is advice only; closing must happen whatever it says.
             with contextlib.suppress(sqlite3.Error):
@@ -369,9 +419,13 @@ class SqliteStore:
         *,
         actor: str = "",
         abandoned: Callable[[], bool] = lambda: False,
+        left_to_sqlite: Callable[[], None] = lambda: None,
     ) -> list[ImportOutcome]:
         with self._write() as connection:
-            results = ClaimWriter(connection, self._ids, _now_us(), actor=actor).write(drafts)
+            writer = ClaimWriter(
+                connection, self._ids, _now_us(), actor=actor, left_to_sqlite=left_to_sqlite
+            )
+            results = writer.write(drafts)
             if abandoned():
                 raise AbandonedError("the import was cancelled before this batch committed")
         return [

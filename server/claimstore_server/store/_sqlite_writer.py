@@ -4,18 +4,28 @@
 looks up, in one query each, everything the batch refers to (request ids,
 speakers, sources, claims with the same content); then it settles each claim in
 order, reporting the ones that fail without writing anything for them; and it
-writes the claims, topics and citations of the batch with one ``executemany``
-each. What one claim of the batch creates (a speaker, a source) or stores is
-seen by the claims after it, exactly as if they had come one by one.
+writes the claims, topics and citations of the batch with one statement each.
+What one claim of the batch creates (a speaker, a source) or stores is seen by
+the claims after it, exactly as if they had come one by one.
 
 Every claim written gets its revision row (the change log entry) in the same
 transaction, made by :func:`revision_row`.
+
+The rows that carry bytes (claims and revisions, with their bodies) go through
+``executemany``. The others go as one JSON array each (see
+``_sql.insert_from_json``), and the search index is fed by one ``INSERT …
+SELECT``: SQLite then writes them, and commits, without taking Python's lock
+back row by row, so that the caller's other threads run Python meanwhile (the
+server checks the next batches of an import then; see ``left_to_sqlite``).
+They are ``INSERT OR FAIL``: a statement of many rows that may abort half-way
+keeps a journal of its own to undo them, while a failure here rolls the whole
+transaction back anyway.
 """
 
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -27,7 +37,7 @@ from . import _rows
 from ._errors import AlreadyExistsError, AmbiguousError, NotFoundError, StoreError
 from ._model import ChangeNote, CitationDraft, ClaimDraft, SourceDraft, SpeakerDraft
 from ._schema import SEARCH_ROWS
-from ._sql import placeholders
+from ._sql import insert_from_json, insert_rows, placeholders
 
 _CHUNK: Final = 500
 """Values bound in one ``IN (…)`` list, well under SQLite's limit on bound parameters."""
@@ -66,9 +76,12 @@ class StoredClaim:
     speaker_id: str
 
 
-_INSERT_TOPIC: Final = "INSERT OR IGNORE INTO claim_topics (topic, claim_id) VALUES (?, ?)"
-_INSERT_CITATION: Final = (
-    "INSERT INTO citations (claim_id, position, source_id, role, excerpt) VALUES (?, ?, ?, ?, ?)"
+_INSERT_TOPICS: Final = insert_from_json("INSERT OR FAIL INTO claim_topics", ("topic", "claim_id"))
+_INSERT_CITATIONS: Final = insert_from_json(
+    "INSERT OR FAIL INTO citations", ("claim_id", "position", "source_id", "role", "excerpt")
+)
+_INSERT_REQUESTS: Final = insert_from_json(
+    "INSERT OR FAIL INTO claim_requests", ("request_id", "claim_id", "fingerprint")
 )
 _INDEX_FOR_SEARCH: Final = (
     f"INSERT INTO claims_search (rowid, text, speaker, topics, channel) {SEARCH_ROWS}"
@@ -179,8 +192,12 @@ class ClaimWriter:
         now_us: int,
         *,
         actor: str = "",
+        left_to_sqlite: Callable[[], None] = lambda: None,
     ) -> None:
+        """``left_to_sqlite`` is called once what is left of a :meth:`write` is SQLite's own
+        work (see ``ClaimStore.import_claims``)."""
         self._connection = connection
+        self._left_to_sqlite = left_to_sqlite
         self._ids = ids
         self._now_us = now_us
         self._actor = actor
@@ -533,29 +550,28 @@ class ClaimWriter:
 
     def _flush(self) -> None:
         if not self._claims:
+            self._left_to_sqlite()
             return
-        execute_many = self._connection.executemany
-        (last_seq,) = self._connection.execute(
-            "SELECT coalesce(max(seq), 0) FROM claims"
-        ).fetchone()
-        execute_many(
+        connection = self._connection
+        (last_seq,) = connection.execute("SELECT coalesce(max(seq), 0) FROM claims").fetchone()
+        # The rows with bytes (bodies) go row by row; the others and the search index
+        # each go in one statement, after the Python work of the batch is over.
+        connection.executemany(
             "INSERT INTO claims (id, text, attribution, speaker_id, stated_at,"
             " stated_at_precision, channel, language, topics, content_key, create_time,"
             " update_time, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             self._claims,
         )
+        connection.executemany(INSERT_REVISION, self._revisions)
+        self._left_to_sqlite()
         self._write_children()
-        execute_many(
-            "INSERT INTO claim_requests (request_id, claim_id, fingerprint) VALUES (?, ?, ?)",
-            self._request_rows,
-        )
-        execute_many(INSERT_REVISION, self._revisions)
+        insert_rows(connection, _INSERT_REQUESTS, self._request_rows)
         # The batch's claims got the seqs after the last one: index them in one statement.
-        self._connection.execute(f"{_INDEX_FOR_SEARCH} WHERE c.seq > ?", (last_seq,))
+        connection.execute(f"{_INDEX_FOR_SEARCH} WHERE c.seq > ?", (last_seq,))
         self._claims, self._request_rows, self._revisions = [], [], []
 
     def _write_children(self) -> None:
         """Writes the topics and citations rows queued by _add_children."""
-        self._connection.executemany(_INSERT_TOPIC, self._topics)
-        self._connection.executemany(_INSERT_CITATION, self._citations)
+        insert_rows(self._connection, _INSERT_TOPICS, self._topics)
+        insert_rows(self._connection, _INSERT_CITATIONS, self._citations)
         self._topics, self._citations = [], []

@@ -1,0 +1,195 @@
+"""How the SQLite store writes imports: rows staged as JSON, checkpoints on their own thread,
+a bounded write-ahead log, and the moment an import is left to SQLite.
+
+On real database files, through ``SqliteStore`` on a thread tuned for bulk work
+(as the server's bulk thread is), with drafts made by the servicer's own
+validation.
+"""
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from claimstore.v1 import claim_pb2, claim_service_pb2, source_pb2, speaker_pb2
+from claimstore_server._text import fold_name
+from claimstore_server._validation import claim_draft
+from claimstore_server.store import ClaimDraft, ClaimOrder, ClaimQuery, SqliteStore, Workload
+from claimstore_server.store._sql import insert_from_json, insert_rows
+from helpers import stamp
+
+ODD_TEXTS = (
+    'Quotes " and \\ backslashes',
+    "Accents: Jean-Noël, Zelenskyy's «office»",
+    "Control characters:\ttab\nnewline",
+    "Non-BMP: 🕊️ dove",
+    "",
+)
+
+
+def draft(index: int, *, excerpt: str = "", topics: tuple[str, ...] = ()) -> ClaimDraft:
+    claim = claim_pb2.Claim(
+        text=f"Bulk claim number {index} about the peace plan.",
+        attribution=claim_pb2.ATTRIBUTION_PARAPHRASE,
+        speaker=speaker_pb2.Speaker(display_name=f"Speaker {index % 7}"),
+        stated_at=stamp("2025-11-20T00:00:00+00:00"),
+        stated_at_precision=claim_pb2.DATE_PRECISION_DAY,
+        topics=list(topics),
+        citations=[
+            claim_pb2.Citation(
+                source=source_pb2.Source(
+                    url=f"https://news.example/{index % 11}",
+                    publisher="Example News",
+                    title=f"Report {index % 11}",
+                ),
+                role=claim_pb2.CITATION_ROLE_REPORT,
+                excerpt=excerpt,
+            )
+        ],
+    )
+    request = claim_service_pb2.CreateClaimRequest(claim=claim, request_id=f"bulk-{index}")
+    return claim_draft(request)
+
+
+@pytest.fixture
+def bulk_store(db_path: Path) -> Iterator[SqliteStore]:
+    store = SqliteStore(db_path, bulk_log_bytes=256 * 1024)
+    store.use_thread_for(Workload.BULK)
+    yield store
+    store.close()
+
+
+def log_bytes(db_path: Path) -> int:
+    wal = db_path.with_name(f"{db_path.name}-wal")
+    return wal.stat().st_size if wal.exists() else 0
+
+
+def checkpoint_state(db_path: Path) -> tuple[int, int, int]:
+    """(busy, frames in the log, frames copied into the file), through a connection of its own."""
+    connection = sqlite3.connect(db_path)
+    try:
+        busy, log, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return busy, log, copied
+    finally:
+        connection.close()
+
+
+def checkpointer_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "claimstore-checkpointer"]
+
+
+# Rows staged as JSON
+
+
+def test_json_staged_rows_keep_every_value_exactly() -> None:
+    connection = sqlite3.connect(":memory:")
+    connection.execute("CREATE TABLE t (a TEXT, b INTEGER, c TEXT)")
+    rows = [(text, 2**62 + index, None) for index, text in enumerate(ODD_TEXTS)]
+    insert_rows(connection, insert_from_json("INSERT INTO t", ("a", "b", "c")), rows)
+    stored = connection.execute("SELECT a, b, c, typeof(b), typeof(c) FROM t").fetchall()
+    assert stored == [(a, b, None, "integer", "null") for a, b, _ in rows]
+
+
+def test_no_rows_runs_no_statement() -> None:
+    connection = sqlite3.connect(":memory:")
+    # The table does not exist: a statement run would fail.
+    insert_rows(connection, insert_from_json("INSERT INTO missing", ("a",)), [])
+
+
+def test_odd_excerpts_and_topics_come_back_unchanged(bulk_store: SqliteStore) -> None:
+    drafts = [
+        draft(index, excerpt=text, topics=(f"topic {index}", f'«{index}» Noël 🕊️ "q" \\'))
+        for index, text in enumerate(ODD_TEXTS)
+    ]
+    outcomes = bulk_store.import_claims(drafts)
+    assert all(outcome.created for outcome in outcomes)
+    for outcome, text in zip(outcomes, ODD_TEXTS, strict=True):
+        claim = bulk_store.get_claim(outcome.claim_id)
+        assert claim.citations[0].excerpt == text
+        assert claim.citations[0].source.publisher == "Example News"
+    for topic in ("topic 3", '«3» noel 🕊️ "q" \\'):
+        page = bulk_store.list_claims(
+            ClaimQuery(topics=(fold_name(topic),)), order=ClaimOrder(), after=None, limit=10
+        )
+        assert [claim.id for claim in page.items] == [outcomes[3].claim_id]
+
+
+# The moment an import is left to SQLite
+
+
+def test_left_to_sqlite_is_called_once_before_the_commit(
+    bulk_store: SqliteStore, db_path: Path
+) -> None:
+    seen: list[int] = []
+
+    def count_committed() -> None:
+        connection = sqlite3.connect(db_path)
+        try:
+            seen.append(connection.execute("SELECT count(*) FROM claims").fetchone()[0])
+        finally:
+            connection.close()
+
+    outcomes = bulk_store.import_claims(
+        [draft(index) for index in range(20)], left_to_sqlite=count_committed
+    )
+    assert all(outcome.created for outcome in outcomes)
+    assert seen == [0]
+
+
+def test_left_to_sqlite_is_called_when_nothing_is_new(bulk_store: SqliteStore) -> None:
+    drafts = [draft(index) for index in range(5)]
+    bulk_store.import_claims(drafts)
+    calls: list[None] = []
+    outcomes = bulk_store.import_claims(drafts, left_to_sqlite=lambda: calls.append(None))
+    assert not any(outcome.created for outcome in outcomes)
+    assert len(calls) == 1
+
+
+# Checkpoints on their own thread, and a bounded log
+
+
+def test_bulk_commits_are_copied_into_the_file_by_the_checkpointer(
+    bulk_store: SqliteStore, db_path: Path
+) -> None:
+    assert bulk_store.import_claims([draft(index) for index in range(200)])
+    # The bulk connection leaves checkpoints to the checkpointer's thread.
+    assert len(checkpointer_threads()) == 1
+    checkpointer = bulk_store._background_checkpointer()
+    checkpointer.wait()
+    busy, log, copied = checkpoint_state(db_path)
+    assert busy == 0
+    assert log > 0
+    assert copied == log
+
+
+def test_a_long_import_keeps_the_log_near_its_bound(bulk_store: SqliteStore, db_path: Path) -> None:
+    bound = 256 * 1024
+    largest = 0
+    for start in range(0, 3000, 100):
+        outcomes = bulk_store.import_claims([draft(index) for index in range(start, start + 100)])
+        assert all(outcome.created for outcome in outcomes)
+        largest = max(largest, log_bytes(db_path))
+    # The log may pass its bound by the transactions written while the checkpoint ran,
+    # never by the whole import.
+    total_written = 3000 * 4096 // 10  # far less than the pages the import touched
+    assert largest < bound + total_written
+    assert log_bytes(db_path) < 4 * bound
+
+
+def test_closing_stops_the_checkpointer(db_path: Path) -> None:
+    store = SqliteStore(db_path)
+    store.use_thread_for(Workload.BULK)
+    store.import_claims([draft(0)])
+    assert checkpointer_threads()
+    store.close()
+    assert not checkpointer_threads()
+
+
+def test_point_writes_keep_sqlite_s_own_checkpoints(db_path: Path) -> None:
+    store = SqliteStore(db_path)
+    try:
+        store.create_claim(draft(0))
+        assert not checkpointer_threads()
+    finally:
+        store.close()
