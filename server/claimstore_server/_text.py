@@ -10,6 +10,10 @@ import re
 import unicodedata
 
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+_ASCII_NON_WORD_TO_SPACE = str.maketrans(
+    {chr(code): " " for code in range(128) if not chr(code).isalnum()}
+)
+"""Every ASCII character that ``_NON_WORD`` matches (all but letters and digits), as a space."""
 
 
 def fold(text: str) -> str:
@@ -20,7 +24,8 @@ def fold(text: str) -> str:
     """
     if text.isascii():
         # No accents to strip, and ASCII case-folds as it lower-cases: the common case, fast.
-        return _NON_WORD.sub(" ", text.lower()).strip()
+        # Runs of separators become one space, as _NON_WORD.sub would make them.
+        return " ".join(text.lower().translate(_ASCII_NON_WORD_TO_SPACE).split())
     decomposed = unicodedata.normalize("NFKD", text)
     without_marks = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _NON_WORD.sub(" ", without_marks.casefold()).strip()

@@ -4,6 +4,10 @@ import json
 import sqlite3
 from collections.abc import Sequence
 
+to_json = json.JSONEncoder(ensure_ascii=False).encode
+"""``json.dumps(value, ensure_ascii=False)`` without making an encoder per call: for the
+JSON the store writes per row (arrays of names and topics, staged rows)."""
+
 
 def placeholders(count: int) -> str:
     """Returns ``count`` bound-parameter markers for an ``IN (…)`` list: "?, ?, ?"."""
@@ -35,4 +39,4 @@ def insert_rows(
     """Runs a :func:`insert_from_json` ``statement`` over ``rows`` (text, integers and NULLs:
     JSON carries no bytes); does nothing when there are none."""
     if rows:
-        connection.execute(statement, (json.dumps(rows, ensure_ascii=False),))
+        connection.execute(statement, (to_json(rows),))

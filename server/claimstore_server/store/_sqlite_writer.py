@@ -23,7 +23,6 @@ transaction back anyway.
 """
 
 import hashlib
-import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ from . import _rows
 from ._errors import AlreadyExistsError, AmbiguousError, NotFoundError, StoreError
 from ._model import ChangeNote, CitationDraft, ClaimDraft, SourceDraft, SpeakerDraft
 from ._schema import SEARCH_ROWS
-from ._sql import insert_from_json, insert_rows, placeholders
+from ._sql import insert_from_json, insert_rows, placeholders, to_json
 
 _CHUNK: Final = 500
 """Values bound in one ``IN (…)`` list, well under SQLite's limit on bound parameters."""
@@ -135,7 +134,7 @@ def insert_speaker(
             draft.kind,
             draft.title,
             draft.affiliation,
-            json.dumps(list(draft.aliases), ensure_ascii=False),
+            to_json(draft.aliases),
             draft.wikidata_id or None,
             now_us,
             now_us,
@@ -501,7 +500,7 @@ class ClaimWriter:
             draft.stated_at_precision,
             draft.channel,
             draft.language,
-            json.dumps(list(draft.topics), ensure_ascii=False),
+            to_json(draft.topics),
             self._content_key(draft, speaker_id),
             create_time_us,
             self._now_us,
