@@ -17,6 +17,7 @@ committed.
 """
 
 import asyncio
+import contextlib
 import functools
 import math
 import threading
@@ -439,7 +440,9 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         loop = asyncio.get_running_loop()
 
         def hand_over() -> None:
-            loop.call_soon_threadsafe(left_to_sqlite.set)
+            # A loop closed meanwhile (the server stopped) has no reader left to wake.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(left_to_sqlite.set)
 
         stored: list[ImportOutcome] = []
         try:
