@@ -10,10 +10,11 @@ import re
 import unicodedata
 
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
-_ASCII_NON_WORD_TO_SPACE = str.maketrans(
-    {chr(code): " " for code in range(128) if not chr(code).isalnum()}
-)
-"""Every ASCII character that ``_NON_WORD`` matches (all but letters and digits), as a space."""
+_ASCII_NON_WORD_TO_SPACE = bytes(
+    code if chr(code).isalnum() else ord(" ") for code in range(128)
+) + bytes(range(128, 256))
+"""A byte table turning every ASCII character that ``_NON_WORD`` matches (all but letters and
+digits) into a space."""
 
 
 def fold(text: str) -> str:
@@ -24,8 +25,10 @@ def fold(text: str) -> str:
     """
     if text.isascii():
         # No accents to strip, and ASCII case-folds as it lower-cases: the common case, fast.
-        # Runs of separators become one space, as _NON_WORD.sub would make them.
-        return " ".join(text.lower().translate(_ASCII_NON_WORD_TO_SPACE).split())
+        # Runs of separators become one space, as _NON_WORD.sub would make them; as bytes,
+        # the translation is a table lookup a character.
+        spaced = text.encode().lower().translate(_ASCII_NON_WORD_TO_SPACE)
+        return b" ".join(spaced.split()).decode()
     decomposed = unicodedata.normalize("NFKD", text)
     without_marks = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _NON_WORD.sub(" ", without_marks.casefold()).strip()
