@@ -142,7 +142,8 @@ _UNAVAILABLE_ERRORS = (
 
 BULK_LOG_BYTES: Final = 128 * 1024**2
 """How long the write-ahead log may grow under bulk writes before the next one waits for the
-checkpoints to catch up; bulk connections also cut the log file back to this length.
+checkpoints to catch up; every connection cuts the log file back to this length when the log
+starts over.
 
 Bulk commits leave their checkpoint to the :class:`Checkpointer`, which copies the
 log into the file while the next transaction is written. The log starts over only
@@ -232,8 +233,9 @@ class SqliteStore:
         connection.execute(f"PRAGMA mmap_size = {tuning.mmap_bytes}")
         pages = 0 if tuning.background_checkpoints else _AUTOCHECKPOINT_PAGES
         connection.execute(f"PRAGMA wal_autocheckpoint = {pages}")
-        limit = self._bulk_log_bytes if tuning.background_checkpoints else -1
-        connection.execute(f"PRAGMA journal_size_limit = {limit}")
+        # Whichever connection starts the log over cuts the file back, so that its size
+        # tells how much a bulk write has left to copy.
+        connection.execute(f"PRAGMA journal_size_limit = {self._bulk_log_bytes}")
 
     def use_thread_for(self, workload: Workload) -> None:
         """Tunes the calling thread's connection for ``workload`` (see ``_TUNINGS``)."""
