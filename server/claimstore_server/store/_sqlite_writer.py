@@ -17,9 +17,10 @@ The rows that carry bytes (claims and revisions, with their bodies) go through
 SELECT``: SQLite then writes them, and commits, without taking Python's lock
 back row by row, so that the caller's other threads run Python meanwhile (the
 server checks the next batches of an import then; see ``left_to_sqlite``).
-They are ``INSERT OR FAIL``: a statement of many rows that may abort half-way
-keeps a journal of its own to undo them, while a failure here rolls the whole
-transaction back anyway.
+Citations and request ids are ``INSERT OR FAIL``: a statement of many rows that
+may abort half-way keeps a journal of its own to undo them, while a failure here
+rolls the whole transaction back anyway. Topics are ``INSERT OR IGNORE``, as
+before: a topic given twice is one topic.
 """
 
 import hashlib
@@ -75,7 +76,9 @@ class StoredClaim:
     speaker_id: str
 
 
-_INSERT_TOPICS: Final = insert_from_json("INSERT OR FAIL INTO claim_topics", ("topic", "claim_id"))
+_INSERT_TOPICS: Final = insert_from_json(
+    "INSERT OR IGNORE INTO claim_topics", ("topic", "claim_id")
+)
 _INSERT_CITATIONS: Final = insert_from_json(
     "INSERT OR FAIL INTO citations", ("claim_id", "position", "source_id", "role", "excerpt")
 )
