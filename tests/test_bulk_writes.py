@@ -171,9 +171,9 @@ def test_a_long_import_keeps_the_log_near_its_bound(bulk_store: SqliteStore, db_
         assert all(outcome.created for outcome in outcomes)
         largest = max(largest, log_bytes(db_path))
     # The log may pass its bound by the transactions written while the checkpoint ran,
-    # never by the whole import.
-    total_written = 3000 * 4096 // 10  # far less than the pages the import touched
-    assert largest < bound + total_written
+    # never by the whole import: unbounded, it reaches about 8 MB here.
+    slack = 3000 * 4096 // 10
+    assert largest < bound + slack
     assert log_bytes(db_path) < 4 * bound
 
 

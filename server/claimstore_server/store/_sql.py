@@ -1,4 +1,5 @@
-"""Small helpers for writing SQL text, shared by the SQLite store and its batched writer."""
+"""Small helpers for SQL text and the values bound to it, shared by the SQLite store and its
+batched writer."""
 
 import json
 import sqlite3
