@@ -506,6 +506,68 @@ def test_add_and_remove_a_citation(stub: ClaimServiceStub, create: Create) -> No
     assert revisions(stub, original.id) == [1, 2, 3]
 
 
+def filtered_ids(stub: ClaimServiceStub, **fields: object) -> list[str]:
+    response = stub.ListClaims(
+        claim_service_pb2.ListClaimsRequest(filter=claim_filter_pb2.ClaimFilter(**fields))  # type: ignore[arg-type]
+    )
+    return [claim.id for claim in response.claims]
+
+
+def test_an_update_moves_the_claim_between_topic_and_source_filters(
+    stub: ClaimServiceStub, create: Create
+) -> None:
+    original = create(topics=["peace plan", "Sanctions"])
+    reuters_id = original.citations[0].source_id
+    assert filtered_ids(stub, topics=["peace plan"]) == [original.id]
+    assert filtered_ids(stub, source_id=reuters_id) == [original.id]
+    changed = claim_pb2.Claim(
+        id=original.id,
+        topics=["sanctions", "ceasefire"],
+        citations=[
+            claim_pb2.Citation(source=source_pb2.Source(url="https://ap.example/9", publisher="AP"))
+        ],
+    )
+    updated = update(stub, changed, ["topics", "citations"])
+    assert list(updated.topics) == ["sanctions", "ceasefire"]
+    assert filtered_ids(stub, topics=["peace plan"]) == []
+    assert filtered_ids(stub, topics=["Sanctions"]) == [original.id]
+    assert filtered_ids(stub, topics=["ceasefire"]) == [original.id]
+    assert filtered_ids(stub, source_id=reuters_id) == []
+    assert filtered_ids(stub, publisher="reuters") == []
+    assert filtered_ids(stub, publisher="ap") == [original.id]
+    assert filtered_ids(stub, source_id=updated.citations[0].source_id) == [original.id]
+
+
+def test_a_source_cited_in_two_roles_stays_linked_until_both_go(
+    stub: ClaimServiceStub, create: Create
+) -> None:
+    original = create()
+    reuters = original.citations[0]
+    both = stub.AddCitation(
+        claim_service_pb2.AddCitationRequest(
+            claim_id=original.id,
+            citation=claim_pb2.Citation(
+                source_id=reuters.source_id, role=claim_pb2.CITATION_ROLE_ORIGIN
+            ),
+        )
+    )
+    assert [c.source_id for c in both.citations] == [reuters.source_id] * 2
+    assert filtered_ids(stub, source_id=reuters.source_id) == [original.id]
+    one = stub.RemoveCitation(
+        claim_service_pb2.RemoveCitationRequest(
+            claim_id=original.id, source_id=reuters.source_id, role=claim_pb2.CITATION_ROLE_ORIGIN
+        )
+    )
+    assert [c.role for c in one.citations] == [claim_pb2.CITATION_ROLE_REPORT]
+    assert filtered_ids(stub, source_id=reuters.source_id) == [original.id]
+    assert filtered_ids(stub, publisher="reuters") == [original.id]
+    stub.RemoveCitation(
+        claim_service_pb2.RemoveCitationRequest(claim_id=original.id, source_id=reuters.source_id)
+    )
+    assert filtered_ids(stub, source_id=reuters.source_id) == []
+    assert filtered_ids(stub, publisher="reuters") == []
+
+
 def test_citation_changes_reject_bad_input(stub: ClaimServiceStub, create: Create) -> None:
     original = create()
     assert invalid_fields(

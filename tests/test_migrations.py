@@ -11,6 +11,7 @@ import grpc
 import pytest
 import sqlite_utils
 from claimstore.v1 import claim_service_pb2, claim_service_pb2_grpc
+from claimstore.v1.claim_pb2 import Claim
 from claimstore.v1.claim_revision_pb2 import CHANGE_TYPE_CREATED
 from claimstore_server.store import SchemaError, SqliteStore, _schema
 from helpers import start_server
@@ -81,10 +82,20 @@ def v1_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     database = sqlite_utils.Database(path)
     database.execute("ATTACH DATABASE ? AS written", [str(written)])
     for table in V1_TABLES:
+        if table == "citations":
+            continue
         columns = ", ".join(database.table(table).columns_dict)
         database.execute(
             f"INSERT INTO main.{table} ({columns}) SELECT {columns} FROM written.{table}"
         )
+    # Version 1 kept each citation as a row; the claims' bodies hold them all.
+    for claim_id, body in database.execute("SELECT id, body FROM written.claims").fetchall():
+        for position, citation in enumerate(Claim.FromString(body).citations):
+            database.execute(
+                "INSERT INTO citations (claim_id, position, source_id, role, excerpt)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [claim_id, position, citation.source_id, citation.role, citation.excerpt],
+            )
     database.conn.commit()
     database.execute("DETACH DATABASE written")
     database.close()
@@ -121,9 +132,9 @@ def test_opening_a_version_1_database_indexes_its_claims_once(
 ) -> None:
     ran = spying(monkeypatch)
     store = SqliteStore(v1_db)
-    assert store.schema_version == _schema.LATEST_VERSION == 3
+    assert store.schema_version == _schema.LATEST_VERSION == 4
     store.close()
-    assert ran == [1, 2]
+    assert ran == [1, 2, 3]
     assert user_version(v1_db) == _schema.LATEST_VERSION
     with sqlite3.connect(v1_db) as database:
         assert database.execute("SELECT count(*) FROM claims_search").fetchone() == (len(CLAIMS),)
@@ -132,7 +143,7 @@ def test_opening_a_version_1_database_indexes_its_claims_once(
     again = SqliteStore(v1_db)
     assert again.schema_version == _schema.LATEST_VERSION
     again.close()
-    assert ran == [1, 2], "opening a migrated database runs no migration"
+    assert ran == [1, 2, 3], "opening a migrated database runs no migration"
     assert user_version(v1_db) == _schema.LATEST_VERSION
     with sqlite3.connect(v1_db) as database:
         assert database.execute("SELECT count(*) FROM claims_search").fetchone() == (len(CLAIMS),)

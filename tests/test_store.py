@@ -26,9 +26,10 @@ TABLES = {
     "sources",
     "claims",
     "claim_topics",
-    "citations",
+    "claim_sources",
     "claim_requests",
 }
+LINK_TABLES = ("claim_topics", "claim_sources", "claim_requests")
 
 
 def pragma(db_path: Path, name: str) -> object:
@@ -56,6 +57,21 @@ def test_opening_creates_the_schema(store: SqliteStore, db_path: Path) -> None:
             for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
         }
     assert tables >= TABLES
+
+
+def test_link_tables_are_keyed_by_what_queries_read_and_have_no_rowid(
+    store: SqliteStore, db_path: Path
+) -> None:
+    with sqlite3.connect(db_path) as connection:
+        for table in LINK_TABLES:
+            (sql,) = connection.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+            ).fetchone()
+            assert sql.endswith("WITHOUT ROWID"), sql
+            # The primary key is the only index: no row is written twice.
+            indexes = connection.execute(f"PRAGMA index_list({table})").fetchall()
+            assert [index[3] for index in indexes] == ["pk"], (table, indexes)
+    connection.close()
 
 
 def test_journal_mode_is_wal(store: SqliteStore, db_path: Path) -> None:

@@ -234,10 +234,57 @@ def _add_etags(
     db.conn.executemany(f"UPDATE {table} SET body = ? WHERE id = ?", updates)
 
 
+_LEAN_LINKS = (
+    (
+        "claim_topics",
+        "topic TEXT NOT NULL, claim_id TEXT NOT NULL REFERENCES claims(id),"
+        " PRIMARY KEY (topic, claim_id)",
+        "SELECT topic, claim_id FROM claim_topics",
+    ),
+    (
+        "claim_sources",
+        "source_id TEXT NOT NULL REFERENCES sources(id),"
+        " claim_id TEXT NOT NULL REFERENCES claims(id), PRIMARY KEY (source_id, claim_id)",
+        "SELECT source_id, claim_id FROM citations",
+    ),
+    (
+        "claim_requests",
+        "request_id TEXT PRIMARY KEY, claim_id TEXT NOT NULL REFERENCES claims(id),"
+        " fingerprint TEXT NOT NULL",
+        "SELECT request_id, claim_id, fingerprint FROM claim_requests",
+    ),
+)
+"""Each table of :func:`_lean_links_v4`: its name, its columns and key, and the rows of version
+3 it is filled from."""
+
+
+def _lean_links_v4(db: sqlite_utils.Database) -> None:
+    """What links a claim to its topics, sources and request ids keeps only what queries
+    read, in tables keyed by it and without rowids.
+
+    Each row of these tables was a rowid table's row plus an index entry or two,
+    written all over by every import: ``claim_topics`` and ``claim_requests`` lose
+    their ``claim_id`` index, and ``citations``, whose roles and excerpts nothing
+    read (they live in the claim's body), becomes ``claim_sources``, one row per
+    source a claim cites. A change to a claim finds its old rows by the topics and
+    sources of its stored body, so nothing looks them up by claim.
+    """
+    connection = db.conn
+    for table, columns, rows in _LEAN_LINKS:
+        connection.execute(f"CREATE TABLE {table}_v4 ({columns}) WITHOUT ROWID")
+        # A claim that cited a source twice (in two roles) links to it once.
+        connection.execute(f"INSERT OR IGNORE INTO {table}_v4 {rows}")
+    for old in ("claim_topics", "citations", "claim_requests"):
+        connection.execute(f"DROP TABLE {old}")
+    for table, _, _ in _LEAN_LINKS:
+        connection.execute(f"ALTER TABLE {table}_v4 RENAME TO {table}")
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _create_v1,
     _create_search_index_v2,
     _claim_history_v3,
+    _lean_links_v4,
 )
 """``MIGRATIONS[n]`` moves a database from version ``n`` to ``n + 1``."""
 

@@ -740,12 +740,12 @@ def claim_conditions(query: ClaimQuery) -> tuple[list[str], list[Any]]:
         params.extend(query.topics)
     if query.publisher:
         conditions.append(
-            "c.id IN (SELECT ct.claim_id FROM citations ct JOIN sources s ON s.id = ct.source_id"
-            " WHERE s.publisher_folded = ?)"
+            "c.id IN (SELECT cs.claim_id FROM claim_sources cs JOIN sources s"
+            " ON s.id = cs.source_id WHERE s.publisher_folded = ?)"
         )
         params.append(query.publisher)
     if query.source_id:
-        conditions.append("c.id IN (SELECT claim_id FROM citations WHERE source_id = ?)")
+        conditions.append("c.id IN (SELECT claim_id FROM claim_sources WHERE source_id = ?)")
         params.append(query.source_id)
     if query.attributions:
         conditions.append(f"c.attribution IN ({placeholders(len(query.attributions))})")

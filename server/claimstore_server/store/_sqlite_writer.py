@@ -4,7 +4,7 @@
 looks up, in one query each, everything the batch refers to (request ids,
 speakers, sources, claims with the same content); then it settles each claim in
 order, reporting the ones that fail without writing anything for them; and it
-writes the claims, topics and citations of the batch with one statement each.
+writes the claims and their links to topics and sources with one statement each.
 What one claim of the batch creates (a speaker, a source) or stores is seen by
 the claims after it, exactly as if they had come one by one.
 
@@ -17,10 +17,11 @@ The rows that carry bytes (claims and revisions, with their bodies) go through
 SELECT``: SQLite then writes them, and commits, without taking Python's lock
 back row by row, so that the caller's other threads run Python meanwhile (the
 server checks the next batches of an import then; see ``left_to_sqlite``).
-Citations and request ids are ``INSERT OR FAIL``: a statement of many rows that
-may abort half-way keeps a journal of its own to undo them, while a failure here
-rolls the whole transaction back anyway. Topics are ``INSERT OR IGNORE``, as
-before: a topic given twice is one topic.
+Request ids are ``INSERT OR FAIL``: a statement of many rows that may abort
+half-way keeps a journal of its own to undo them, while a failure here rolls the
+whole transaction back anyway. Links to topics and sources are ``INSERT OR
+IGNORE``: a topic given twice is one topic, and a claim that cites a source in two
+roles links to it once.
 """
 
 import hashlib
@@ -29,6 +30,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from claimstore.v1.claim_pb2 import Claim
 from claimstore.v1.claim_revision_pb2 import CHANGE_TYPE_CREATED, CHANGE_TYPE_UPDATED
 
 from .. import _ids
@@ -79,8 +81,8 @@ class StoredClaim:
 _INSERT_TOPICS: Final = insert_from_json(
     "INSERT OR IGNORE INTO claim_topics", ("topic", "claim_id")
 )
-_INSERT_CITATIONS: Final = insert_from_json(
-    "INSERT OR FAIL INTO citations", ("claim_id", "position", "source_id", "role", "excerpt")
+_INSERT_SOURCES: Final = insert_from_json(
+    "INSERT OR IGNORE INTO claim_sources", ("source_id", "claim_id")
 )
 _INSERT_REQUESTS: Final = insert_from_json(
     "INSERT OR FAIL INTO claim_requests", ("request_id", "claim_id", "fingerprint")
@@ -217,7 +219,7 @@ class ClaimWriter:
         # Rows to write at the end of the batch.
         self._claims: list[tuple[Any, ...]] = []
         self._topics: list[tuple[str, str]] = []
-        self._citations: list[tuple[Any, ...]] = []
+        self._sources: list[tuple[str, str]] = []
         self._request_rows: list[tuple[str, str, str]] = []
         self._revisions: list[tuple[str, int, str, bytes]] = []
         self._created_head: bytes | None = None
@@ -444,8 +446,7 @@ class ClaimWriter:
             " update_time = ?, body = ?, revision = ? WHERE seq = ?",
             (*row[1:10], row[11], row[12], revision, claim.seq),
         )
-        connection.execute("DELETE FROM claim_topics WHERE claim_id = ?", (claim.claim_id,))
-        connection.execute("DELETE FROM citations WHERE claim_id = ?", (claim.claim_id,))
+        _unlink(connection, claim)
         self._add_children(claim.claim_id, draft, source_ids)
         self._write_children()
         connection.execute("DELETE FROM claims_search WHERE rowid = ?", (claim.seq,))
@@ -519,14 +520,9 @@ class ClaimWriter:
         )
 
     def _add_children(self, claim_id: str, draft: ClaimDraft, source_ids: list[str]) -> None:
-        """Queues the topics and citations rows of a claim."""
+        """Queues the rows linking a claim to its topics and sources."""
         self._topics += [(fold_name(topic), claim_id) for topic in draft.topics]
-        self._citations += [
-            (claim_id, position, source_id, citation.role, citation.excerpt)
-            for position, (source_id, citation) in enumerate(
-                zip(source_ids, draft.citations, strict=True)
-            )
-        ]
+        self._sources += [(source_id, claim_id) for source_id in source_ids]
 
     def _add_claim(self, draft: ClaimDraft, speaker_id: str, source_ids: list[str]) -> str:
         claim_id = self._ids.new(_ids.CLAIM_PREFIX)
@@ -573,7 +569,22 @@ class ClaimWriter:
         self._claims, self._request_rows, self._revisions = [], [], []
 
     def _write_children(self) -> None:
-        """Writes the topics and citations rows queued by _add_children."""
+        """Writes the rows queued by _add_children."""
         insert_rows(self._connection, _INSERT_TOPICS, self._topics)
-        insert_rows(self._connection, _INSERT_CITATIONS, self._citations)
-        self._topics, self._citations = [], []
+        insert_rows(self._connection, _INSERT_SOURCES, self._sources)
+        self._topics, self._sources = [], []
+
+
+def _unlink(connection: sqlite3.Connection, claim: StoredClaim) -> None:
+    """Deletes the rows linking ``claim`` to the topics and sources of its stored body: the
+    link tables are keyed by topic and by source, not by claim."""
+    stored = Claim.FromString(claim.body)
+    connection.execute(
+        "DELETE FROM claim_topics WHERE claim_id = ? AND topic IN (SELECT value FROM json_each(?))",
+        (claim.claim_id, to_json([fold_name(topic) for topic in stored.topics])),
+    )
+    connection.execute(
+        "DELETE FROM claim_sources WHERE claim_id = ?"
+        " AND source_id IN (SELECT value FROM json_each(?))",
+        (claim.claim_id, to_json([citation.source_id for citation in stored.citations])),
+    )
