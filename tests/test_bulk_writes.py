@@ -1,5 +1,6 @@
-"""How the SQLite store writes imports: rows staged as JSON, checkpoints on their own thread,
-a bounded write-ahead log, and the moment an import is left to SQLite.
+"""How the SQLite store writes imports: rows staged as JSON, claim bodies written as wire
+format, checkpoints on their own thread, a bounded write-ahead log, and the moment an import
+is left to SQLite.
 
 On real database files, through ``SqliteStore`` on a thread tuned for bulk work
 (as the server's bulk thread is), with drafts made by the servicer's own
@@ -15,8 +16,16 @@ import pytest
 from claimstore.v1 import claim_pb2, claim_service_pb2, source_pb2, speaker_pb2
 from claimstore_server._text import fold_name
 from claimstore_server._validation import claim_draft
-from claimstore_server.store import ClaimDraft, ClaimOrder, ClaimQuery, SqliteStore, Workload
-from claimstore_server.store._sql import insert_from_json, insert_rows
+from claimstore_server.store import (
+    ClaimDraft,
+    ClaimOrder,
+    ClaimQuery,
+    SqliteStore,
+    Workload,
+    _rows,
+    _wire,
+)
+from claimstore_server.store._sql import insert_from_json, insert_rows, json_strings, to_json
 from helpers import stamp
 
 ODD_TEXTS = (
@@ -89,6 +98,11 @@ def test_json_staged_rows_keep_every_value_exactly() -> None:
     insert_rows(connection, insert_from_json("INSERT INTO t", ("a", "b", "c")), rows)
     stored = connection.execute("SELECT a, b, c, typeof(b), typeof(c) FROM t").fetchall()
     assert stored == [(a, b, None, "integer", "null") for a, b, _ in rows]
+
+
+def test_json_strings_are_to_json_s() -> None:
+    for values in [(), ("war",), ODD_TEXTS, ("\x00\u2028", "日本語")]:
+        assert json_strings(values) == to_json(list(values))
 
 
 def test_no_rows_runs_no_statement() -> None:
@@ -193,3 +207,56 @@ def test_point_writes_keep_sqlite_s_own_checkpoints(db_path: Path) -> None:
         assert not checkpointer_threads()
     finally:
         store.close()
+
+
+# Claim bodies written as wire format
+
+NOW_US = 1_763_596_800_123_456
+
+
+def body_drafts() -> list[ClaimDraft]:
+    """Drafts over the edges of what a body holds: odd and long texts (lengths past two
+    bytes of varint), times before 1970 and at the epoch, every precision, no channel nor
+    language, no topics or many, citations with and without excerpts."""
+    drafts = []
+    for index in range(60):
+        text = ODD_TEXTS[index % 4] + " " + "é" * (index * 160)
+        claim = claim_pb2.Claim(
+            text=text,
+            attribution=1 + index % 3,
+            speaker_id="spk_01JD3M0X8Y9Z0000000000000A",
+            stated_at=stamp(("0001-01-01T00:00:00+00:00", "1970-01-01T00:00:00+00:00")[index % 2])
+            if index % 5 == 0
+            else stamp("2025-11-20T10:11:12.345678+00:00"),
+            stated_at_precision=index % 5,
+            channel="" if index % 3 else f"channel {index}",
+            language="" if index % 4 else "en-GB",
+            topics=[f"topic {n}" for n in range(index % 6)],
+            citations=[
+                claim_pb2.Citation(
+                    source_id="src_01JD3M0X8Y9Z0000000000000A",
+                    role=1 + n % 2,
+                    excerpt="" if n % 2 else ODD_TEXTS[n % 4],
+                )
+                for n in range(index % 4)
+            ],
+        )
+        drafts.append(claim_draft(claim_service_pb2.CreateClaimRequest(claim=claim)))
+    return drafts
+
+
+def test_new_claim_bodies_are_the_bytes_protobuf_makes() -> None:
+    bodies = _rows.NewClaimBodies(NOW_US)
+    for index, one in enumerate(body_drafts()):
+        claim_id = f"clm_01JD3M0X8Y9Z00000000000{index:03d}"[:30]
+        source_ids = [f"src_01JD3M0X8Y9Z000000000{n:05d}" for n in range(len(one.citations))]
+        expected = _rows.claim_body(claim_id, "spk_x", source_ids, one, NOW_US)
+        assert bodies.body(claim_id, "spk_x", source_ids, one) == expected
+        claim = claim_pb2.Claim.FromString(expected)
+        assert (claim.text, claim.revision) == (one.text, 1)
+
+
+@pytest.mark.parametrize("value", [1, 127, 128, 16_383, 16_384, 2**35, 2**63 - 1, -1, -(2**63)])
+def test_varints_are_protobuf_s(value: int) -> None:
+    message = claim_pb2.Claim(revision=value)
+    assert _wire.varint_tag(15) + _wire.varint(value) == message.SerializeToString()

@@ -22,7 +22,7 @@ import functools
 import math
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -414,8 +414,8 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
                         written = await self._write_group(group, actor, may_check)
                     finally:
                         may_check.set()
-                    for results in written:
-                        yield claim_service_pb2.ImportClaimsResponse(results=results)
+                    for response in written:
+                        yield response
                 if end is not None:
                     raise end
         finally:
@@ -423,9 +423,9 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
 
     async def _write_group(
         self, group: list["_CheckedBatch"], actor: str, left_to_sqlite: asyncio.Event
-    ) -> list[list[claim_service_pb2.ImportResult]]:
+    ) -> list[claim_service_pb2.ImportClaimsResponse]:
         """Stores the checked claims of ``group`` in one transaction; returns each batch's
-        results, complete. Sets ``left_to_sqlite`` once the rest of the write is SQLite's.
+        response. Sets ``left_to_sqlite`` once the rest of the write is SQLite's.
 
         The batches that arrived while the previous group was being written go
         together: a transaction's cost is mostly the index pages it touches, and
@@ -460,21 +460,7 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
             cancelled.set()
             raise
         outcomes = iter(stored)
-        for batch in group:
-            for position in batch.positions:
-                outcome = next(outcomes)
-                result = batch.results[position]
-                if outcome.error is not None:
-                    result.outcome = claim_service_pb2.IMPORT_OUTCOME_FAILED
-                    result.error.CopyFrom(import_error(outcome.error))
-                else:
-                    result.claim_id = outcome.claim_id
-                    result.outcome = (
-                        claim_service_pb2.IMPORT_OUTCOME_CREATED
-                        if outcome.created
-                        else claim_service_pb2.IMPORT_OUTCOME_ALREADY_EXISTS
-                    )
-        return [batch.results for batch in group]
+        return [batch.response(outcomes) for batch in group]
 
     @reports_stream_errors
     async def ExportClaims(
@@ -577,29 +563,54 @@ def _next_id_token(has_more: bool, items: list[Speaker] | list[Source], collecti
 
 @dataclass(slots=True)
 class _CheckedBatch:
-    """One ImportClaims batch, checked: a result for each claim (the failed ones filled in)
-    and the drafts of the others with their positions in the batch."""
+    """One ImportClaims batch, checked: the drafts of its good claims, in order, and the
+    errors of the others by their position in the batch."""
 
-    results: list[claim_service_pb2.ImportResult]
+    first_index: int
+    size: int
     drafts: list[ClaimDraft] = field(default_factory=list)
-    positions: list[int] = field(default_factory=list)
+    failures: dict[int, claim_service_pb2.ImportError] = field(default_factory=dict)
+
+    def response(self, outcomes: Iterator[ImportOutcome]) -> claim_service_pb2.ImportClaimsResponse:
+        """The batch's response: a result for each claim, in order, taking what the store did
+        with each draft from ``outcomes``. Each result is made in place in the response."""
+        response = claim_service_pb2.ImportClaimsResponse()
+        add = response.results.add
+        for position in range(self.size):
+            index = self.first_index + position
+            failure = self.failures.get(position)
+            if failure is not None:
+                add(index=index, outcome=claim_service_pb2.IMPORT_OUTCOME_FAILED, error=failure)
+                continue
+            outcome = next(outcomes)
+            if outcome.error is not None:
+                add(
+                    index=index,
+                    outcome=claim_service_pb2.IMPORT_OUTCOME_FAILED,
+                    error=import_error(outcome.error),
+                )
+            else:
+                add(
+                    index=index,
+                    claim_id=outcome.claim_id,
+                    outcome=_CREATED if outcome.created else _ALREADY_EXISTS,
+                )
+        return response
+
+
+_CREATED = claim_service_pb2.IMPORT_OUTCOME_CREATED
+_ALREADY_EXISTS = claim_service_pb2.IMPORT_OUTCOME_ALREADY_EXISTS
 
 
 def _check_batch(batch: claim_service_pb2.ImportClaimsRequest, first_index: int) -> _CheckedBatch:
     _validation.import_batch(batch)
-    checked = _CheckedBatch(
-        [
-            claim_service_pb2.ImportResult(index=first_index + position)
-            for position in range(len(batch.claims))
-        ]
-    )
+    checked = _CheckedBatch(first_index, len(batch.claims))
+    draft = _validation.claim_draft
     for position, item in enumerate(batch.claims):
         try:
-            checked.drafts.append(_validation.claim_draft(item))
-            checked.positions.append(position)
+            checked.drafts.append(draft(item))
         except _validation.ValidationError as error:
-            checked.results[position].outcome = claim_service_pb2.IMPORT_OUTCOME_FAILED
-            checked.results[position].error.CopyFrom(import_error(error))
+            checked.failures[position] = import_error(error)
     return checked
 
 

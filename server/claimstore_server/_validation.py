@@ -119,6 +119,10 @@ class _Violations:
     ) -> str:
         """Returns ``value`` stripped, after checking emptiness, length and control characters."""
         stripped = value.strip()
+        # The common case, decided by two calls into C: printable text has no control
+        # characters at all (nor line breaks, which take the regular expression below).
+        if stripped and len(stripped) <= max_length and stripped.isprintable():
+            return stripped
         if required and not stripped:
             self.add(field, "is required and must not be empty or only white space")
         elif len(stripped) > max_length:
@@ -129,7 +133,7 @@ class _Violations:
 
     def enum(self, value: int, enum: "EnumType[Value]", field: str, *, default: int | None) -> int:
         """Returns ``value``, or ``default`` for the UNSPECIFIED value (``None``: required)."""
-        if value not in enum.DESCRIPTOR.values_by_number:
+        if value not in _enum_numbers(enum):
             self.add(field, f"{value} is not a valid {enum.DESCRIPTOR.name}")
             return value
         if value == 0:
@@ -163,13 +167,30 @@ class _Violations:
 
     def language(self, value: str, field: str) -> str:
         """Returns the BCP-47 tag ``value`` in its canonical case, such as "en-US"."""
-        value = value.strip()
-        if not value:
-            return ""
-        if len(value) > MAX_LANGUAGE or not _LANGUAGE.match(value):
+        canonical = _canonical_language_tag(value)
+        if canonical is None:
+            value = value.strip()
             self.add(field, f"{value[:MAX_LANGUAGE]!r} is not a BCP-47 language tag such as 'en'")
             return value
-        return canonical_language(value)
+        return canonical
+
+
+@functools.cache
+def _enum_numbers(enum: "EnumType[Value]") -> frozenset[int]:
+    """The numbers of ``enum``'s values (its descriptor makes a new map at every look)."""
+    return frozenset(enum.DESCRIPTOR.values_by_number)
+
+
+@functools.lru_cache(maxsize=1_024)
+def _canonical_language_tag(value: str) -> str | None:
+    """``value`` stripped, as a BCP-47 tag in canonical case ("" for none); None when it is
+    not one. Remembered: a data set has a handful of languages."""
+    value = value.strip()
+    if not value:
+        return ""
+    if len(value) > MAX_LANGUAGE or not _LANGUAGE.match(value):
+        return None
+    return canonical_language(value)
 
 
 def _remembered(
@@ -350,6 +371,13 @@ def _start_of_period(micros: int, precision: int) -> int:
     start_of_day = micros - micros % day_us
     if precision == claim_pb2.DATE_PRECISION_DAY:
         return start_of_day
+    return _start_of_month_or_year(start_of_day, precision)
+
+
+@functools.lru_cache(maxsize=4_096)
+def _start_of_month_or_year(start_of_day: int, precision: int) -> int:
+    """The first instant of the month or year (by ``precision``) of the day starting at
+    ``start_of_day``; remembered, as claims of the same days recur."""
     stamp = Timestamp()
     stamp.FromMicroseconds(start_of_day)
     moment = stamp.ToDatetime()
@@ -366,9 +394,9 @@ def _citation_draft(citation: claim_pb2.Citation, field: str, check: _Violations
         check.add(field, "give source_id or source, not both")
     elif not citation.source_id and not has_source:
         check.add(f"{field}.source_id", "is required when source is not given")
-    source_id = check.resource_id(
-        citation.source_id, _ids.SOURCE_PREFIX, f"{field}.source_id", required=False
-    )
+    source_id = citation.source_id
+    if source_id:
+        check.resource_id(source_id, _ids.SOURCE_PREFIX, f"{field}.source_id")
     return CitationDraft(
         role=check.enum(
             citation.role,
@@ -387,7 +415,15 @@ def _citation_draft(citation: claim_pb2.Citation, field: str, check: _Violations
 
 
 def _topics(values: Iterable[str], field: str, check: _Violations) -> tuple[str, ...]:
-    values = list(values)
+    values = tuple(values)
+    clean = _clean_topics(values)
+    if clean is not None:
+        return clean
+    return _checked_topics(values, field, check)
+
+
+def _checked_topics(values: tuple[str, ...], field: str, check: _Violations) -> tuple[str, ...]:
+    """Checks every topic of ``values``, naming each one at fault; returns them cleaned."""
     if len(values) > MAX_TOPICS:
         check.add(field, f"must hold at most {MAX_TOPICS} topics, not {len(values)}")
         return ()
@@ -398,6 +434,26 @@ def _topics(values: Iterable[str], field: str, check: _Violations) -> tuple[str,
             check.add(f"{field}[{index}]", "must contain a letter or a digit")
         topics.append(cleaned)
     return _unique_folded(topics)
+
+
+@functools.lru_cache(maxsize=4_096)
+def _clean_topics(values: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The topics ``values`` checked, when each is fine as it is: stripped, short enough,
+    printable and with a letter or a digit (then without the ones equal, once folded, to an
+    earlier one); None when one is not, for :func:`_topics` to name it. Remembered, as the
+    same topics recur from claim to claim."""
+    if len(values) > MAX_TOPICS:
+        return None
+    for topic in values:
+        if not (
+            topic
+            and len(topic) <= MAX_TOPIC
+            and topic.isprintable()
+            and topic.strip() == topic
+            and fold(topic)
+        ):
+            return None
+    return _unique_folded(values)
 
 
 def _fingerprint(claim: claim_pb2.Claim) -> str:

@@ -4,12 +4,20 @@ Drafts are validated, normalized inputs: the servicer builds them from requests
 (see ``claimstore_server._validation``) and every backend stores them as they
 are. Resources come back as the generated ``claimstore.v1`` messages, built by
 ``_rows``.
+
+Every value here is immutable. The ones an import makes for each claim (a claim
+draft, its citations, its outcome) are named tuples rather than frozen
+dataclasses: a frozen dataclass sets each field through ``object.__setattr__``,
+and a ClaimDraft took 3.4 µs to make that way against 1.3 µs as a tuple, hundreds
+of thousands of times an import.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Generic, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Generic, NamedTuple, TypeAlias, TypeVar
+
+from .._text import fold_name
 
 if TYPE_CHECKING:
     from claimstore.v1.claim_pb2 import Claim
@@ -31,7 +39,13 @@ class Workload(Enum):
 
 @dataclass(frozen=True, slots=True)
 class SpeakerDraft:
-    """A speaker to create or to match, with folded names computed by validation."""
+    """A speaker to create or to match, with its folded names.
+
+    ``folded_names`` are what a speaker is matched by: its names folded, without
+    repeats, sorted. They are worked out once, when the draft is made, because an
+    import matches the same few speakers thousands of times (validation keeps the
+    draft of each inline speaker it has seen).
+    """
 
     display_name: str
     kind: int
@@ -39,6 +53,11 @@ class SpeakerDraft:
     affiliation: str = ""
     aliases: tuple[str, ...] = ()
     wikidata_id: str = ""
+    folded_names: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        folded = tuple(sorted({fold_name(name) for name in self.names}))
+        object.__setattr__(self, "folded_names", folded)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -57,8 +76,7 @@ class SourceDraft:
     published_at_us: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CitationDraft:
+class CitationDraft(NamedTuple):
     """A citation: exactly one of ``source_id`` and ``source`` is set."""
 
     role: int
@@ -67,8 +85,7 @@ class CitationDraft:
     source: SourceDraft | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimDraft:
+class ClaimDraft(NamedTuple):
     """A claim to create: exactly one of ``speaker_id`` and ``speaker`` is set.
 
     ``fingerprint`` identifies the request's content, so that a ``request_id``
@@ -89,8 +106,7 @@ class ClaimDraft:
     fingerprint: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class ImportOutcome:
+class ImportOutcome(NamedTuple):
     """What became of one claim of an import: created, found, or failed with ``error``."""
 
     claim_id: str = ""

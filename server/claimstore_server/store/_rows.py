@@ -25,9 +25,12 @@ from claimstore.v1.speaker_pb2 import Speaker
 from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from . import _wire
 from ._model import ClaimDraft, DeletionDraft, SourceDraft, SpeakerDraft
 
-_REVISION_CLAIM_FIELD = ClaimRevision.DESCRIPTOR.fields_by_name["claim"].number
+_REVISION_CLAIM_KEY = _wire.length_delimited_tag(
+    ClaimRevision.DESCRIPTOR.fields_by_name["claim"].number
+)
 
 
 def timestamp(micros: int) -> Timestamp:
@@ -116,6 +119,80 @@ def claim_body(
     ).SerializeToString()
 
 
+def _key(message: type[Claim] | type[Citation], name: str) -> bytes:
+    """The wire key of field ``name`` of ``message``, from its descriptor."""
+    field = message.DESCRIPTOR.fields_by_name[name]
+    if field.type in (field.TYPE_STRING, field.TYPE_MESSAGE):
+        return _wire.length_delimited_tag(field.number)
+    return _wire.varint_tag(field.number)
+
+
+class NewClaimBodies:
+    """Makes the bodies of the claims one write creates at ``now_us``: what
+    :func:`claim_body` gives for revision 1, byte for byte, written as wire format
+    (see ``_wire``), with the times the claims share encoded once."""
+
+    _ID = _key(Claim, "id")
+    _TEXT = _key(Claim, "text")
+    _ATTRIBUTION = _key(Claim, "attribution")
+    _SPEAKER_ID = _key(Claim, "speaker_id")
+    _STATED_AT = _key(Claim, "stated_at")
+    _PRECISION = _key(Claim, "stated_at_precision")
+    _CHANNEL = _key(Claim, "channel")
+    _LANGUAGE = _key(Claim, "language")
+    _TOPIC = _key(Claim, "topics")
+    _CITATION = _key(Claim, "citations")
+    _CREATE_TIME = _key(Claim, "create_time")
+    _UPDATE_TIME = _key(Claim, "update_time")
+    _ETAG = _key(Claim, "etag")
+    _FIRST_REVISION = _key(Claim, "revision") + _wire.varint(1)
+    _SOURCE_ID = _key(Citation, "source_id")
+    _ROLE = _key(Citation, "role")
+    _EXCERPT = _key(Citation, "excerpt")
+
+    def __init__(self, now_us: int) -> None:
+        self._times = _wire.timestamp(self._CREATE_TIME, now_us) + _wire.timestamp(
+            self._UPDATE_TIME, now_us
+        )
+
+    def body(
+        self, claim_id: str, speaker_id: str, source_ids: Sequence[str], draft: ClaimDraft
+    ) -> bytes:
+        """The body of the new claim ``claim_id`` of ``draft``; ``source_ids`` are its
+        citations' sources, in order. Fields holding their default value are left out, as
+        protobuf leaves them out (but for the elements of repeated fields)."""
+        string = _wire.string
+        varint = _wire.varint
+        parts = [string(self._ID, claim_id)]
+        if draft.text:
+            parts.append(string(self._TEXT, draft.text))
+        if draft.attribution:
+            parts.append(self._ATTRIBUTION + varint(draft.attribution))
+        if speaker_id:
+            parts.append(string(self._SPEAKER_ID, speaker_id))
+        parts.append(_wire.timestamp(self._STATED_AT, draft.stated_at_us))
+        if draft.stated_at_precision:
+            parts.append(self._PRECISION + varint(draft.stated_at_precision))
+        if draft.channel:
+            parts.append(string(self._CHANNEL, draft.channel))
+        if draft.language:
+            parts.append(string(self._LANGUAGE, draft.language))
+        parts += [string(self._TOPIC, topic) for topic in draft.topics]
+        for source_id, citation in zip(source_ids, draft.citations, strict=True):
+            citation_parts = string(self._SOURCE_ID, source_id) if source_id else b""
+            if citation.role:
+                citation_parts += self._ROLE + varint(citation.role)
+            if citation.excerpt:
+                citation_parts += string(self._EXCERPT, citation.excerpt)
+            parts.append(_wire.length_delimited(self._CITATION, citation_parts))
+        parts += (
+            self._times,
+            string(self._ETAG, etag(claim_id, 1)),
+            self._FIRST_REVISION,
+        )
+        return b"".join(parts)
+
+
 def restated_claim_body(
     body: bytes, now_us: int, revision: int, deletion: DeletionDraft | None
 ) -> bytes:
@@ -163,23 +240,7 @@ def revision_body(claim_body: bytes, head: bytes) -> bytes:
     message field from its tag and length wherever it comes, so the claim is
     not parsed again to be wrapped.
     """
-    return head + _length_delimited(_REVISION_CLAIM_FIELD, claim_body)
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def _length_delimited(field_number: int, payload: bytes) -> bytes:
-    return _varint(field_number << 3 | 2) + _varint(len(payload)) + payload
+    return head + _wire.length_delimited(_REVISION_CLAIM_KEY, claim_body)
 
 
 # Reading: bodies to messages

@@ -39,7 +39,7 @@ from . import _rows
 from ._errors import AlreadyExistsError, AmbiguousError, NotFoundError, StoreError
 from ._model import ChangeNote, CitationDraft, ClaimDraft, SourceDraft, SpeakerDraft
 from ._schema import SEARCH_ROWS
-from ._sql import insert_from_json, insert_rows, placeholders, to_json
+from ._sql import insert_from_json, insert_rows, json_strings, placeholders, to_json
 
 _CHUNK: Final = 500
 """Values bound in one ``IN (…)`` list, well under SQLite's limit on bound parameters."""
@@ -148,7 +148,7 @@ def insert_speaker(
     )
     connection.executemany(
         "INSERT OR IGNORE INTO speaker_names (name, speaker_id) VALUES (?, ?)",
-        [(name, speaker_id) for name in _folded_names(draft)],
+        [(name, speaker_id) for name in draft.folded_names],
     )
     return speaker_id
 
@@ -175,10 +175,6 @@ def insert_source(
         ),
     )
     return source_id
-
-
-def _folded_names(draft: SpeakerDraft) -> list[str]:
-    return sorted({fold_name(name) for name in draft.names})
 
 
 def _identity(draft: SourceDraft) -> tuple[str, str, int | None]:
@@ -223,6 +219,7 @@ class ClaimWriter:
         self._request_rows: list[tuple[str, str, str]] = []
         self._revisions: list[tuple[str, int, str, bytes]] = []
         self._created_head: bytes | None = None
+        self._new_bodies = _rows.NewClaimBodies(now_us)
 
     def write(self, drafts: Sequence[ClaimDraft]) -> list[WriteResult]:
         """Stores ``drafts`` unless stored already; returns one result per draft, in order."""
@@ -264,7 +261,7 @@ class ClaimWriter:
         for row in select(
             "SELECT n.name, n.speaker_id, sp.wikidata_id FROM speaker_names n"
             " JOIN speakers sp ON sp.id = n.speaker_id WHERE n.name IN ({})",
-            (name for s in inline for name in _folded_names(s)),
+            (name for s in inline for name in s.folded_names),
         ):
             self._speakers_by_name.setdefault(row[0], {})[row[1]] = row[2]
         citations = [c for d in drafts for c in d.citations]
@@ -325,7 +322,7 @@ class ClaimWriter:
             return self._speaker_by_wikidata[speaker.wikidata_id]
         candidates = {
             speaker_id
-            for name in _folded_names(speaker)
+            for name in speaker.folded_names
             for speaker_id, wikidata_id in self._speakers_by_name.get(name, {}).items()
             # A speaker known by another Wikidata item is another person of the same name.
             if not (speaker.wikidata_id and wikidata_id)
@@ -431,13 +428,17 @@ class ClaimWriter:
                     reason="the claim already cites this source in this role",
                 )
         revision = claim.revision + 1
-        row = self._claim_row(
+        body = _rows.claim_body(
             claim.claim_id,
-            draft,
             speaker_id,
             source_ids,
-            revision=revision,
+            draft,
+            self._now_us,
             create_time_us=claim.create_time_us,
+            revision=revision,
+        )
+        row = self._claim_row(
+            claim.claim_id, draft, speaker_id, body, create_time_us=claim.create_time_us
         )
         connection = self._connection
         connection.execute(
@@ -469,7 +470,7 @@ class ClaimWriter:
         self._speaker_ids.add(speaker_id)
         if draft.wikidata_id:
             self._speaker_by_wikidata[draft.wikidata_id] = speaker_id
-        for name in _folded_names(draft):
+        for name in draft.folded_names:
             self._speakers_by_name.setdefault(name, {})[speaker_id] = draft.wikidata_id or None
         return speaker_id
 
@@ -484,17 +485,10 @@ class ClaimWriter:
         return source_id
 
     def _claim_row(
-        self,
-        claim_id: str,
-        draft: ClaimDraft,
-        speaker_id: str,
-        source_ids: list[str],
-        *,
-        revision: int = 1,
-        create_time_us: int | None = None,
+        self, claim_id: str, draft: ClaimDraft, speaker_id: str, body: bytes, *, create_time_us: int
     ) -> tuple[Any, ...]:
-        """The values of the claims row of ``draft``, in the column order of _flush's INSERT."""
-        create_time_us = self._now_us if create_time_us is None else create_time_us
+        """The values of the claims row of ``draft``, whose body is ``body``, in the column order
+        of _flush's INSERT."""
         return (
             claim_id,
             draft.text,
@@ -504,19 +498,11 @@ class ClaimWriter:
             draft.stated_at_precision,
             draft.channel,
             draft.language,
-            to_json(draft.topics),
+            json_strings(draft.topics),
             self._content_key(draft, speaker_id),
             create_time_us,
             self._now_us,
-            _rows.claim_body(
-                claim_id,
-                speaker_id,
-                source_ids,
-                draft,
-                self._now_us,
-                create_time_us=create_time_us,
-                revision=revision,
-            ),
+            body,
         )
 
     def _add_children(self, claim_id: str, draft: ClaimDraft, source_ids: list[str]) -> None:
@@ -526,7 +512,8 @@ class ClaimWriter:
 
     def _add_claim(self, draft: ClaimDraft, speaker_id: str, source_ids: list[str]) -> str:
         claim_id = self._ids.new(_ids.CLAIM_PREFIX)
-        row = self._claim_row(claim_id, draft, speaker_id, source_ids)
+        body = self._new_bodies.body(claim_id, speaker_id, source_ids, draft)
+        row = self._claim_row(claim_id, draft, speaker_id, body, create_time_us=self._now_us)
         self._claims.append(row)
         self._add_children(claim_id, draft, source_ids)
         # Every claim the batch creates is revision 1, made now by the same actor.
