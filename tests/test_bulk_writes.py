@@ -17,6 +17,7 @@ from claimstore.v1 import claim_pb2, claim_service_pb2, source_pb2, speaker_pb2
 from claimstore_server._text import fold_name
 from claimstore_server._validation import claim_draft
 from claimstore_server.store import (
+    AbandonedError,
     ClaimDraft,
     ClaimOrder,
     ClaimQuery,
@@ -207,6 +208,66 @@ def test_point_writes_keep_sqlite_s_own_checkpoints(db_path: Path) -> None:
         assert not checkpointer_threads()
     finally:
         store.close()
+
+
+# References checked by the writer, not by SQLite
+
+
+def foreign_keys_on(store: SqliteStore) -> int:
+    return int(store._connection().execute("PRAGMA foreign_keys").fetchone()[0])
+
+
+def dangling_references(db_path: Path) -> list[tuple[object, ...]]:
+    connection = sqlite3.connect(db_path)
+    try:
+        return connection.execute("PRAGMA foreign_key_check").fetchall()
+    finally:
+        connection.close()
+
+
+def test_imports_leave_no_reference_dangling(bulk_store: SqliteStore, db_path: Path) -> None:
+    known = bulk_store.import_claims([draft(1000)])[0]
+    stored = bulk_store.get_claim(known.claim_id)
+    by_id = claim_pb2.Claim(
+        text="Cited and spoken by ids.",
+        attribution=claim_pb2.ATTRIBUTION_REPORTED,
+        speaker_id=stored.speaker_id,
+        stated_at=stamp("2025-11-21T00:00:00+00:00"),
+        topics=["peace plan"],
+        citations=[claim_pb2.Citation(source_id=stored.citations[0].source_id)],
+    )
+    unknown_speaker = claim_pb2.Claim()
+    unknown_speaker.CopyFrom(by_id)
+    unknown_speaker.text = "Spoken by nobody known."
+    unknown_speaker.speaker_id = "spk_01JD3M0X8Y9Z0000000000000A"
+    unknown_source = claim_pb2.Claim()
+    unknown_source.CopyFrom(by_id)
+    unknown_source.text = "Cited from nowhere known."
+    unknown_source.citations[0].source_id = "src_01JD3M0X8Y9Z0000000000000A"
+    drafts = [
+        *(draft(index, topics=("war", f"topic {index % 3}")) for index in range(40)),
+        draft(7),  # a duplicate, by its request id
+        claim_draft(claim_service_pb2.CreateClaimRequest(claim=by_id)),
+        claim_draft(claim_service_pb2.CreateClaimRequest(claim=unknown_speaker)),
+        claim_draft(claim_service_pb2.CreateClaimRequest(claim=unknown_source)),
+    ]
+    outcomes = bulk_store.import_claims(drafts)
+    assert [outcome.created for outcome in outcomes] == [True] * 40 + [False, True, False, False]
+    assert [type(outcome.error).__name__ for outcome in outcomes[-2:]] == ["NotFoundError"] * 2
+    assert dangling_references(db_path) == []
+    assert foreign_keys_on(bulk_store) == 1
+
+
+def test_foreign_keys_are_on_again_after_an_import_that_rolls_back(
+    bulk_store: SqliteStore,
+) -> None:
+    with pytest.raises(AbandonedError):
+        bulk_store.import_claims([draft(1)], abandoned=lambda: True)
+    assert foreign_keys_on(bulk_store) == 1
+    connection = bulk_store._connection()
+    with pytest.raises(sqlite3.IntegrityError):
+        connection.execute("INSERT INTO claim_topics (topic, claim_id) VALUES ('x', 'clm_missing')")
+    connection.rollback()
 
 
 # Claim bodies written as wire format
