@@ -19,6 +19,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from . import _ids
+from ._text import fold as fold_text
 from ._text import fold_name as fold
 from ._text import words
 from .store import (
@@ -510,22 +511,34 @@ def claim_draft(request: claim_service_pb2.CreateClaimRequest) -> ClaimDraft:
         stated_at_us = check.timestamp(claim.stated_at, "claim.stated_at")
     if len(claim.citations) > MAX_CITATIONS:
         check.add("claim.citations", f"must hold at most {MAX_CITATIONS} citations")
+    # Each field in the order of the message, so that violations come in that order too.
+    text = check.text(claim.text, "claim.text", max_length=MAX_TEXT, required=True, lines=True)
+    attribution = check.enum(
+        claim.attribution, claim_pb2.Attribution, "claim.attribution", default=None
+    )
+    stated_at_us = _start_of_period(stated_at_us, precision) if not check.items else 0
+    speaker = _checked_speaker(claim.speaker, "claim.speaker", check) if has_speaker else None
+    channel = check.text(claim.channel, "claim.channel", max_length=MAX_CHANNEL)
+    language = check.language(claim.language, "claim.language")
+    topics = _topics(claim.topics, "claim.topics", check)
+    citations = tuple(
+        _citation_draft(citation, f"claim.citations[{index}]", check)
+        for index, citation in enumerate(claim.citations[:MAX_CITATIONS])
+    )
     draft = ClaimDraft(
-        text=check.text(claim.text, "claim.text", max_length=MAX_TEXT, required=True, lines=True),
-        attribution=check.enum(
-            claim.attribution, claim_pb2.Attribution, "claim.attribution", default=None
-        ),
-        stated_at_us=_start_of_period(stated_at_us, precision) if not check.items else 0,
+        text=text,
+        attribution=attribution,
+        stated_at_us=stated_at_us,
         stated_at_precision=precision,
+        # Folding the text of a claim that is refused anyway is work for nothing.
+        folded_text=fold_text(text) if not check.items else "",
+        folded_topics=tuple(fold(topic) for topic in topics),
         speaker_id=speaker_id if not has_speaker else "",
-        speaker=_checked_speaker(claim.speaker, "claim.speaker", check) if has_speaker else None,
-        channel=check.text(claim.channel, "claim.channel", max_length=MAX_CHANNEL),
-        language=check.language(claim.language, "claim.language"),
-        topics=_topics(claim.topics, "claim.topics", check),
-        citations=tuple(
-            _citation_draft(citation, f"claim.citations[{index}]", check)
-            for index, citation in enumerate(claim.citations[:MAX_CITATIONS])
-        ),
+        speaker=speaker,
+        channel=channel,
+        language=language,
+        topics=topics,
+        citations=citations,
         request_id=request_id,
         fingerprint=_fingerprint(claim) if request_id else "",
     )

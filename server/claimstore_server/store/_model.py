@@ -88,6 +88,11 @@ class CitationDraft(NamedTuple):
 class ClaimDraft(NamedTuple):
     """A claim to create: exactly one of ``speaker_id`` and ``speaker`` is set.
 
+    ``folded_text`` and ``folded_topics`` are ``text`` and ``topics`` folded (see
+    ``claimstore_server._text``): what a claim's content is matched by and what its
+    topics are found by. Validation works them out with the rest, so that the
+    writer, which stores claims one at a time, need not.
+
     ``fingerprint`` identifies the request's content, so that a ``request_id``
     reused for a different claim can be told apart from a retry.
     """
@@ -96,6 +101,8 @@ class ClaimDraft(NamedTuple):
     attribution: int
     stated_at_us: int
     stated_at_precision: int
+    folded_text: str
+    folded_topics: tuple[str, ...]
     speaker_id: str = ""
     speaker: SpeakerDraft | None = None
     channel: str = ""

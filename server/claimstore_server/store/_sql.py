@@ -41,6 +41,37 @@ def insert_from_json(insert: str, columns: Sequence[str]) -> str:
     return f"{insert} ({', '.join(columns)}) SELECT {values} FROM json_each(?)"
 
 
+def insert_links_from_json(insert: str, link_column: str, owner_column: str) -> str:
+    """An ``INSERT … SELECT`` of links (``link_column``, ``owner_column``) taken from one bound
+    JSON array that holds, for each owner, ``[owner, [link, …]]`` (see :func:`json_links`):
+    a claim's id is written once for all its topics or sources. Run it with
+    :func:`insert_json`.
+
+    The rows go in the order of the link tables' keys, (link, owner): one after the other
+    along the key, each insert finds its page where the one before left off, rather than
+    all over the table (a fifth cheaper for sources, measured).
+    """
+    return (
+        f"{insert} ({link_column}, {owner_column})"
+        " SELECT link.value, owner.value ->> 0"
+        " FROM json_each(?) owner, json_each(owner.value, '$[1]') link ORDER BY 1, 2"
+    )
+
+
+def json_links(owner: str, links: Iterable[str]) -> str:
+    """The JSON of one owner's links for :func:`insert_links_from_json`: ``["owner", [...]]``."""
+    return f"[{encode_basestring(owner)}, {json_strings(links)}]"
+
+
+def insert_json(connection: sqlite3.Connection, statement: str, items: Sequence[str]) -> None:
+    """Runs a :func:`insert_from_json` or :func:`insert_links_from_json` ``statement`` over
+    ``items``, each the JSON text of one row or one owner's links (made by
+    :func:`json_strings` or :func:`json_links`); does nothing when there are none. The
+    texts are joined into the statement's one array without being encoded again."""
+    if items:
+        connection.execute(statement, ("[" + ", ".join(items) + "]",))
+
+
 def insert_rows(
     connection: sqlite3.Connection, statement: str, rows: Sequence[Sequence[str | int | None]]
 ) -> None:

@@ -12,9 +12,9 @@ Every claim written gets its revision row (the change log entry) in the same
 transaction, made by :func:`revision_row`.
 
 The rows that carry bytes (claims and revisions, with their bodies) go through
-``executemany``. The others go as one JSON array each (see
-``_sql.insert_from_json``), and the search index is fed by one ``INSERT …
-SELECT``: SQLite then writes them, and commits, without taking Python's lock
+``executemany``. The others go as one JSON array each, whose text is made claim
+by claim and joined once (see ``_sql.insert_json``), and the search index is fed
+by one ``INSERT … SELECT``: SQLite then writes them, and commits, without taking Python's lock
 back row by row, so that the caller's other threads run Python meanwhile (the
 server checks the next batches of an import then; see ``left_to_sqlite``).
 Request ids are ``INSERT OR FAIL``: a statement of many rows that may abort
@@ -28,18 +28,26 @@ import hashlib
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 from claimstore.v1.claim_pb2 import Claim
 from claimstore.v1.claim_revision_pb2 import CHANGE_TYPE_CREATED, CHANGE_TYPE_UPDATED
 
 from .. import _ids
-from .._text import fold, fold_name
+from .._text import fold_name
 from . import _rows
 from ._errors import AlreadyExistsError, AmbiguousError, NotFoundError, StoreError
 from ._model import ChangeNote, CitationDraft, ClaimDraft, SourceDraft, SpeakerDraft
 from ._schema import SEARCH_ROWS
-from ._sql import insert_from_json, insert_rows, json_strings, placeholders, to_json
+from ._sql import (
+    insert_from_json,
+    insert_json,
+    insert_links_from_json,
+    json_links,
+    json_strings,
+    placeholders,
+    to_json,
+)
 
 _CHUNK: Final = 500
 """Values bound in one ``IN (…)`` list, well under SQLite's limit on bound parameters."""
@@ -49,8 +57,7 @@ Stored = Literal["created", "retried", "duplicate"]
 earlier claim with the same content."""
 
 
-@dataclass(frozen=True, slots=True)
-class WriteResult:
+class WriteResult(NamedTuple):
     """What became of one draft: its claim's id and how it is stored, or the error."""
 
     claim_id: str = ""
@@ -78,11 +85,11 @@ class StoredClaim:
     speaker_id: str
 
 
-_INSERT_TOPICS: Final = insert_from_json(
-    "INSERT OR IGNORE INTO claim_topics", ("topic", "claim_id")
+_INSERT_TOPICS: Final = insert_links_from_json(
+    "INSERT OR IGNORE INTO claim_topics", "topic", "claim_id"
 )
-_INSERT_SOURCES: Final = insert_from_json(
-    "INSERT OR IGNORE INTO claim_sources", ("source_id", "claim_id")
+_INSERT_SOURCES: Final = insert_links_from_json(
+    "INSERT OR IGNORE INTO claim_sources", "source_id", "claim_id"
 )
 _INSERT_REQUESTS: Final = insert_from_json(
     "INSERT OR FAIL INTO claim_requests", ("request_id", "claim_id", "fingerprint")
@@ -214,9 +221,10 @@ class ClaimWriter:
         self._content_keys: dict[tuple[int, str], str] = {}
         # Rows to write at the end of the batch.
         self._claims: list[tuple[Any, ...]] = []
-        self._topics: list[tuple[str, str]] = []
-        self._sources: list[tuple[str, str]] = []
-        self._request_rows: list[tuple[str, str, str]] = []
+        # The JSON text of each claim's links and request row (see _sql.insert_json).
+        self._topics: list[str] = []
+        self._sources: list[str] = []
+        self._request_rows: list[str] = []
         self._revisions: list[tuple[str, int, str, bytes]] = []
         self._created_head: bytes | None = None
         self._new_bodies = _rows.NewClaimBodies(now_us)
@@ -298,7 +306,7 @@ class ClaimWriter:
     def _content_key(self, draft: ClaimDraft, speaker_id: str) -> str:
         key = self._content_keys.get((id(draft), speaker_id))
         if key is None:
-            key = content_key(speaker_id, draft.stated_at_us, fold(draft.text))
+            key = content_key(speaker_id, draft.stated_at_us, draft.folded_text)
             self._content_keys[id(draft), speaker_id] = key
         return key
 
@@ -507,8 +515,10 @@ class ClaimWriter:
 
     def _add_children(self, claim_id: str, draft: ClaimDraft, source_ids: list[str]) -> None:
         """Queues the rows linking a claim to its topics and sources."""
-        self._topics += [(fold_name(topic), claim_id) for topic in draft.topics]
-        self._sources += [(source_id, claim_id) for source_id in source_ids]
+        if draft.folded_topics:
+            self._topics.append(json_links(claim_id, draft.folded_topics))
+        if source_ids:
+            self._sources.append(json_links(claim_id, source_ids))
 
     def _add_claim(self, draft: ClaimDraft, speaker_id: str, source_ids: list[str]) -> str:
         claim_id = self._ids.new(_ids.CLAIM_PREFIX)
@@ -530,7 +540,7 @@ class ClaimWriter:
         self._claim_by_content[row[9]] = claim_id
         if draft.request_id:
             self._requests[draft.request_id] = (claim_id, draft.fingerprint)
-            self._request_rows.append((draft.request_id, claim_id, draft.fingerprint))
+            self._request_rows.append(json_strings((draft.request_id, claim_id, draft.fingerprint)))
         return claim_id
 
     def _flush(self) -> None:
@@ -550,15 +560,15 @@ class ClaimWriter:
         connection.executemany(INSERT_REVISION, self._revisions)
         self._left_to_sqlite()
         self._write_children()
-        insert_rows(connection, _INSERT_REQUESTS, self._request_rows)
+        insert_json(connection, _INSERT_REQUESTS, self._request_rows)
         # The batch's claims got the seqs after the last one: index them in one statement.
         connection.execute(f"{_INDEX_FOR_SEARCH} WHERE c.seq > ?", (last_seq,))
         self._claims, self._request_rows, self._revisions = [], [], []
 
     def _write_children(self) -> None:
         """Writes the rows queued by _add_children."""
-        insert_rows(self._connection, _INSERT_TOPICS, self._topics)
-        insert_rows(self._connection, _INSERT_SOURCES, self._sources)
+        insert_json(self._connection, _INSERT_TOPICS, self._topics)
+        insert_json(self._connection, _INSERT_SOURCES, self._sources)
         self._topics, self._sources = [], []
 
 
