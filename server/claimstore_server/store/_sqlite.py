@@ -448,12 +448,8 @@ class SqliteStore:
             if abandoned():
                 raise AbandonedError("the import was cancelled before this batch committed")
         return [
-            ImportOutcome(
-                claim_id=result.claim_id,
-                created=result.error is None and result.stored == "created",
-                error=result.error,
-            )
-            for result in results
+            ImportOutcome(claim_id, stored == "created" and error is None, error)
+            for claim_id, stored, error in results
         ]
 
     def get_claim(self, claim_id: str, *, full: bool = True, revision: int = 0) -> Claim:

@@ -227,11 +227,14 @@ class ClaimWriter:
         self._request_rows: list[str] = []
         self._revisions: list[tuple[str, int, str, bytes]] = []
         self._created_head: bytes | None = None
+        self._claim_ids: Iterator[str] = iter(())
         self._new_bodies = _rows.NewClaimBodies(now_us)
 
     def write(self, drafts: Sequence[ClaimDraft]) -> list[WriteResult]:
         """Stores ``drafts`` unless stored already; returns one result per draft, in order."""
         self._look_up(drafts)
+        # An id for every draft, taken at once; the ones of drafts that are not stored go unused.
+        self._claim_ids = iter(self._ids.new_many(_ids.CLAIM_PREFIX, len(drafts)))
         results = [self._settle(draft) for draft in drafts]
         self._flush()
         return results
@@ -521,7 +524,7 @@ class ClaimWriter:
             self._sources.append(json_links(claim_id, source_ids))
 
     def _add_claim(self, draft: ClaimDraft, speaker_id: str, source_ids: list[str]) -> str:
-        claim_id = self._ids.new(_ids.CLAIM_PREFIX)
+        claim_id = next(self._claim_ids)
         body = self._new_bodies.body(claim_id, speaker_id, source_ids, draft)
         row = self._claim_row(claim_id, draft, speaker_id, body, create_time_us=self._now_us)
         self._claims.append(row)
