@@ -497,6 +497,120 @@ def _fingerprint(claim: claim_pb2.Claim) -> str:
 
 def claim_draft(request: claim_service_pb2.CreateClaimRequest) -> ClaimDraft:
     """Checks a CreateClaimRequest; returns the claim to create."""
+    draft = _clean_claim_draft(request)
+    if draft is not None:
+        return draft
+    return _checked_claim_draft(request)
+
+
+def _clean_text(value: str, max_length: int) -> bool:
+    """Whether ``value`` passes a text check as it is: stripped, printable (so without
+    control characters or line breaks) and at most ``max_length`` characters long."""
+    return len(value) <= max_length and value.isprintable() and value.strip() == value
+
+
+def _clean_claim_draft(request: claim_service_pb2.CreateClaimRequest) -> ClaimDraft | None:
+    """The draft :func:`_checked_claim_draft` makes of ``request``, when every field of it
+    is in the form nearly every request gives it (no white space to strip, no default to
+    fill in but the usual ones, no part seen before with a problem); None otherwise, and
+    the full check then cleans the request or names what is wrong with it.
+
+    The same rules, decided in a call or two a field: the full check makes the path of
+    every field and a call for every rule, about a tenth of the time it takes. A test holds
+    the two to the same drafts over thousands of odd requests.
+    """
+    if not request.HasField("claim"):
+        return None
+    claim = request.claim
+    request_id = request.request_id
+    if request_id and (len(request_id) > MAX_REQUEST_ID or not _REQUEST_ID.match(request_id)):
+        return None
+    text = claim.text
+    attribution: int = claim.attribution
+    precision: int = claim.stated_at_precision or claim_pb2.DATE_PRECISION_EXACT
+    channel = claim.channel
+    if not (
+        text
+        and _clean_text(text, MAX_TEXT)
+        and attribution in _ATTRIBUTIONS
+        and precision in _PRECISIONS
+        and (not channel or _clean_text(channel, MAX_CHANNEL))
+        and claim.HasField("stated_at")
+        and len(claim.citations) <= MAX_CITATIONS
+    ):
+        return None
+    stated_at = claim.stated_at
+    seconds, nanos = stated_at.seconds, stated_at.nanos
+    if not (_MIN_SECONDS <= seconds <= _MAX_SECONDS and 0 <= nanos <= 999_999_999):
+        return None
+    language = _canonical_language_tag(claim.language)
+    topics = _clean_topics(tuple(claim.topics))
+    if language is None or topics is None:
+        return None
+    speaker_id = claim.speaker_id
+    speaker = None
+    if claim.HasField("speaker"):
+        if speaker_id:
+            return None
+        speaker = _clean_part(_checked_speaker, claim.speaker, "claim.speaker")
+        if speaker is None:
+            return None
+    elif not (speaker_id and _well_formed_id(speaker_id, _ids.SPEAKER_PREFIX)):
+        return None
+    citations = []
+    for citation in claim.citations:
+        source_id = citation.source_id
+        role: int = citation.role or claim_pb2.CITATION_ROLE_REPORT
+        excerpt = citation.excerpt
+        if role not in _CITATION_ROLES or (excerpt and not _clean_text(excerpt, MAX_EXCERPT)):
+            return None
+        if citation.HasField("source"):
+            source = _clean_part(_checked_inline_source, citation.source, "citation")
+            if source_id or source is None:
+                return None
+            citations.append(CitationDraft(role, excerpt, "", source))
+        elif source_id and _well_formed_id(source_id, _ids.SOURCE_PREFIX):
+            citations.append(CitationDraft(role, excerpt, source_id, None))
+        else:
+            return None
+    return ClaimDraft(
+        text,
+        attribution,
+        _start_of_period(seconds * 1_000_000 + nanos // 1000, precision),
+        precision,
+        fold_text(text),
+        tuple(fold(topic) for topic in topics),
+        speaker_id,
+        speaker,
+        channel,
+        language,
+        topics,
+        tuple(citations),
+        request_id,
+        _fingerprint(claim) if request_id else "",
+    )
+
+
+def _clean_part(
+    checked: Callable[[Part, str, _Violations], Draft], part: Part, field: str
+) -> Draft | None:
+    """The draft a remembered check makes of ``part``, or None when the part has a problem."""
+    violations = _Violations()
+    draft = checked(part, field, violations)
+    return None if violations.items else draft
+
+
+def _well_formed_id(value: str, prefix: str) -> bool:
+    return len(value) <= MAX_ID and _ids.is_well_formed(value, prefix)
+
+
+_ATTRIBUTIONS: Final = frozenset(claim_pb2.Attribution.values()) - {0}
+_PRECISIONS: Final = frozenset(claim_pb2.DatePrecision.values()) - {0}
+
+
+def _checked_claim_draft(request: claim_service_pb2.CreateClaimRequest) -> ClaimDraft:
+    """Checks every rule on every field of ``request``, naming each one at fault (all of
+    them in one ValidationError); returns the claim to create."""
     check = _Violations()
     if not request.HasField("claim"):
         check.add("claim", "is required")
