@@ -14,6 +14,7 @@ from pathlib import Path
 import claimstore
 import grpc
 import pytest
+from claimstore._batches import import_batches
 from claimstore.v1 import claim_pb2, claim_service_pb2, source_pb2, speaker_pb2
 from claimstore.v1.claim_service_pb2_grpc import ClaimServiceStub
 from claimstore_server import ServerConfig, build_server
@@ -77,6 +78,33 @@ def stored_texts(client: claimstore.Client) -> set[str]:
 
 def outcomes(results: list[claim_service_pb2.ImportResult]) -> list[str]:
     return [claim_service_pb2.ImportOutcome.Name(result.outcome) for result in results]
+
+
+# Batches, as the client frames them
+
+
+def test_client_batches_are_the_bytes_of_their_messages() -> None:
+    requests = [
+        *numbered(7),
+        claim_request("Long " + "é" * 9_000, request_id="long-1"),  # a two-byte length and more
+        claim_request("Topical.", topics=["peace plan", "«Noël»"], channel="X"),
+    ]
+    sent = list(import_batches(requests, 4, 1 << 20))
+    assert [len(claim_service_pb2.ImportClaimsRequest.FromString(b).claims) for b in sent] == [
+        4,
+        4,
+        1,
+    ]
+    assert sent == [batch(requests[i : i + 4]).SerializeToString() for i in range(0, 9, 4)]
+
+
+def test_client_batches_keep_under_their_byte_bound() -> None:
+    requests = numbered(50)
+    one = len(batch(requests[:1]).SerializeToString())
+    sent = list(import_batches(requests, 500, one * 10))
+    assert all(len(b) <= one * 10 for b in sent)
+    assert sum(len(claim_service_pb2.ImportClaimsRequest.FromString(b).claims) for b in sent) == 50
+    assert 5 <= len(sent) <= 6  # ten claims a batch, give or take one
 
 
 # Results

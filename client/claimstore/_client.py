@@ -8,6 +8,7 @@ import grpc
 from google.protobuf.message import Message
 
 from ._base import BaseClient
+from ._batches import import_batches
 from ._config import ClientConfig, RetryPolicy
 from ._exceptions import from_rpc_error
 from ._pagers import Pager
@@ -24,6 +25,12 @@ from .v1 import (
 )
 
 Response = TypeVar("Response", bound=Message)
+
+
+_IMPORT_CLAIMS = "/{}/ImportClaims".format(
+    claim_service_pb2.DESCRIPTOR.services_by_name["ClaimService"].full_name
+)
+"""The method path of ImportClaims, as the generated stub calls it."""
 
 
 class Client(BaseClient):
@@ -50,6 +57,14 @@ class Client(BaseClient):
                 self.config.target, self.config.credentials, options=options
             )
         self._stub = claim_service_pb2_grpc.ClaimServiceStub(self._channel)
+        # ImportClaims as the stub has it, but for batches already serialized (see _batches).
+        self._import_claims: grpc.StreamStreamMultiCallable[
+            bytes, claim_service_pb2.ImportClaimsResponse
+        ] = self._channel.stream_stream(
+            _IMPORT_CLAIMS,
+            request_serializer=None,
+            response_deserializer=claim_service_pb2.ImportClaimsResponse.FromString,
+        )
 
     def close(self) -> None:
         """Closes the channel; calls in flight are cancelled."""
@@ -526,13 +541,13 @@ class Client(BaseClient):
         # keep it, end the stream there, and raise it here once the batches sent are answered.
         raised: list[Exception] = []
 
-        def guarded() -> Iterator[claim_service_pb2.ImportClaimsRequest]:
+        def guarded() -> Iterator[bytes]:
             try:
-                yield from _batches(requests, batch_size, self.config.max_message_bytes // 2)
+                yield from import_batches(requests, batch_size, self.config.max_message_bytes // 2)
             except Exception as error:
                 raised.append(error)
 
-        call = self._stub.ImportClaims(guarded(), timeout=timeout, metadata=self._metadata())
+        call = self._import_claims(guarded(), timeout=timeout, metadata=self._metadata())
         try:
             for response in call:
                 yield from response.results
@@ -670,27 +685,3 @@ class Client(BaseClient):
             return list(response.sources), response.next_page_token
 
         return Pager(fetch)
-
-
-def _batches(
-    requests: Iterable[claim_service_pb2.CreateClaimRequest], size: int, max_bytes: int
-) -> Iterator[claim_service_pb2.ImportClaimsRequest]:
-    """Groups ``requests`` into ImportClaimsRequests of at most ``size`` claims and about
-    ``max_bytes`` bytes."""
-    batch = claim_service_pb2.ImportClaimsRequest()
-    batch_bytes = 0
-    for request in requests:
-        request_bytes = request.ByteSize() + 6
-        if batch.claims and batch_bytes + request_bytes > max_bytes:
-            yield batch
-            batch = claim_service_pb2.ImportClaimsRequest()
-            batch_bytes = 0
-        batch.claims.append(request)
-        batch_bytes += request_bytes
-        # A full batch goes at once, without waiting for the next claim to arrive.
-        if len(batch.claims) >= size:
-            yield batch
-            batch = claim_service_pb2.ImportClaimsRequest()
-            batch_bytes = 0
-    if batch.claims:
-        yield batch
