@@ -266,7 +266,7 @@ def test_foreign_keys_are_on_again_after_an_import_that_rolls_back(
     assert foreign_keys_on(bulk_store) == 1
     connection = bulk_store._connection()
     with pytest.raises(sqlite3.IntegrityError):
-        connection.execute("INSERT INTO claim_topics (topic, claim_id) VALUES ('x', 'clm_missing')")
+        connection.execute("INSERT INTO claim_topics (topic, claim_seq) VALUES ('x', 999999)")
     connection.rollback()
 
 

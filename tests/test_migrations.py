@@ -82,13 +82,18 @@ def v1_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     database = sqlite_utils.Database(path)
     database.execute("ATTACH DATABASE ? AS written", [str(written)])
     for table in V1_TABLES:
-        if table == "citations":
+        if table in ("citations", "claim_topics"):
             continue
         columns = ", ".join(database.table(table).columns_dict)
         database.execute(
             f"INSERT INTO main.{table} ({columns}) SELECT {columns} FROM written.{table}"
         )
-    # Version 1 kept each citation as a row; the claims' bodies hold them all.
+    # Version 1 named a topic's claim by its id, and kept each citation as a row (the claims'
+    # bodies hold them all).
+    database.execute(
+        "INSERT INTO main.claim_topics (topic, claim_id) SELECT t.topic, c.id"
+        " FROM written.claim_topics t JOIN written.claims c ON c.seq = t.claim_seq"
+    )
     for claim_id, body in database.execute("SELECT id, body FROM written.claims").fetchall():
         for position, citation in enumerate(Claim.FromString(body).citations):
             database.execute(
@@ -241,5 +246,24 @@ def test_migrated_claims_get_their_first_revision_and_etags(v1_db: Path) -> None
                 )
             )
             assert (updated.revision, updated.channel) == (2, "interview")
+    finally:
+        server.stop(0)
+
+
+def test_migrated_claims_keep_their_topics_and_sources(v1_db: Path) -> None:
+    server = start_server(v1_db)
+    try:
+        with claimstore.Client(server.target) as client:
+            by_topic = [claim.text for claim in client.list_claims(topics=["war"])]
+            assert by_topic == ["No territorial concessions will be made."]
+            assert len(list(client.list_claims(topics=["Peace Plan"]))) == 1
+            assert len(list(client.list_claims(publisher="ap"))) == len(CLAIMS)
+            source = next(iter(client.list_sources()))
+            assert len(list(client.list_claims(source_id=source.id))) == 1
+            # A change to a migrated claim moves it off its old topic.
+            claim = next(iter(client.list_claims(topics=["war"])))
+            client.update_claim(claim.id, topics=["ceasefire"], etag=claim.etag)
+            assert list(client.list_claims(topics=["war"])) == []
+            assert [c.id for c in client.list_claims(topics=["ceasefire"])] == [claim.id]
     finally:
         server.stop(0)

@@ -44,7 +44,7 @@ def insert_from_json(insert: str, columns: Sequence[str]) -> str:
 def insert_links_from_json(insert: str, link_column: str, owner_column: str) -> str:
     """An ``INSERT … SELECT`` of links (``link_column``, ``owner_column``) taken from one bound
     JSON array that holds, for each owner, ``[owner, [link, …]]`` (see :func:`json_links`):
-    a claim's id is written once for all its topics or sources. Run it with
+    a claim's seq is written once for all its topics or sources. Run it with
     :func:`insert_json`.
 
     The rows go in the order of the link tables' keys, (link, owner): one after the other
@@ -58,9 +58,9 @@ def insert_links_from_json(insert: str, link_column: str, owner_column: str) -> 
     )
 
 
-def json_links(owner: str, links: Iterable[str]) -> str:
-    """The JSON of one owner's links for :func:`insert_links_from_json`: ``["owner", [...]]``."""
-    return f"[{encode_basestring(owner)}, {json_strings(links)}]"
+def json_links(owner: int, links: Iterable[str]) -> str:
+    """The JSON of one owner's links for :func:`insert_links_from_json`: ``[owner, [...]]``."""
+    return f"[{owner}, {json_strings(links)}]"
 
 
 def insert_json(connection: sqlite3.Connection, statement: str, items: Sequence[str]) -> None:

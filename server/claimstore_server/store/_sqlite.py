@@ -747,18 +747,18 @@ def claim_conditions(query: ClaimQuery) -> tuple[list[str], list[Any]]:
         params.extend(f"% {word} %" for word in query.speaker_words)
     if query.topics:
         conditions.append(
-            "c.id IN (SELECT claim_id FROM claim_topics"
+            "c.seq IN (SELECT claim_seq FROM claim_topics"
             f" WHERE topic IN ({placeholders(len(query.topics))}))"
         )
         params.extend(query.topics)
     if query.publisher:
         conditions.append(
-            "c.id IN (SELECT cs.claim_id FROM claim_sources cs JOIN sources s"
+            "c.seq IN (SELECT cs.claim_seq FROM claim_sources cs JOIN sources s"
             " ON s.id = cs.source_id WHERE s.publisher_folded = ?)"
         )
         params.append(query.publisher)
     if query.source_id:
-        conditions.append("c.id IN (SELECT claim_id FROM claim_sources WHERE source_id = ?)")
+        conditions.append("c.seq IN (SELECT claim_seq FROM claim_sources WHERE source_id = ?)")
         params.append(query.source_id)
     if query.attributions:
         conditions.append(f"c.attribution IN ({placeholders(len(query.attributions))})")

@@ -86,10 +86,10 @@ class StoredClaim:
 
 
 _INSERT_TOPICS: Final = insert_links_from_json(
-    "INSERT OR IGNORE INTO claim_topics", "topic", "claim_id"
+    "INSERT OR IGNORE INTO claim_topics", "topic", "claim_seq"
 )
 _INSERT_SOURCES: Final = insert_links_from_json(
-    "INSERT OR IGNORE INTO claim_sources", "source_id", "claim_id"
+    "INSERT OR IGNORE INTO claim_sources", "source_id", "claim_seq"
 )
 _INSERT_REQUESTS: Final = insert_from_json(
     "INSERT OR FAIL INTO claim_requests", ("request_id", "claim_id", "fingerprint")
@@ -228,6 +228,7 @@ class ClaimWriter:
         self._revisions: list[tuple[str, int, str, bytes]] = []
         self._created_head: bytes | None = None
         self._claim_ids: Iterator[str] = iter(())
+        self._first_seq = self._next_seq = 0
         self._new_bodies = _rows.NewClaimBodies(now_us)
 
     def write(self, drafts: Sequence[ClaimDraft]) -> list[WriteResult]:
@@ -235,6 +236,12 @@ class ClaimWriter:
         self._look_up(drafts)
         # An id for every draft, taken at once; the ones of drafts that are not stored go unused.
         self._claim_ids = iter(self._ids.new_many(_ids.CLAIM_PREFIX, len(drafts)))
+        # The claims created get the seqs after the last one, in order (the transaction holds
+        # the write lock): their links and search rows refer to them.
+        (last_seq,) = self._connection.execute(
+            "SELECT coalesce(max(seq), 0) FROM claims"
+        ).fetchone()
+        self._first_seq = self._next_seq = last_seq + 1
         results = [self._settle(draft) for draft in drafts]
         self._flush()
         return results
@@ -449,17 +456,17 @@ class ClaimWriter:
             revision=revision,
         )
         row = self._claim_row(
-            claim.claim_id, draft, speaker_id, body, create_time_us=claim.create_time_us
+            claim.seq, claim.claim_id, draft, speaker_id, body, create_time_us=claim.create_time_us
         )
         connection = self._connection
         connection.execute(
             "UPDATE claims SET text = ?, attribution = ?, speaker_id = ?, stated_at = ?,"
             " stated_at_precision = ?, channel = ?, language = ?, topics = ?, content_key = ?,"
             " update_time = ?, body = ?, revision = ? WHERE seq = ?",
-            (*row[1:10], row[11], row[12], revision, claim.seq),
+            (*row[2:11], row[12], row[13], revision, claim.seq),
         )
         _unlink(connection, claim)
-        self._add_children(claim.claim_id, draft, source_ids)
+        self._add_children(claim.seq, draft, source_ids)
         self._write_children()
         connection.execute("DELETE FROM claims_search WHERE rowid = ?", (claim.seq,))
         connection.execute(f"{_INDEX_FOR_SEARCH} WHERE c.seq = ?", (claim.seq,))
@@ -468,7 +475,7 @@ class ClaimWriter:
             revision_row(
                 claim.claim_id,
                 speaker_id,
-                row[12],
+                body,
                 revision=revision,
                 change_type=CHANGE_TYPE_UPDATED,
                 now_us=self._now_us,
@@ -496,11 +503,19 @@ class ClaimWriter:
         return source_id
 
     def _claim_row(
-        self, claim_id: str, draft: ClaimDraft, speaker_id: str, body: bytes, *, create_time_us: int
+        self,
+        seq: int,
+        claim_id: str,
+        draft: ClaimDraft,
+        speaker_id: str,
+        body: bytes,
+        *,
+        create_time_us: int,
     ) -> tuple[Any, ...]:
         """The values of the claims row of ``draft``, whose body is ``body``, in the column order
         of _flush's INSERT."""
         return (
+            seq,
             claim_id,
             draft.text,
             draft.attribution,
@@ -516,19 +531,21 @@ class ClaimWriter:
             body,
         )
 
-    def _add_children(self, claim_id: str, draft: ClaimDraft, source_ids: list[str]) -> None:
-        """Queues the rows linking a claim to its topics and sources."""
+    def _add_children(self, seq: int, draft: ClaimDraft, source_ids: list[str]) -> None:
+        """Queues the rows linking the claim at ``seq`` to its topics and sources."""
         if draft.folded_topics:
-            self._topics.append(json_links(claim_id, draft.folded_topics))
+            self._topics.append(json_links(seq, draft.folded_topics))
         if source_ids:
-            self._sources.append(json_links(claim_id, source_ids))
+            self._sources.append(json_links(seq, source_ids))
 
     def _add_claim(self, draft: ClaimDraft, speaker_id: str, source_ids: list[str]) -> str:
         claim_id = next(self._claim_ids)
+        seq = self._next_seq
+        self._next_seq += 1
         body = self._new_bodies.body(claim_id, speaker_id, source_ids, draft)
-        row = self._claim_row(claim_id, draft, speaker_id, body, create_time_us=self._now_us)
+        row = self._claim_row(seq, claim_id, draft, speaker_id, body, create_time_us=self._now_us)
         self._claims.append(row)
-        self._add_children(claim_id, draft, source_ids)
+        self._add_children(seq, draft, source_ids)
         # Every claim the batch creates is revision 1, made now by the same actor.
         if self._created_head is None:
             self._created_head = _rows.revision_head(
@@ -540,7 +557,7 @@ class ClaimWriter:
         self._revisions.append(
             (claim_id, 1, speaker_id, _rows.revision_body(row[-1], self._created_head))
         )
-        self._claim_by_content[row[9]] = claim_id
+        self._claim_by_content[row[10]] = claim_id
         if draft.request_id:
             self._requests[draft.request_id] = (claim_id, draft.fingerprint)
             self._request_rows.append(json_strings((draft.request_id, claim_id, draft.fingerprint)))
@@ -551,21 +568,20 @@ class ClaimWriter:
             self._left_to_sqlite()
             return
         connection = self._connection
-        (last_seq,) = connection.execute("SELECT coalesce(max(seq), 0) FROM claims").fetchone()
         # The rows with bytes (bodies) go row by row; the others and the search index
         # each go in one statement, after the Python work of the batch is over.
         connection.executemany(
-            "INSERT INTO claims (id, text, attribution, speaker_id, stated_at,"
+            "INSERT INTO claims (seq, id, text, attribution, speaker_id, stated_at,"
             " stated_at_precision, channel, language, topics, content_key, create_time,"
-            " update_time, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " update_time, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             self._claims,
         )
         connection.executemany(INSERT_REVISION, self._revisions)
         self._left_to_sqlite()
         self._write_children()
         insert_json(connection, _INSERT_REQUESTS, self._request_rows)
-        # The batch's claims got the seqs after the last one: index them in one statement.
-        connection.execute(f"{_INDEX_FOR_SEARCH} WHERE c.seq > ?", (last_seq,))
+        # The batch's claims have the seqs from the first one on: index them in one statement.
+        connection.execute(f"{_INDEX_FOR_SEARCH} WHERE c.seq >= ?", (self._first_seq,))
         self._claims, self._request_rows, self._revisions = [], [], []
 
     def _write_children(self) -> None:
@@ -580,11 +596,12 @@ def _unlink(connection: sqlite3.Connection, claim: StoredClaim) -> None:
     link tables are keyed by topic and by source, not by claim."""
     stored = Claim.FromString(claim.body)
     connection.execute(
-        "DELETE FROM claim_topics WHERE claim_id = ? AND topic IN (SELECT value FROM json_each(?))",
-        (claim.claim_id, to_json([fold_name(topic) for topic in stored.topics])),
+        "DELETE FROM claim_topics WHERE claim_seq = ?"
+        " AND topic IN (SELECT value FROM json_each(?))",
+        (claim.seq, to_json([fold_name(topic) for topic in stored.topics])),
     )
     connection.execute(
-        "DELETE FROM claim_sources WHERE claim_id = ?"
+        "DELETE FROM claim_sources WHERE claim_seq = ?"
         " AND source_id IN (SELECT value FROM json_each(?))",
-        (claim.claim_id, to_json([citation.source_id for citation in stored.citations])),
+        (claim.seq, to_json([citation.source_id for citation in stored.citations])),
     )
