@@ -317,7 +317,24 @@ def test_new_claim_bodies_are_the_bytes_protobuf_makes() -> None:
         assert (claim.text, claim.revision) == (one.text, 1)
 
 
-@pytest.mark.parametrize("value", [1, 127, 128, 16_383, 16_384, 2**35, 2**63 - 1, -1, -(2**63)])
+@pytest.mark.parametrize(
+    "value",
+    [
+        1,
+        127,
+        128,
+        16_383,
+        16_384,
+        2**21,
+        2**28 - 1,
+        2**28,
+        2**35,
+        2**42 + 1,
+        2**63 - 1,
+        -1,
+        -(2**63),
+    ],
+)
 def test_varints_are_protobuf_s(value: int) -> None:
     message = claim_pb2.Claim(revision=value)
     assert _wire.varint_tag(15) + _wire.varint(value) == message.SerializeToString()

@@ -430,7 +430,7 @@ def _topics(values: Iterable[str], field: str, check: _Violations) -> tuple[str,
     values = tuple(values)
     clean = _clean_topics(values)
     if clean is not None:
-        return clean
+        return clean[0]
     return _checked_topics(values, field, check)
 
 
@@ -448,10 +448,10 @@ def _checked_topics(values: tuple[str, ...], field: str, check: _Violations) -> 
     return _unique_folded(topics)
 
 
-def _clean_topics(values: tuple[str, ...]) -> tuple[str, ...] | None:
+def _clean_topics(values: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
     """The topics ``values`` checked, when each is fine as it is (see :func:`_clean_topic`),
-    without the ones equal, once folded, to an earlier one; None when one is not, for
-    :func:`_topics` to name it."""
+    without the ones equal, once folded, to an earlier one, and the same topics folded;
+    None when one is not, for :func:`_topics` to name it."""
     if len(values) > MAX_TOPICS:
         return None
     folded = []
@@ -461,8 +461,9 @@ def _clean_topics(values: tuple[str, ...]) -> tuple[str, ...] | None:
             return None
         folded.append(key)
     if len(set(folded)) == len(folded):
-        return values
-    return _unique_folded(values)
+        return values, tuple(folded)
+    unique = _unique_folded(values)
+    return unique, tuple(fold(topic) for topic in unique)
 
 
 @functools.lru_cache(maxsize=16_384)
@@ -544,9 +545,10 @@ def _clean_claim_draft(request: claim_service_pb2.CreateClaimRequest) -> ClaimDr
     if not (_MIN_SECONDS <= seconds <= _MAX_SECONDS and 0 <= nanos <= 999_999_999):
         return None
     language = _canonical_language_tag(claim.language)
-    topics = _clean_topics(tuple(claim.topics))
-    if language is None or topics is None:
+    clean_topics = _clean_topics(tuple(claim.topics))
+    if language is None or clean_topics is None:
         return None
+    topics, folded_topics = clean_topics
     speaker_id = claim.speaker_id
     speaker = None
     if claim.HasField("speaker"):
@@ -579,7 +581,7 @@ def _clean_claim_draft(request: claim_service_pb2.CreateClaimRequest) -> ClaimDr
         _start_of_period(seconds * 1_000_000 + nanos // 1000, precision),
         precision,
         fold_text(text),
-        tuple(fold(topic) for topic in topics),
+        folded_topics,
         speaker_id,
         speaker,
         channel,

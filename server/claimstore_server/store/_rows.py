@@ -154,6 +154,13 @@ class NewClaimBodies:
         self._times = _wire.timestamp(self._CREATE_TIME, now_us) + _wire.timestamp(
             self._UPDATE_TIME, now_us
         )
+        # The encoded fields whose values recur from claim to claim, by value: a write's
+        # claims name the same speakers, channels, languages, topics and sources.
+        self._speakers: dict[str, bytes] = {}
+        self._channels: dict[str, bytes] = {}
+        self._languages: dict[str, bytes] = {}
+        self._topics: dict[str, bytes] = {}
+        self._citations: dict[tuple[str, int], bytes] = {}  # without an excerpt
 
     def body(
         self, claim_id: str, speaker_id: str, source_ids: Sequence[str], draft: ClaimDraft
@@ -162,35 +169,55 @@ class NewClaimBodies:
         citations' sources, in order. Fields holding their default value are left out, as
         protobuf leaves them out (but for the elements of repeated fields)."""
         string = _wire.string
-        varint = _wire.varint
         parts = [string(self._ID, claim_id)]
         if draft.text:
             parts.append(string(self._TEXT, draft.text))
         if draft.attribution:
-            parts.append(self._ATTRIBUTION + varint(draft.attribution))
+            parts.append(self._ATTRIBUTION + _wire.varint(draft.attribution))
         if speaker_id:
-            parts.append(string(self._SPEAKER_ID, speaker_id))
+            parts.append(_recurring(self._speakers, self._SPEAKER_ID, speaker_id))
         parts.append(_wire.timestamp(self._STATED_AT, draft.stated_at_us))
         if draft.stated_at_precision:
-            parts.append(self._PRECISION + varint(draft.stated_at_precision))
+            parts.append(self._PRECISION + _wire.varint(draft.stated_at_precision))
         if draft.channel:
-            parts.append(string(self._CHANNEL, draft.channel))
+            parts.append(_recurring(self._channels, self._CHANNEL, draft.channel))
         if draft.language:
-            parts.append(string(self._LANGUAGE, draft.language))
-        parts += [string(self._TOPIC, topic) for topic in draft.topics]
+            parts.append(_recurring(self._languages, self._LANGUAGE, draft.language))
+        topics = self._topics
+        for topic in draft.topics:
+            parts.append(_recurring(topics, self._TOPIC, topic))
         for source_id, citation in zip(source_ids, draft.citations, strict=True):
-            citation_parts = string(self._SOURCE_ID, source_id) if source_id else b""
-            if citation.role:
-                citation_parts += self._ROLE + varint(citation.role)
             if citation.excerpt:
-                citation_parts += string(self._EXCERPT, citation.excerpt)
-            parts.append(_wire.length_delimited(self._CITATION, citation_parts))
+                parts.append(self._citation(source_id, citation.role, citation.excerpt))
+            else:
+                known = self._citations.get((source_id, citation.role))
+                if known is None:
+                    known = self._citation(source_id, citation.role, "")
+                    self._citations[source_id, citation.role] = known
+                parts.append(known)
         parts += (
             self._times,
             string(self._ETAG, etag(claim_id, 1)),
             self._FIRST_REVISION,
         )
         return b"".join(parts)
+
+    def _citation(self, source_id: str, role: int, excerpt: str) -> bytes:
+        """A citations field: its source, role and excerpt, the ones not empty."""
+        payload = _wire.string(self._SOURCE_ID, source_id) if source_id else b""
+        if role:
+            payload += self._ROLE + _wire.varint(role)
+        if excerpt:
+            payload += _wire.string(self._EXCERPT, excerpt)
+        return _wire.length_delimited(self._CITATION, payload)
+
+
+def _recurring(encoded: dict[str, bytes], key: bytes, value: str) -> bytes:
+    """The string field ``key`` holding ``value``, encoded once and kept in ``encoded``."""
+    field = encoded.get(value)
+    if field is None:
+        field = encoded[value] = _wire.string(key, value)
+    return field
 
 
 def restated_claim_body(
