@@ -3,9 +3,9 @@ the body of each claim an import creates (see ``_rows.NewClaimBodies``).
 
 Building a ``Claim`` and serializing it took 12 µs a claim, most of it in making
 the message and its timestamps and citations as Python objects; writing the same
-bytes here takes about 8, and what the claims of one write share (their create
-and update time, revision 1, and the fields whose values recur: speakers, sources,
-topics, channels, languages) is encoded once, a fifth fewer instructions again. The fields are written in the order
+bytes here takes about 7. What the claims of one write share (their create and
+update time, revision 1, and the fields whose values recur: speakers, sources,
+topics, channels, languages) is encoded once. The fields are written in the order
 of their numbers, as protobuf serializes them, so the bytes are the very bytes
 ``SerializeToString`` gives (a test compares them over many claims).
 
