@@ -187,14 +187,7 @@ class NewClaimBodies:
         for topic in draft.topics:
             parts.append(_recurring(topics, self._TOPIC, topic))
         for source_id, citation in zip(source_ids, draft.citations, strict=True):
-            if citation.excerpt:
-                parts.append(self._citation(source_id, citation.role, citation.excerpt))
-            else:
-                known = self._citations.get((source_id, citation.role))
-                if known is None:
-                    known = self._citation(source_id, citation.role, "")
-                    self._citations[source_id, citation.role] = known
-                parts.append(known)
+            parts.append(self._citation(source_id, citation.role, citation.excerpt))
         parts += (
             self._times,
             string(self._ETAG, etag(claim_id, 1)),
@@ -203,7 +196,16 @@ class NewClaimBodies:
         return b"".join(parts)
 
     def _citation(self, source_id: str, role: int, excerpt: str) -> bytes:
-        """A citations field: its source, role and excerpt, the ones not empty."""
+        """A citations field: its source, role and excerpt, the ones not empty. One without
+        an excerpt is encoded once for its source and role."""
+        if excerpt:
+            return self._encoded_citation(source_id, role, excerpt)
+        known = self._citations.get((source_id, role))
+        if known is None:
+            known = self._citations[source_id, role] = self._encoded_citation(source_id, role, "")
+        return known
+
+    def _encoded_citation(self, source_id: str, role: int, excerpt: str) -> bytes:
         payload = _wire.string(self._SOURCE_ID, source_id) if source_id else b""
         if role:
             payload += self._ROLE + _wire.varint(role)

@@ -555,9 +555,9 @@ class ClaimWriter:
                 actor=self._actor,
             )
         self._revisions.append(
-            (claim_id, 1, speaker_id, _rows.revision_body(row[-1], self._created_head))
+            (claim_id, 1, speaker_id, _rows.revision_body(body, self._created_head))
         )
-        self._claim_by_content[row[10]] = claim_id
+        self._claim_by_content[self._content_key(draft, speaker_id)] = claim_id
         if draft.request_id:
             self._requests[draft.request_id] = (claim_id, draft.fingerprint)
             self._request_rows.append(json_strings((draft.request_id, claim_id, draft.fingerprint)))
