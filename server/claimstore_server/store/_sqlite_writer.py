@@ -99,6 +99,38 @@ _INDEX_FOR_SEARCH: Final = (
 )
 """Feeds the search index the claims that a WHERE clause appended to it picks."""
 
+_CLAIM_COLUMNS: Final = (
+    "seq",
+    "id",
+    "text",
+    "attribution",
+    "speaker_id",
+    "stated_at",
+    "stated_at_precision",
+    "channel",
+    "language",
+    "topics",
+    "content_key",
+    "create_time",
+    "update_time",
+    "body",
+)
+"""The columns a claim's draft fills, in the order of the values of ``ClaimWriter._claim_row``."""
+
+_INSERT_CLAIM: Final = (
+    f"INSERT INTO claims ({', '.join(_CLAIM_COLUMNS)}) VALUES ({placeholders(len(_CLAIM_COLUMNS))})"
+)
+_REVISED_COLUMNS: Final = tuple(
+    column for column in _CLAIM_COLUMNS if column not in ("seq", "id", "create_time")
+)
+_REVISE_CLAIM: Final = (
+    "UPDATE claims SET "
+    + ", ".join(f"{column} = :{column}" for column in _REVISED_COLUMNS)
+    + ", revision = :revision WHERE seq = :seq"
+)
+"""Rewrites a claim's row from a draft: all it fills but what never changes (its seq, id and
+creation time), and its revision; bound by name, from ``_claim_row``'s values."""
+
 INSERT_REVISION: Final = (
     "INSERT INTO claim_revisions (claim_id, revision, speaker_id, body) VALUES (?, ?, ?, ?)"
 )
@@ -460,10 +492,7 @@ class ClaimWriter:
         )
         connection = self._connection
         connection.execute(
-            "UPDATE claims SET text = ?, attribution = ?, speaker_id = ?, stated_at = ?,"
-            " stated_at_precision = ?, channel = ?, language = ?, topics = ?, content_key = ?,"
-            " update_time = ?, body = ?, revision = ? WHERE seq = ?",
-            (*row[2:11], row[12], row[13], revision, claim.seq),
+            _REVISE_CLAIM, {**dict(zip(_CLAIM_COLUMNS, row, strict=True)), "revision": revision}
         )
         _unlink(connection, claim)
         self._add_children(claim.seq, draft, source_ids)
@@ -512,8 +541,8 @@ class ClaimWriter:
         *,
         create_time_us: int,
     ) -> tuple[Any, ...]:
-        """The values of the claims row of ``draft``, whose body is ``body``, in the column order
-        of _flush's INSERT."""
+        """The values of the claims row of ``draft``, whose body is ``body``, one for each of
+        ``_CLAIM_COLUMNS``."""
         return (
             seq,
             claim_id,
@@ -570,12 +599,7 @@ class ClaimWriter:
         connection = self._connection
         # The rows with bytes (bodies) go row by row; the others and the search index
         # each go in one statement, after the Python work of the batch is over.
-        connection.executemany(
-            "INSERT INTO claims (seq, id, text, attribution, speaker_id, stated_at,"
-            " stated_at_precision, channel, language, topics, content_key, create_time,"
-            " update_time, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            self._claims,
-        )
+        connection.executemany(_INSERT_CLAIM, self._claims)
         connection.executemany(INSERT_REVISION, self._revisions)
         self._left_to_sqlite()
         self._write_children()
