@@ -1,0 +1,235 @@
+"""Listing by topic or publisher: a filter that matches many claims walks the listing order,
+one that matches few collects its claims; both give the same pages.
+
+The store holds 400 claims: one topic and one publisher on three claims in four
+(dense for a page of 50), another topic and publisher on a handful (sparse),
+several claims sharing each stated_at (the id breaks ties) and a few deleted.
+"""
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from claimstore.v1 import claim_pb2, claim_service_pb2, source_pb2, speaker_pb2
+from claimstore_server import _validation
+from claimstore_server.store import (
+    ChangeNote,
+    ClaimCursor,
+    ClaimOrder,
+    ClaimQuery,
+    DeletionDraft,
+    SqliteStore,
+    _sqlite,
+)
+from claimstore_server.store._sqlite import DenseLinks
+from helpers import stamp
+
+CLAIMS = 400
+PAGE_ROWS = 51  # a page of 50 and the row that tells whether more follow
+COMMON_TOPIC, RARE_TOPIC = "everywhere", "rare"
+BIG_PUBLISHER, SMALL_PUBLISHER = "big wire", "small paper"
+
+
+@dataclass(frozen=True)
+class Stored:
+    id: str
+    stated_at_us: int
+    topics: frozenset[str]
+    publishers: frozenset[str]
+    deleted: bool
+
+
+def _request(index: int) -> claim_service_pb2.CreateClaimRequest:
+    topics = ["filler"]
+    if index % 4:
+        topics.append(COMMON_TOPIC.title())
+    if index % 97 == 5:
+        topics.append(RARE_TOPIC.upper())
+    publishers = ["Filler Times"]
+    if index % 4 != 1:
+        publishers.append(BIG_PUBLISHER.title())
+    if index % 89 == 7:
+        publishers.append(SMALL_PUBLISHER.title())
+    return claim_service_pb2.CreateClaimRequest(
+        claim=claim_pb2.Claim(
+            text=f"Claim number {index}.",
+            attribution=claim_pb2.ATTRIBUTION_PARAPHRASE,
+            speaker=speaker_pb2.Speaker(display_name="Some Speaker"),
+            # Three claims a day: the later pages start inside a day.
+            stated_at=stamp(f"2025-03-{1 + index // 3 % 28:02d}T{index % 3 + 8:02d}:00:00Z"),
+            topics=topics,
+            citations=[
+                claim_pb2.Citation(
+                    source=source_pb2.Source(
+                        publisher=publisher,
+                        title=f"{publisher} on claim {index}",
+                        url=f"https://{publisher.replace(' ', '-').lower()}.example/{index}",
+                    )
+                )
+                for publisher in publishers
+            ],
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SqliteStore, list[Stored]]]:
+    store = SqliteStore(tmp_path_factory.mktemp("plans") / "claims.db")
+    requests = [_request(index) for index in range(CLAIMS)]
+    outcomes = store.import_claims([_validation.claim_draft(r) for r in requests])
+    deleted = {outcome.claim_id for outcome in outcomes[::37]}
+    for claim_id in deleted:
+        store.delete_claim(
+            claim_id, DeletionDraft(claim_pb2.DELETION_REASON_DUPLICATE), ChangeNote()
+        )
+    records = []
+    for request, outcome in zip(requests, outcomes, strict=True):
+        claim = store.get_claim(outcome.claim_id)
+        records.append(
+            Stored(
+                id=claim.id,
+                stated_at_us=claim.stated_at.seconds * 1_000_000,
+                topics=frozenset(t.lower() for t in request.claim.topics),
+                publishers=frozenset(c.source.publisher.lower() for c in request.claim.citations),
+                deleted=claim.id in deleted,
+            )
+        )
+    yield store, records
+    store.close()
+
+
+def _listed(
+    store: SqliteStore, query: ClaimQuery, *, descending: bool, dense: DenseLinks | None
+) -> list[str]:
+    """Every claim id the listing gives, page after page; ``dense`` forces a way to filter
+    (None: the store's own choice, through list_claims)."""
+    ids: list[str] = []
+    after: ClaimCursor | None = None
+    while True:
+        if dense is None:
+            page = store.list_claims(
+                query, order=ClaimOrder(descending=descending), after=after, limit=50
+            )
+            rows = [(claim.stated_at.seconds * 1_000_000, claim.id) for claim in page.items]
+            more = page.has_more
+        else:
+            rows, more = _page(store._connection(), query, descending, after, dense)
+        ids += [claim_id for _, claim_id in rows]
+        if not more:
+            return ids
+        after = ClaimCursor(*rows[-1])
+
+
+def _page(
+    connection: sqlite3.Connection,
+    query: ClaimQuery,
+    descending: bool,
+    after: ClaimCursor | None,
+    dense: DenseLinks,
+) -> tuple[list[tuple[int, str]], bool]:
+    conditions, params = _sqlite.claim_conditions(query, dense=dense)
+    direction = "DESC" if descending else "ASC"
+    if after is not None:
+        conditions.append(f"(c.stated_at, c.id) {'<' if descending else '>'} (?, ?)")
+        params.extend((after.stated_at_us, after.claim_id))
+    rows = connection.execute(
+        f"SELECT c.stated_at, c.id FROM claims c WHERE {' AND '.join(conditions)}"
+        f" ORDER BY c.stated_at {direction}, c.id {direction} LIMIT ?",
+        [*params, PAGE_ROWS],
+    ).fetchall()
+    return [(row[0], row[1]) for row in rows[:50]], len(rows) == PAGE_ROWS
+
+
+QUERIES = {
+    "common topic": ClaimQuery(topics=(COMMON_TOPIC,)),
+    "rare topic": ClaimQuery(topics=(RARE_TOPIC,)),
+    "common or rare topic": ClaimQuery(topics=(RARE_TOPIC, COMMON_TOPIC)),
+    "big publisher": ClaimQuery(publisher=BIG_PUBLISHER),
+    "small publisher": ClaimQuery(publisher=SMALL_PUBLISHER),
+    "big publisher, common topic": ClaimQuery(topics=(COMMON_TOPIC,), publisher=BIG_PUBLISHER),
+    "big publisher, rare topic": ClaimQuery(topics=(RARE_TOPIC,), publisher=BIG_PUBLISHER),
+    "unknown topic": ClaimQuery(topics=("nowhere",)),
+    "common topic, deleted too": ClaimQuery(topics=(COMMON_TOPIC,), show_deleted=True),
+}
+
+
+def _expected(records: list[Stored], query: ClaimQuery, *, descending: bool) -> list[str]:
+    kept = [
+        r
+        for r in records
+        if (query.show_deleted or not r.deleted)
+        and (not query.topics or set(query.topics) & r.topics)
+        and (not query.publisher or query.publisher in r.publishers)
+    ]
+    kept.sort(key=lambda r: (r.stated_at_us, r.id), reverse=descending)
+    return [r.id for r in kept]
+
+
+@pytest.mark.parametrize("descending", [True, False], ids=["newest first", "oldest first"])
+@pytest.mark.parametrize("name", list(QUERIES))
+def test_both_ways_of_filtering_list_the_same_claims_page_after_page(
+    stored: tuple[SqliteStore, list[Stored]], name: str, descending: bool
+) -> None:
+    store, records = stored
+    query = QUERIES[name]
+    expected = _expected(records, query, descending=descending)
+    assert name == "unknown topic" or len(expected) > 0
+    for dense in (DenseLinks(), DenseLinks(topics=True, publisher=True), None):
+        assert _listed(store, query, descending=descending, dense=dense) == expected, dense
+
+
+@pytest.mark.parametrize(
+    ("name", "dense"),
+    [
+        ("common topic", DenseLinks(topics=True)),
+        ("rare topic", DenseLinks()),
+        ("common or rare topic", DenseLinks(topics=True)),
+        ("unknown topic", DenseLinks()),
+        ("big publisher", DenseLinks(publisher=True)),
+        ("small publisher", DenseLinks()),
+        ("big publisher, rare topic", DenseLinks(publisher=True)),
+        ("big publisher, common topic", DenseLinks(topics=True, publisher=True)),
+    ],
+)
+def test_a_filter_is_dense_when_it_matches_more_claims_than_a_walk_would_read(
+    stored: tuple[SqliteStore, list[Stored]], name: str, dense: DenseLinks
+) -> None:
+    # 400 claims and pages of 51 rows: dense from sqrt(51 * 400) = 142 matches on.
+    store, _ = stored
+    assert _sqlite.dense_links(store._connection(), QUERIES[name], page_rows=PAGE_ROWS) == dense
+
+
+def test_an_empty_store_has_no_dense_filter(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "empty.db")
+    try:
+        query = ClaimQuery(topics=(COMMON_TOPIC,), publisher=BIG_PUBLISHER)
+        assert _sqlite.dense_links(store._connection(), query, page_rows=PAGE_ROWS) == DenseLinks()
+    finally:
+        store.close()
+
+
+def _plan(connection: sqlite3.Connection, query: ClaimQuery, dense: DenseLinks) -> str:
+    conditions, params = _sqlite.claim_conditions(query, dense=dense)
+    rows = connection.execute(
+        "EXPLAIN QUERY PLAN SELECT c.body FROM claims c"
+        f" WHERE {' AND '.join(conditions)} ORDER BY c.stated_at DESC, c.id DESC LIMIT 51",
+        params,
+    ).fetchall()
+    return "\n".join(str(row[3]) for row in rows)
+
+
+@pytest.mark.parametrize("name", ["common topic", "big publisher"])
+def test_a_dense_filter_walks_the_listing_index_and_sorts_nothing(
+    stored: tuple[SqliteStore, list[Stored]], name: str
+) -> None:
+    store, _ = stored
+    connection = store._connection()
+    query = QUERIES[name]
+    dense = _sqlite.dense_links(connection, query, page_rows=PAGE_ROWS)
+    walked = _plan(connection, query, dense)
+    assert "SCAN c USING INDEX idx_claims_stated_at_id" in walked
+    assert "TEMP B-TREE" not in walked
+    # The other way collects the matches first and sorts them.
+    assert "TEMP B-TREE FOR ORDER BY" in _plan(connection, query, DenseLinks())
