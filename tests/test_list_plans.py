@@ -1,5 +1,5 @@
-"""Listing by topic or publisher: a filter that matches many claims walks the listing order,
-one that matches few collects its claims; both give the same pages.
+"""Listing and searching by topic or publisher: a filter that matches many claims tests each
+claim, one that matches few collects its claims; both give the same pages.
 
 The store holds 400 claims: one topic and one publisher on three claims in four
 (dense for a page of 50), another topic and publisher on a handful (sparse),
@@ -20,6 +20,9 @@ from claimstore_server.store import (
     ClaimOrder,
     ClaimQuery,
     DeletionDraft,
+    SearchCursor,
+    SearchQuery,
+    SearchTerm,
     SqliteStore,
     _sqlite,
 )
@@ -233,3 +236,24 @@ def test_a_dense_filter_walks_the_listing_index_and_sorts_nothing(
     assert "TEMP B-TREE" not in walked
     # The other way collects the matches first and sorts them.
     assert "TEMP B-TREE FOR ORDER BY" in _plan(connection, query, DenseLinks())
+
+
+@pytest.mark.parametrize(
+    "name", ["common topic", "rare topic", "big publisher", "small publisher", "unknown topic"]
+)
+def test_a_search_filtered_either_way_finds_every_matching_claim_once(
+    stored: tuple[SqliteStore, list[Stored]], name: str
+) -> None:
+    store, records = stored
+    query = QUERIES[name]
+    words = SearchQuery(required=((SearchTerm(("claim",)),),))  # in every claim's text
+    found: list[str] = []
+    after: SearchCursor | None = None
+    while True:
+        page = store.search_claims(words, query, after=after, limit=20)
+        found += [hit.claim.id for hit in page.items]
+        if not page.has_more:
+            break
+        after = SearchCursor(page.items[-1].score, page.items[-1].claim.id)
+    assert len(found) == len(set(found))
+    assert set(found) == set(_expected(records, query, descending=True))

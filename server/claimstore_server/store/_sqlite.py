@@ -680,8 +680,10 @@ class SqliteStore:
         snippet_markers: tuple[str, str] = ("[", "]"),
     ) -> Page[SearchHit]:
         """Searches as :mod:`._sqlite_search` describes: bm25 up to the search bound, then tiers."""
-        conditions, params = claim_conditions(query)
         with self._read() as connection:
+            conditions, params = claim_conditions(
+                query, dense=dense_links(connection, query, page_rows=limit + 1)
+            )
             searcher = Searcher(
                 connection,
                 columns=_claim_columns(full),
