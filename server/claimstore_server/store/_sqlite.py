@@ -796,7 +796,7 @@ def claim_conditions(
     the claims they match: a dense topic is looked up by the claim's seq in the
     topics' key, and a dense publisher's claims are collected but not used to
     pick the rows (SQLite skips an index for a term under a unary ``+``), so that
-    SQLite walks the claims in listing order.
+    SQLite walks the claims in listing order, or a search's matches, and tests each.
     """
     conditions: list[str] = [] if query.show_deleted else ["c.delete_time IS NULL"]
     params: list[Any] = []
