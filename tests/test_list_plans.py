@@ -234,6 +234,8 @@ def test_a_dense_filter_walks_the_listing_index_and_sorts_nothing(
     walked = _plan(connection, query, dense)
     assert "SCAN c USING INDEX idx_claims_stated_at_id" in walked
     assert "TEMP B-TREE" not in walked
+    if query.publisher:  # each claim's own sources, by the index by claim
+        assert "claim_sources_by_claim (claim_seq=?)" in walked
     # The other way collects the matches first and sorts them.
     assert "TEMP B-TREE FOR ORDER BY" in _plan(connection, query, DenseLinks())
 

@@ -1,6 +1,7 @@
 """Forward migrations of a version-1 database: the claims it holds become searchable
-(version 2) and get their first revision and etags (version 3) when the current store opens
-it, once."""
+(version 2), get their first revision and etags (version 3), links keyed by what queries read
+(version 4) and their sources indexed by claim (version 5) when the current store opens it,
+once."""
 
 import sqlite3
 from collections.abc import Callable
@@ -137,18 +138,23 @@ def test_opening_a_version_1_database_indexes_its_claims_once(
 ) -> None:
     ran = spying(monkeypatch)
     store = SqliteStore(v1_db)
-    assert store.schema_version == _schema.LATEST_VERSION == 4
+    assert store.schema_version == _schema.LATEST_VERSION == 5
     store.close()
-    assert ran == [1, 2, 3]
+    assert ran == [1, 2, 3, 4]
     assert user_version(v1_db) == _schema.LATEST_VERSION
     with sqlite3.connect(v1_db) as database:
         assert database.execute("SELECT count(*) FROM claims_search").fetchone() == (len(CLAIMS),)
+        by_claim = database.execute(
+            "SELECT count(*) FROM claim_sources INDEXED BY claim_sources_by_claim"
+            " WHERE claim_seq > 0"
+        ).fetchone()
+        assert by_claim == (len(CLAIMS),)  # version 5: every link, in the index by claim
     database.close()
 
     again = SqliteStore(v1_db)
     assert again.schema_version == _schema.LATEST_VERSION
     again.close()
-    assert ran == [1, 2, 3], "opening a migrated database runs no migration"
+    assert ran == [1, 2, 3, 4], "opening a migrated database runs no migration"
     assert user_version(v1_db) == _schema.LATEST_VERSION
     with sqlite3.connect(v1_db) as database:
         assert database.execute("SELECT count(*) FROM claims_search").fetchone() == (len(CLAIMS),)

@@ -755,14 +755,13 @@ def dense_links(connection: sqlite3.Connection, query: ClaimQuery, *, page_rows:
     """Tells which of ``query``'s topic and publisher filters are dense, for a page of
     ``page_rows`` in listing order.
 
-    The link tables are keyed by topic and by source, not by claim. A filter
-    matching ``k`` of ``n`` claims can be run two ways: collect its ``k``
-    claims and sort them (cheap for a rare topic, but 30 to 60 ms a page for
-    a topic or publisher on a third of 100,000 claims), or walk the claims in
-    listing order and test each, which finds a page after about
-    ``page_rows * n / k`` claims. The walk wins once ``k`` passes
-    ``sqrt(page_rows * n)``. Each filter's links are counted only up to that
-    bound, so the counting costs at most what the cheaper way costs.
+    A filter on what claims link to, matching ``k`` of ``n`` claims, can be run
+    two ways: collect its ``k`` claims and sort them (cheap for a rare topic,
+    but 30 to 80 ms a page for a topic or publisher on a third of 100,000
+    claims), or walk the claims in listing order and test each, which finds a
+    page after about ``page_rows * n / k`` claims. The walk wins once ``k``
+    passes ``sqrt(page_rows * n)``. Each filter's links are counted only up to
+    that bound, so the counting costs at most what the cheaper way costs.
     """
     if not (query.topics or query.publisher):
         return _SPARSE
@@ -794,9 +793,9 @@ def claim_conditions(
     (list, export, search, watch) builds its WHERE clause here. ``dense`` says
     which link filters test each claim (see :func:`dense_links`) instead of naming
     the claims they match: a dense topic is looked up by the claim's seq in the
-    topics' key, and a dense publisher's claims are collected but not used to
-    pick the rows (SQLite skips an index for a term under a unary ``+``), so that
-    SQLite walks the claims in listing order, or a search's matches, and tests each.
+    topics' key, a dense publisher among the claim's own sources (by the index of
+    ``claim_sources`` by claim). SQLite then walks the claims in listing order, or
+    a search's matches, and tests each.
     """
     conditions: list[str] = [] if query.show_deleted else ["c.delete_time IS NULL"]
     params: list[Any] = []
@@ -822,7 +821,13 @@ def claim_conditions(
             )
         params.extend(query.topics)
     if query.publisher:
-        conditions.append(f"{'+' if dense.publisher else ''}c.seq IN ({_PUBLISHER_LINKS})")
+        if dense.publisher:
+            conditions.append(
+                "EXISTS (SELECT 1 FROM claim_sources cs JOIN sources s ON s.id = cs.source_id"
+                " WHERE cs.claim_seq = c.seq AND s.publisher_folded = ?)"
+            )
+        else:
+            conditions.append(f"c.seq IN ({_PUBLISHER_LINKS})")
         params.append(query.publisher)
     if query.source_id:
         conditions.append("c.seq IN (SELECT claim_seq FROM claim_sources WHERE source_id = ?)")
