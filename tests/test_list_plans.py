@@ -6,6 +6,7 @@ The store holds 400 claims: one topic and one publisher on three claims in four
 several claims sharing each stated_at (the id breaks ties) and a few deleted.
 """
 
+import dataclasses
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -259,3 +260,29 @@ def test_a_search_filtered_either_way_finds_every_matching_claim_once(
         after = SearchCursor(page.items[-1].score, page.items[-1].claim.id)
     assert len(found) == len(set(found))
     assert set(found) == set(_expected(records, query, descending=True))
+
+
+@pytest.mark.parametrize(
+    "name", ["common topic", "rare topic", "big publisher", "small publisher", "unknown topic"]
+)
+def test_the_change_log_filtered_either_way_gives_every_change_of_the_matching_claims(
+    stored: tuple[SqliteStore, list[Stored]], name: str
+) -> None:
+    store, records = stored
+    query = QUERIES[name]
+    changes: list[tuple[str, int]] = []
+    after = 0
+    while True:
+        page = store.read_changes(after, query, limit=50)
+        changes += [(e.revision.claim.id, e.revision.revision) for e in page.events]
+        after = page.last_seq
+        if not page.has_more:
+            break
+    # Deleted claims too: revision 1 created each claim, revision 2 deleted some.
+    matching = set(
+        _expected(records, dataclasses.replace(query, show_deleted=True), descending=False)
+    )
+    expected = [(r.id, 1) for r in records if r.id in matching]
+    expected += [(r.id, 2) for r in records if r.id in matching and r.deleted]
+    assert len(changes) == len(set(changes))
+    assert sorted(changes) == sorted(expected)

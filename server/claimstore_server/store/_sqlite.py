@@ -585,15 +585,19 @@ class SqliteStore:
     def read_changes(
         self, after_seq: int, query: ClaimQuery, *, limit: int, full: bool = False
     ) -> ChangePage:
-        conditions, params = claim_conditions(dataclasses.replace(query, show_deleted=True))
-        claims_join = " JOIN claims c ON c.id = r.claim_id" if conditions else ""
-        sql = (
-            f"SELECT r.seq, r.body{', sp.body' if full else ''} FROM claim_revisions r"
-            f"{claims_join}{_revision_speaker_join(full)}"
-            f" WHERE {' AND '.join(['r.seq > ?', 'r.seq <= ?', *conditions])}"
-            " ORDER BY r.seq LIMIT ?"
-        )
+        query = dataclasses.replace(query, show_deleted=True)
         with self._read() as connection:
+            # The log is walked in order, as a listing is: a dense filter tests each change.
+            conditions, params = claim_conditions(
+                query, dense=dense_links(connection, query, page_rows=limit + 1)
+            )
+            claims_join = " JOIN claims c ON c.id = r.claim_id" if conditions else ""
+            sql = (
+                f"SELECT r.seq, r.body{', sp.body' if full else ''} FROM claim_revisions r"
+                f"{claims_join}{_revision_speaker_join(full)}"
+                f" WHERE {' AND '.join(['r.seq > ?', 'r.seq <= ?', *conditions])}"
+                " ORDER BY r.seq LIMIT ?"
+            )
             # One snapshot for both reads, so that "read up to head" holds for the page.
             connection.execute("BEGIN")
             try:
