@@ -1,9 +1,10 @@
-"""Listing and searching by topic or publisher: a filter that matches many claims tests each
-claim, one that matches few collects its claims; both give the same pages.
+"""Listing, searching and watching by topic or publisher: a filter that matches many claims
+tests each claim, one that matches few collects its claims; every way gives the same pages.
 
 The store holds 400 claims: one topic and one publisher on three claims in four
-(dense for a page of 50), another topic and publisher on a handful (sparse),
-several claims sharing each stated_at (the id breaks ties) and a few deleted.
+(past the walk's bound for a page of 50), another publisher on every claim
+(past the publisher probe's), another topic and publisher on a handful, several
+claims sharing each stated_at (the id breaks ties) and a few deleted.
 """
 
 import dataclasses
@@ -27,13 +28,14 @@ from claimstore_server.store import (
     SqliteStore,
     _sqlite,
 )
-from claimstore_server.store._sqlite import DenseLinks
+from claimstore_server.store._sqlite import LinkPlan, LinkPlans
 from helpers import stamp
 
 CLAIMS = 400
 PAGE_ROWS = 51  # a page of 50 and the row that tells whether more follow
 COMMON_TOPIC, RARE_TOPIC = "everywhere", "rare"
-BIG_PUBLISHER, SMALL_PUBLISHER = "big wire", "small paper"
+EVERY_PUBLISHER, BIG_PUBLISHER, SMALL_PUBLISHER = "filler times", "big wire", "small paper"
+_WALK, _PROBE = LinkPlan.WALK, LinkPlan.PROBE
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,8 @@ def _request(index: int) -> claim_service_pb2.CreateClaimRequest:
         topics.append(COMMON_TOPIC.title())
     if index % 97 == 5:
         topics.append(RARE_TOPIC.upper())
-    publishers = ["Filler Times"]
+    # Two reports of the first publisher on every claim: 800 links, past its probe's bound.
+    publishers = [EVERY_PUBLISHER.title(), EVERY_PUBLISHER.title()]
     if index % 4 != 1:
         publishers.append(BIG_PUBLISHER.title())
     if index % 89 == 7:
@@ -69,10 +72,10 @@ def _request(index: int) -> claim_service_pb2.CreateClaimRequest:
                     source=source_pb2.Source(
                         publisher=publisher,
                         title=f"{publisher} on claim {index}",
-                        url=f"https://{publisher.replace(' ', '-').lower()}.example/{index}",
+                        url=f"https://{publisher.replace(' ', '-').lower()}.example/{index}/{n}",
                     )
                 )
-                for publisher in publishers
+                for n, publisher in enumerate(publishers)
             ],
         )
     )
@@ -105,21 +108,21 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SqliteSto
 
 
 def _listed(
-    store: SqliteStore, query: ClaimQuery, *, descending: bool, dense: DenseLinks | None
+    store: SqliteStore, query: ClaimQuery, *, descending: bool, plans: LinkPlans | None
 ) -> list[str]:
-    """Every claim id the listing gives, page after page; ``dense`` forces a way to filter
+    """Every claim id the listing gives, page after page; ``plans`` forces a way to filter
     (None: the store's own choice, through list_claims)."""
     ids: list[str] = []
     after: ClaimCursor | None = None
     while True:
-        if dense is None:
+        if plans is None:
             page = store.list_claims(
                 query, order=ClaimOrder(descending=descending), after=after, limit=50
             )
             rows = [(claim.stated_at.seconds * 1_000_000, claim.id) for claim in page.items]
             more = page.has_more
         else:
-            rows, more = _page(store._connection(), query, descending, after, dense)
+            rows, more = _page(store._connection(), query, descending, after, plans)
         ids += [claim_id for _, claim_id in rows]
         if not more:
             return ids
@@ -131,9 +134,9 @@ def _page(
     query: ClaimQuery,
     descending: bool,
     after: ClaimCursor | None,
-    dense: DenseLinks,
+    plans: LinkPlans,
 ) -> tuple[list[tuple[int, str]], bool]:
-    conditions, params = _sqlite.claim_conditions(query, dense=dense)
+    conditions, params = _sqlite.claim_conditions(query, plans=plans)
     direction = "DESC" if descending else "ASC"
     if after is not None:
         conditions.append(f"(c.stated_at, c.id) {'<' if descending else '>'} (?, ?)")
@@ -150,6 +153,7 @@ QUERIES = {
     "common topic": ClaimQuery(topics=(COMMON_TOPIC,)),
     "rare topic": ClaimQuery(topics=(RARE_TOPIC,)),
     "common or rare topic": ClaimQuery(topics=(RARE_TOPIC, COMMON_TOPIC)),
+    "every publisher": ClaimQuery(publisher=EVERY_PUBLISHER),
     "big publisher": ClaimQuery(publisher=BIG_PUBLISHER),
     "small publisher": ClaimQuery(publisher=SMALL_PUBLISHER),
     "big publisher, common topic": ClaimQuery(topics=(COMMON_TOPIC,), publisher=BIG_PUBLISHER),
@@ -180,42 +184,44 @@ def test_both_ways_of_filtering_list_the_same_claims_page_after_page(
     query = QUERIES[name]
     expected = _expected(records, query, descending=descending)
     assert name == "unknown topic" or len(expected) > 0
-    for dense in (DenseLinks(), DenseLinks(topics=True, publisher=True), None):
-        assert _listed(store, query, descending=descending, dense=dense) == expected, dense
+    for plans in (LinkPlans(), LinkPlans(_PROBE, _WALK), LinkPlans(_PROBE, _PROBE), None):
+        assert _listed(store, query, descending=descending, plans=plans) == expected, plans
 
 
 @pytest.mark.parametrize(
-    ("name", "dense"),
+    ("name", "plans"),
     [
-        ("common topic", DenseLinks(topics=True)),
-        ("rare topic", DenseLinks()),
-        ("common or rare topic", DenseLinks(topics=True)),
-        ("unknown topic", DenseLinks()),
-        ("big publisher", DenseLinks(publisher=True)),
-        ("small publisher", DenseLinks()),
-        ("big publisher, rare topic", DenseLinks(publisher=True)),
-        ("big publisher, common topic", DenseLinks(topics=True, publisher=True)),
+        ("common topic", LinkPlans(topics=_PROBE)),
+        ("rare topic", LinkPlans()),
+        ("common or rare topic", LinkPlans(topics=_PROBE)),
+        ("unknown topic", LinkPlans()),
+        ("every publisher", LinkPlans(publisher=_PROBE)),
+        ("big publisher", LinkPlans(publisher=_WALK)),
+        ("small publisher", LinkPlans()),
+        ("big publisher, rare topic", LinkPlans(publisher=_WALK)),
+        ("big publisher, common topic", LinkPlans(topics=_PROBE, publisher=_WALK)),
     ],
 )
-def test_a_filter_is_dense_when_it_matches_more_claims_than_a_walk_would_read(
-    stored: tuple[SqliteStore, list[Stored]], name: str, dense: DenseLinks
+def test_a_filter_is_walked_past_a_bound_of_its_matches_and_a_publisher_probed_past_another(
+    stored: tuple[SqliteStore, list[Stored]], name: str, plans: LinkPlans
 ) -> None:
-    # 400 claims and pages of 51 rows: dense from sqrt(51 * 400) = 142 matches on.
+    # 400 claims and pages of 51 rows: walked from sqrt(51 * 400) + 1 = 143 links on, a
+    # publisher probed from three times that, 429 (the first publisher has 800).
     store, _ = stored
-    assert _sqlite.dense_links(store._connection(), QUERIES[name], page_rows=PAGE_ROWS) == dense
+    assert _sqlite.link_plans(store._connection(), QUERIES[name], page_rows=PAGE_ROWS) == plans
 
 
-def test_an_empty_store_has_no_dense_filter(tmp_path: Path) -> None:
+def test_an_empty_store_collects(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "empty.db")
     try:
         query = ClaimQuery(topics=(COMMON_TOPIC,), publisher=BIG_PUBLISHER)
-        assert _sqlite.dense_links(store._connection(), query, page_rows=PAGE_ROWS) == DenseLinks()
+        assert _sqlite.link_plans(store._connection(), query, page_rows=PAGE_ROWS) == LinkPlans()
     finally:
         store.close()
 
 
-def _plan(connection: sqlite3.Connection, query: ClaimQuery, dense: DenseLinks) -> str:
-    conditions, params = _sqlite.claim_conditions(query, dense=dense)
+def _plan(connection: sqlite3.Connection, query: ClaimQuery, plans: LinkPlans) -> str:
+    conditions, params = _sqlite.claim_conditions(query, plans=plans)
     rows = connection.execute(
         "EXPLAIN QUERY PLAN SELECT c.body FROM claims c"
         f" WHERE {' AND '.join(conditions)} ORDER BY c.stated_at DESC, c.id DESC LIMIT 51",
@@ -224,25 +230,36 @@ def _plan(connection: sqlite3.Connection, query: ClaimQuery, dense: DenseLinks) 
     return "\n".join(str(row[3]) for row in rows)
 
 
-@pytest.mark.parametrize("name", ["common topic", "big publisher"])
-def test_a_dense_filter_walks_the_listing_index_and_sorts_nothing(
+@pytest.mark.parametrize("name", ["common topic", "every publisher", "big publisher"])
+def test_a_walked_or_probed_filter_walks_the_listing_index_and_sorts_nothing(
     stored: tuple[SqliteStore, list[Stored]], name: str
 ) -> None:
     store, _ = stored
     connection = store._connection()
     query = QUERIES[name]
-    dense = _sqlite.dense_links(connection, query, page_rows=PAGE_ROWS)
-    walked = _plan(connection, query, dense)
+    plans = _sqlite.link_plans(connection, query, page_rows=PAGE_ROWS)
+    walked = _plan(connection, query, plans)
     assert "SCAN c USING INDEX idx_claims_stated_at_id" in walked
     assert "TEMP B-TREE" not in walked
-    if query.publisher:  # each claim's own sources, by the index by claim
+    probed = _PROBE in (plans.topics, plans.publisher)
+    # A probe collects nothing; a walk collects the matches to test the claims against.
+    assert ("LIST SUBQUERY" in walked) is not probed, walked
+    if plans.publisher is _PROBE:  # each claim's own sources, by the index by claim
         assert "claim_sources_by_claim (claim_seq=?)" in walked
-    # The other way collects the matches first and sorts them.
-    assert "TEMP B-TREE FOR ORDER BY" in _plan(connection, query, DenseLinks())
+    # Collecting them first sorts them.
+    assert "TEMP B-TREE FOR ORDER BY" in _plan(connection, query, LinkPlans())
 
 
 @pytest.mark.parametrize(
-    "name", ["common topic", "rare topic", "big publisher", "small publisher", "unknown topic"]
+    "name",
+    [
+        "common topic",
+        "rare topic",
+        "every publisher",
+        "big publisher",
+        "small publisher",
+        "unknown topic",
+    ],
 )
 def test_a_search_filtered_either_way_finds_every_matching_claim_once(
     stored: tuple[SqliteStore, list[Stored]], name: str
@@ -263,7 +280,15 @@ def test_a_search_filtered_either_way_finds_every_matching_claim_once(
 
 
 @pytest.mark.parametrize(
-    "name", ["common topic", "rare topic", "big publisher", "small publisher", "unknown topic"]
+    "name",
+    [
+        "common topic",
+        "rare topic",
+        "every publisher",
+        "big publisher",
+        "small publisher",
+        "unknown topic",
+    ],
 )
 def test_the_change_log_filtered_either_way_gives_every_change_of_the_matching_claims(
     stored: tuple[SqliteStore, list[Stored]], name: str
