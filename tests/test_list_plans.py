@@ -163,6 +163,17 @@ QUERIES = {
 }
 
 
+ONE_FILTER_EACH_WAY = [
+    "common topic",
+    "rare topic",
+    "every publisher",
+    "big publisher",
+    "small publisher",
+    "unknown topic",
+]
+"""A topic probed and one collected, a publisher probed, walked and collected, and no match."""
+
+
 def _expected(records: list[Stored], query: ClaimQuery, *, descending: bool) -> list[str]:
     kept = [
         r
@@ -250,17 +261,7 @@ def test_a_walked_or_probed_filter_walks_the_listing_index_and_sorts_nothing(
     assert "TEMP B-TREE FOR ORDER BY" in _plan(connection, query, LinkPlans())
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "common topic",
-        "rare topic",
-        "every publisher",
-        "big publisher",
-        "small publisher",
-        "unknown topic",
-    ],
-)
+@pytest.mark.parametrize("name", ONE_FILTER_EACH_WAY)
 def test_a_search_filtered_either_way_finds_every_matching_claim_once(
     stored: tuple[SqliteStore, list[Stored]], name: str
 ) -> None:
@@ -279,17 +280,7 @@ def test_a_search_filtered_either_way_finds_every_matching_claim_once(
     assert set(found) == set(_expected(records, query, descending=True))
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "common topic",
-        "rare topic",
-        "every publisher",
-        "big publisher",
-        "small publisher",
-        "unknown topic",
-    ],
-)
+@pytest.mark.parametrize("name", ONE_FILTER_EACH_WAY)
 def test_the_change_log_filtered_either_way_gives_every_change_of_the_matching_claims(
     stored: tuple[SqliteStore, list[Stored]], name: str
 ) -> None:
