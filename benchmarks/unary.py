@@ -12,7 +12,7 @@ ONE claimstore server holding a synthetic data set (100,000 claims by default):
   ``filter.publisher``, each picked at random among those with at least 50
   claims: from a few hundred claims to a third of them (the store tests
   claims in listing order for the common ones, and collects the rare ones'
-  claims; see ``dense_links`` in the SQLite store). No goal: these show what
+  claims; see ``link_plans`` in the SQLite store). No goal: these show what
   a filter on what claims link to costs beside one on a column.
 
 Each is measured with 1 and with 8 callers: threads sharing one channel, each

@@ -286,7 +286,7 @@ def _lean_links_v4(db: sqlite_utils.Database) -> None:
 def _sources_by_claim_v5(db: sqlite_utils.Database) -> None:
     """``claim_sources`` gains an index by claim, so that a filter by a publisher on many
     claims tests each claim it walks by a look-up of the claim's own sources rather than
-    collecting every claim of the publisher first (see ``_sqlite.dense_links``).
+    collecting every claim of the publisher first (see ``_sqlite.link_plans``).
 
     A claim's seq is larger than every seq before it, so an import only appends to this
     index: it writes its last pages, not pages all over it.
