@@ -589,9 +589,7 @@ class SqliteStore:
         query = dataclasses.replace(query, show_deleted=True)
         with self._read() as connection:
             # The log is walked in order, as a listing is.
-            conditions, params = claim_conditions(
-                query, plans=link_plans(connection, query, page_rows=limit + 1)
-            )
+            conditions, params = planned_conditions(connection, query, page_rows=limit + 1)
             claims_join = " JOIN claims c ON c.id = r.claim_id" if conditions else ""
             sql = (
                 f"SELECT r.seq, r.body{', sp.body' if full else ''} FROM claim_revisions r"
@@ -686,9 +684,7 @@ class SqliteStore:
     ) -> Page[SearchHit]:
         """Searches as :mod:`._sqlite_search` describes: bm25 up to the search bound, then tiers."""
         with self._read() as connection:
-            conditions, params = claim_conditions(
-                query, plans=link_plans(connection, query, page_rows=limit + 1)
-            )
+            conditions, params = planned_conditions(connection, query, page_rows=limit + 1)
             searcher = Searcher(
                 connection,
                 columns=_claim_columns(full),
@@ -718,9 +714,7 @@ class SqliteStore:
     ) -> Page[Claim]:
         direction = "DESC" if order.descending else "ASC"
         with self._read() as connection:
-            conditions, params = claim_conditions(
-                query, plans=link_plans(connection, query, page_rows=limit + 1)
-            )
+            conditions, params = planned_conditions(connection, query, page_rows=limit + 1)
             if after is not None:
                 conditions.append(f"(c.stated_at, c.id) {'<' if order.descending else '>'} (?, ?)")
                 params.extend((after.stated_at_us, after.claim_id))
@@ -814,6 +808,14 @@ def link_plans(connection: sqlite3.Connection, query: ClaimQuery, *, page_rows: 
         elif count >= bound:
             publisher = LinkPlan.WALK
     return LinkPlans(topics, publisher)
+
+
+def planned_conditions(
+    connection: sqlite3.Connection, query: ClaimQuery, *, page_rows: int
+) -> tuple[list[str], list[Any]]:
+    """:func:`claim_conditions` of ``query``, its link filters run as :func:`link_plans`
+    chooses for a page of ``page_rows``."""
+    return claim_conditions(query, plans=link_plans(connection, query, page_rows=page_rows))
 
 
 def claim_conditions(

@@ -616,16 +616,13 @@ class ClaimWriter:
 
 
 def _unlink(connection: sqlite3.Connection, claim: StoredClaim) -> None:
-    """Deletes the rows linking ``claim`` to the topics and sources of its stored body: the
-    link tables are keyed by topic and by source, not by claim."""
+    """Deletes the rows linking ``claim`` to its topics and sources. ``claim_topics`` is keyed
+    by topic, not by claim, so its rows are found by the topics of the stored body;
+    ``claim_sources`` has an index by claim."""
     stored = Claim.FromString(claim.body)
     connection.execute(
         "DELETE FROM claim_topics WHERE claim_seq = ?"
         " AND topic IN (SELECT value FROM json_each(?))",
         (claim.seq, to_json([fold_name(topic) for topic in stored.topics])),
     )
-    connection.execute(
-        "DELETE FROM claim_sources WHERE claim_seq = ?"
-        " AND source_id IN (SELECT value FROM json_each(?))",
-        (claim.seq, to_json([citation.source_id for citation in stored.citations])),
-    )
+    connection.execute("DELETE FROM claim_sources WHERE claim_seq = ?", (claim.seq,))
