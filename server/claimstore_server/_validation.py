@@ -462,8 +462,10 @@ def _clean_topics(values: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, 
         folded.append(key)
     if len(set(folded)) == len(folded):
         return values, tuple(folded)
-    unique = _unique_folded(values)
-    return unique, tuple(fold(topic) for topic in unique)
+    first: dict[str, str] = {}  # folded -> the first topic folding to it, in order
+    for topic, key in zip(values, folded, strict=True):
+        first.setdefault(key, topic)
+    return tuple(first.values()), tuple(first)
 
 
 @functools.lru_cache(maxsize=16_384)

@@ -755,6 +755,12 @@ class LinkPlans:
 
 _COLLECT_ALL: Final = LinkPlans()
 
+
+def _topic_links(count: int) -> str:
+    """The seqs of the claims linked to any of ``count`` topics (bound as parameters)."""
+    return f"SELECT claim_seq FROM claim_topics WHERE topic IN ({placeholders(count)})"
+
+
 _PUBLISHER_LINKS: Final = (
     "SELECT cs.claim_seq FROM claim_sources cs JOIN sources s ON s.id = cs.source_id"
     " WHERE s.publisher_folded = ?"
@@ -793,15 +799,11 @@ def link_plans(connection: sqlite3.Connection, query: ClaimQuery, *, page_rows: 
         return int(count)
 
     topics = LinkPlan.COLLECT
-    topic_list = placeholders(len(query.topics))
-    if query.topics and (
-        links(f"SELECT 1 FROM claim_topics WHERE topic IN ({topic_list})", query.topics, bound)
-        >= bound
-    ):
+    if query.topics and links(_topic_links(len(query.topics)), query.topics, bound) >= bound:
         topics = LinkPlan.PROBE
     publisher = LinkPlan.COLLECT
     if query.publisher:
-        probe_bound = math.ceil(bound * _PUBLISHER_PROBE_FACTOR)
+        probe_bound = bound * _PUBLISHER_PROBE_FACTOR
         count = links(_PUBLISHER_LINKS, (query.publisher,), probe_bound)
         if count >= probe_bound:
             publisher = LinkPlan.PROBE
@@ -850,9 +852,7 @@ def claim_conditions(
                 f" WHERE t.topic IN ({topics}) AND t.claim_seq = c.seq)"
             )
         else:
-            conditions.append(
-                f"c.seq IN (SELECT claim_seq FROM claim_topics WHERE topic IN ({topics}))"
-            )
+            conditions.append(f"c.seq IN ({_topic_links(len(query.topics))})")
         params.extend(query.topics)
     if query.publisher:
         if plans.publisher is LinkPlan.PROBE:
