@@ -69,6 +69,66 @@ def test_search_prints_a_table_with_the_matches_in_brackets(
     assert "Dmitry Peskov" in output
 
 
+class Terminal(io.StringIO):
+    """Standard output that is a terminal, as the CLI's tables are laid out for one."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def on_a_terminal(*argv: str) -> tuple[int, str]:
+    out = Terminal()
+    status = main(list(argv), out=out)
+    return status, out.getvalue()
+
+
+def test_search_on_a_terminal_shows_the_matches_in_bold_in_aligned_columns(
+    client: claimstore.Client, stored: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    status, output = on_a_terminal("search", '"peace cannot"', "--target", client.config.target)
+    assert status == 0
+    header, *rows = output.splitlines()
+    assert len(rows) == 2
+    assert all("\x1b[1mPeace cannot\x1b[22m" in row for row in rows)
+    assert "[Peace cannot]" not in output
+    shown = [ESCAPE.sub("", line) for line in (header, *rows)]
+    # Escapes take no room: the scores and ids line up under their headers, within the width.
+    assert {line.index("clm_") for line in shown[1:]} == {header.index("ID")}
+    scores = [line[header.index("SCORE") :].split()[0] for line in shown[1:]]
+    assert all(re.fullmatch(r"-?[0-9]+\.[0-9]{2}", score) for score in scores), scores
+    assert all(len(line) <= 100 for line in shown)
+
+
+def test_a_match_cut_at_the_terminal_edge_turns_bold_off_before_the_next_column(
+    client: claimstore.Client, stored: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "40")  # the snippet gets its least room, 20 characters
+    phrase = '"peace cannot be imposed from outside"'
+    status, output = on_a_terminal("search", phrase, "--target", client.config.target)
+    assert status == 0
+    (row,) = output.splitlines()[1:]
+    assert "\x1b[1mPeace cannot be imp\x1b[22m…  " in row
+    assert ESCAPE.sub("", row).split("  ")[2] == "Peace cannot be imp…"
+
+
+def test_search_json_on_a_terminal_keeps_brackets(
+    client: claimstore.Client, stored: dict[str, str]
+) -> None:
+    status, output = on_a_terminal(
+        "search", '"peace cannot"', "--json", "--target", client.config.target
+    )
+    assert status == 0
+    snippets = [json.loads(line)["snippet"] for line in output.splitlines()]
+    assert len(snippets) == 2
+    assert all(snippet.startswith("[Peace cannot]") for snippet in snippets)
+    assert "\x1b" not in output
+    assert "\ue000" not in output
+
+
 def test_search_orders_best_first_and_limit_cuts(
     client: claimstore.Client, stored: dict[str, str]
 ) -> None:

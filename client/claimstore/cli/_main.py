@@ -335,13 +335,15 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_search(args: argparse.Namespace, out: TextIO) -> int:
     if args.limit < 1:
         raise argparse.ArgumentTypeError("--limit must be at least 1")
+    # A table on a terminal shows the matches in bold; elsewhere they stand in brackets.
+    bold = out.isatty() and not args.json
     with _client(args) as client:
         results = client.search_claims(
             args.query,
             **_filter_arguments(args),
             view="full",
-            snippet_start=_render.MATCH_START if out.isatty() else "[",
-            snippet_end=_render.MATCH_END if out.isatty() else "]",
+            snippet_start=_render.MATCH_START if bold else "[",
+            snippet_end=_render.MATCH_END if bold else "]",
             page_size=min(args.limit, 100),
             show_deleted=args.show_deleted,
         )

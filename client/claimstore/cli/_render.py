@@ -48,29 +48,64 @@ def format_time(stamp: Timestamp, precision: int = claim_pb2.DATE_PRECISION_EXAC
 def write_table(
     headers: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO, *, wide: int
 ) -> None:
-    """Writes an aligned table; on a terminal, column ``wide`` is cut to fit its width."""
+    """Writes an aligned table; on a terminal, column ``wide`` is cut to fit its width and
+    the matches a search marked (:data:`MATCH_START`, :data:`MATCH_END`) show in bold."""
     cells = [[" ".join(cell.split()) for cell in row] for row in rows]
     widths = [len(header) for header in headers]
     for row in cells:
-        widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=True)]
-    if out.isatty():
-        terminal = shutil.get_terminal_size().columns
+        widths = [max(width, _seen(cell)) for width, cell in zip(widths, row, strict=True)]
+    terminal = out.isatty()
+    if terminal:
+        columns = shutil.get_terminal_size().columns
         others = sum(width + 2 for index, width in enumerate(widths) if index != wide)
-        widths[wide] = max(_MIN_WIDE_COLUMN, min(widths[wide], terminal - others))
+        widths[wide] = max(_MIN_WIDE_COLUMN, min(widths[wide], columns - others))
 
     def line(values: Sequence[str]) -> str:
         parts = []
         for index, (value, width) in enumerate(zip(values, widths, strict=True)):
-            if len(value) > width:
-                value = value[: width - 1] + "…"
-                if "\x1b[" in value:
-                    value += MATCH_END  # never leave a cut snippet's bold switched on
-            parts.append(value if index == len(values) - 1 else value.ljust(width))
-        return "  ".join(parts).rstrip()
+            value = _cut(value, width)
+            if index < len(values) - 1:
+                value += " " * (width - _seen(value))
+            parts.append(value)
+        text = "  ".join(parts).rstrip()
+        return text.translate(_BOLD_MATCHES) if terminal else text
 
     out.write(line(headers) + "\n")
     for row in cells:
         out.write(line(row) + "\n")
+
+
+MATCH_START = "\ue000"
+MATCH_END = "\ue001"
+"""What the CLI asks a search to put around the matching words of a snippet it shows on a
+terminal: two private-use characters, which the table counts as no width while it lays out its
+columns, then shows as bold on and off. (The server takes no control characters as markers.)"""
+
+_BOLD_MATCHES = str.maketrans({MATCH_START: "\x1b[1m", MATCH_END: "\x1b[22m"})
+
+
+def _seen(value: str) -> int:
+    """How many characters of ``value`` a terminal shows: all but the match markers."""
+    return len(value) - value.count(MATCH_START) - value.count(MATCH_END)
+
+
+def _cut(value: str, width: int) -> str:
+    """``value`` cut to ``width`` characters seen, the last of them "…"; a match cut open is
+    closed, so that bold never runs on past its cell."""
+    if _seen(value) <= width:
+        return value
+    kept = []
+    seen = 0
+    for character in value:
+        if character not in (MATCH_START, MATCH_END):
+            if seen == width - 1:
+                break
+            seen += 1
+        kept.append(character)
+    cut = "".join(kept)
+    if cut.count(MATCH_START) > cut.count(MATCH_END):
+        cut += MATCH_END
+    return cut + "…"
 
 
 def claim_rows(claims: Iterable[claim_pb2.Claim]) -> list[list[str]]:
@@ -100,11 +135,6 @@ def speaker_rows(speakers: Iterable[speaker_pb2.Speaker]) -> list[list[str]]:
         ]
         for speaker in speakers
     ]
-
-
-MATCH_START = "\x1b[1m"
-MATCH_END = "\x1b[22m"
-"""Bold on and off: how a terminal shows the matching words of a search snippet."""
 
 
 def search_rows(results: Iterable[claim_service_pb2.SearchResult]) -> list[list[str]]:
