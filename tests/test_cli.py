@@ -9,7 +9,7 @@ import claimstore
 import pytest
 from claimstore.cli import build_parser
 from claimstore.cli._main import main
-from claimstore.v1 import claim_pb2
+from claimstore.v1 import claim_pb2, source_pb2, speaker_pb2
 from claimstore_server import ClaimServer
 from helpers import stamp
 
@@ -276,6 +276,34 @@ def test_get_prints_the_claim(server: ClaimServer, client: claimstore.Client) ->
     assert as_json["id"] == claim.id
     assert as_json["speaker"]["display_name"] == "Jean-Noël Barrot"
     assert as_json["attribution"] == "ATTRIBUTION_PARAPHRASE"
+
+
+def test_get_names_each_cited_source_by_publisher_title_kind_and_url(
+    server: ClaimServer, client: claimstore.Client
+) -> None:
+    report = source_pb2.Source(
+        kind=source_pb2.SOURCE_KIND_NEWS_ARTICLE,
+        title="News report on the peace plan",
+        published_at=stamp("2025-11-20"),
+    )
+    post = source_pb2.Source(
+        publisher="X", kind=source_pb2.SOURCE_KIND_SOCIAL_MEDIA_POST, url="https://x.com/a/status/1"
+    )
+    claim = client.create_claim(
+        "Cited twice",
+        attribution="paraphrase",
+        stated_at="2025-11-20",
+        speaker=speaker_pb2.Speaker(display_name="Marco Rubio"),
+        citations=[
+            claim_pb2.Citation(role=claim_pb2.CITATION_ROLE_REPORT, source=report),
+            claim_pb2.Citation(role=claim_pb2.CITATION_ROLE_ORIGIN, source=post),
+        ],
+    )
+    status, output = run("get", claim.id, "--target", server.target)
+    assert status == 0
+    report_id, post_id = (citation.source.id for citation in claim.citations)
+    assert f"report: News report on the peace plan, news_article  [{report_id}]" in output
+    assert f"origin: X, social_media_post, https://x.com/a/status/1  [{post_id}]" in output
 
 
 def test_get_of_an_unknown_id_exits_1_and_names_the_field(

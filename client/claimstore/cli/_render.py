@@ -258,6 +258,7 @@ def write_claim(claim: claim_pb2.Claim, out: TextIO) -> None:
             part
             for part in (
                 source.publisher,
+                source.title,
                 enum_name(source_pb2.SourceKind, source.kind),
                 source.url,
             )
