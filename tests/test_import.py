@@ -557,6 +557,57 @@ def test_cancel_between_batches_keeps_the_batches_answered(
     assert {claim.text for claim in stored} == {f"Numbered claim {i}." for i in range(6)}
 
 
+def test_a_client_that_waits_for_each_answer_gets_it(
+    stub: ClaimServiceStub, client: claimstore.Client
+) -> None:
+    # The server groups batches into transactions: a client that sends one and waits must
+    # still be answered, not left waiting for a group to fill.
+    outbox: queue.Queue[claim_service_pb2.ImportClaimsRequest | None] = queue.Queue()
+    stream = stub.ImportClaims(iter(outbox.get, None), timeout=10)
+    answers = []
+    try:
+        for start in range(0, 15, 3):
+            outbox.put(batch(numbered(3, start=start)))
+            answers.append(next(stream))
+    finally:
+        outbox.put(None)
+    assert list(stream) == []
+    assert [[r.index for r in answer.results] for answer in answers] == [
+        [start, start + 1, start + 2] for start in range(0, 15, 3)
+    ]
+    assert all(r.outcome == CREATED for answer in answers for r in answer.results)
+    assert stored_texts(client) == {f"Numbered claim {i}." for i in range(15)}
+
+
+def test_a_client_that_keeps_sending_a_few_claims_at_a_time_is_answered_as_it_goes(
+    stub: ClaimServiceStub,
+) -> None:
+    # Batches that arrive while others are written go together into the next transaction:
+    # a stream that never pauses must still be answered as it goes, not once it ends.
+    answered = threading.Event()
+    sent = 0
+    gave_up = False
+
+    def requests() -> Iterator[claim_service_pb2.ImportClaimsRequest]:
+        nonlocal sent, gave_up
+        deadline = time.monotonic() + STALL_SECONDS
+        while not answered.is_set():
+            if time.monotonic() > deadline:
+                gave_up = True  # end here, so that the test fails rather than hangs
+                return
+            yield batch(numbered(2, start=sent))
+            sent += 2
+            time.sleep(0.005)
+
+    stream = stub.ImportClaims(requests(), timeout=3 * STALL_SECONDS)
+    first = next(stream)
+    answered.set()
+    rest = list(stream)
+    assert not gave_up, "the first batch was answered only once the client stopped sending"
+    assert [r.index for r in first.results] == [0, 1]
+    assert sum(len(response.results) for response in [first, *rest]) == sent
+
+
 class PausingStore(SqliteStore):
     """The SQLite store, pausing each import once its batch is written and before it
     commits, until released: what a large batch is doing most of the time it is written."""
