@@ -39,6 +39,7 @@ def test_service_error_keeps_code_and_message(code: grpc.StatusCode) -> None:
     assert error.message == "what happened"
     assert error.details == ()
     assert error.field_violations == {}
+    assert error.resource_name == ""
     assert code.name in str(error)
 
 
@@ -53,7 +54,26 @@ def test_not_found_carries_code_message_and_details(client: claimstore.Client) -
     assert len(infos) == 1
     assert infos[0].resource_type == "claim"
     assert infos[0].resource_name == UNKNOWN_CLAIM_ID
+    assert error.resource_name == UNKNOWN_CLAIM_ID
     assert isinstance(error.__cause__, grpc.RpcError)
+
+
+def test_already_exists_names_the_claim_that_holds_the_content(client: claimstore.Client) -> None:
+    first = client.create_claim(
+        "Consultations are not currently under way.",
+        speaker="Dmitry Peskov",
+        attribution="direct_quote",
+        stated_at="2025-11-20",
+    )
+    with pytest.raises(claimstore.AlreadyExists) as raised:
+        client.create_claim(
+            "consultations are NOT currently under way",
+            speaker="Dmitry Peskov",
+            attribution="paraphrase",
+            stated_at="2025-11-20",
+        )
+    assert raised.value.resource_name == first.id
+    assert client.get_claim(raised.value.resource_name).text == first.text
 
 
 def test_invalid_argument_field_violations_is_a_dict(client: claimstore.Client) -> None:

@@ -74,17 +74,26 @@ class ServiceError(ClaimstoreError):
             for violation in detail.field_violations
         }
 
+    @property
+    def resource_name(self) -> str:
+        """The id of the resource the server named in the error's ResourceInfo: the one not
+        found (NotFound), or the one that holds the key given (AlreadyExists); "" if none."""
+        for detail in self.details:
+            if isinstance(detail, error_details_pb2.ResourceInfo):
+                return str(detail.resource_name)
+        return ""
+
 
 class InvalidArgument(ServiceError):
     """The request is malformed; :attr:`field_violations` names each field at fault."""
 
 
 class NotFound(ServiceError):
-    """The resource does not exist."""
+    """The resource does not exist; :attr:`resource_name` is the id asked for."""
 
 
 class AlreadyExists(ServiceError):
-    """A resource already holds this unique key."""
+    """A resource already holds this unique key; :attr:`resource_name` is its id."""
 
 
 class FailedPrecondition(ServiceError):
