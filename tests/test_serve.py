@@ -133,6 +133,27 @@ def test_serving_a_newer_database_exits_1(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("name", ["not-a-database.db", "missing/claims.db"])
+def test_serving_a_file_that_cannot_be_a_database_exits_1_naming_it(
+    tmp_path: Path, name: str
+) -> None:
+    db_path = tmp_path / name
+    if db_path.parent.exists():
+        db_path.write_text("not SQLite\n" * 100)
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "claimstore_server", "--db", str(db_path)),
+            *("--listen", f"127.0.0.1:{free_port()}"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert f"cannot open {db_path} as a claimstore database" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_serving_on_a_taken_port_exits_1(
     served: tuple[subprocess.Popen[str], str, Path], tmp_path: Path
 ) -> None:

@@ -1,5 +1,6 @@
 """The SQLite store: schema, pragmas, migrations, and the indexes its queries use."""
 
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from claimstore.v1 import claim_pb2, claim_service_pb2, speaker_pb2
 from claimstore_server import ServerConfig, build_server
 from claimstore_server.store import (
     ClaimQuery,
+    DatabaseFileError,
     SchemaError,
     SpeakerDraft,
     SqliteStore,
@@ -210,6 +212,22 @@ def test_newer_schema_is_refused_and_left_alone(db_path: Path) -> None:
     assert pragma(db_path, "user_version") == _schema.LATEST_VERSION + 1
     with sqlite3.connect(db_path) as connection:
         assert connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+
+
+def test_a_file_that_is_not_a_database_is_refused_naming_it_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_bytes(b"claims, one a line\n" * 100)
+    with pytest.raises(DatabaseFileError, match=re.escape(str(path))) as raised:
+        SqliteStore(path)
+    assert "not a database" in str(raised.value)
+    assert path.read_bytes() == b"claims, one a line\n" * 100
+
+
+def test_a_file_in_a_missing_directory_is_refused_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "missing" / "claims.db"
+    with pytest.raises(DatabaseFileError, match=re.escape(str(path))):
+        SqliteStore(path)
+    assert not path.parent.exists()
 
 
 def query_plan(store: SqliteStore, query: ClaimQuery, *, with_cursor: bool) -> list[str]:

@@ -11,6 +11,7 @@ StaleEtagError                ABORTED             ErrorInfo ETAG_MISMATCH, curre
 FailedPreconditionError       FAILED_PRECONDITION PreconditionFailure naming the state
 UnavailableError              UNAVAILABLE         RetryInfo
 SchemaError                   FAILED_PRECONDITION
+DatabaseFileError             FAILED_PRECONDITION
 anything else (a bug)         INTERNAL            none; the server logs the trace
 ============================  ==================  =================================
 """
@@ -30,6 +31,7 @@ from ._validation import ValidationError
 from .store import (
     AlreadyExistsError,
     AmbiguousError,
+    DatabaseFileError,
     FailedPreconditionError,
     NotFoundError,
     SchemaError,
@@ -117,7 +119,7 @@ def status_for(error: Exception) -> status_pb2.Status:
         return _status(
             code_pb2.UNAVAILABLE, str(error), error_details_pb2.RetryInfo(retry_delay=_RETRY_DELAY)
         )
-    if isinstance(error, SchemaError):
+    if isinstance(error, (SchemaError, DatabaseFileError)):
         return _status(code_pb2.FAILED_PRECONDITION, str(error))
     return _status(code_pb2.INTERNAL, "internal error: the server log has the details")
 

@@ -11,6 +11,7 @@ into these, so no driver exception reaches the servicer.
     ├── StaleEtagError         the resource changed since the version the caller had
     ├── FailedPreconditionError the resource is not in a state the change can apply to
     ├── UnavailableError       the database is busy or unreachable: retry later
+    ├── DatabaseFileError      the file cannot be opened as a database
     └── SchemaError            the database file was written by a newer claimstore
 """
 
@@ -97,6 +98,11 @@ class UnavailableError(StoreError):
 
 class AbandonedError(StoreError):
     """The caller gave up on a write before it committed: it was rolled back, nothing stored."""
+
+
+class DatabaseFileError(StoreError):
+    """The store cannot open its file as a database: no such directory, no permission, or a
+    file that is not one. Raised when a store opens, before it serves anything."""
 
 
 class SchemaError(StoreError):

@@ -39,6 +39,7 @@ from ._checkpointer import Checkpointer
 from ._errors import (
     AbandonedError,
     AlreadyExistsError,
+    DatabaseFileError,
     FailedPreconditionError,
     NotFoundError,
     StaleEtagError,
@@ -188,10 +189,15 @@ class SqliteStore:
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._checkpointer: Checkpointer | None = None
-        with self._translate_errors():
+        try:
             db = sqlite_utils.Database(self._connection(), execute_plugins=False)
             db.enable_wal()
             self.schema_version = migrate(db)
+        except sqlite3.DatabaseError as error:
+            self.close()
+            raise DatabaseFileError(
+                f"cannot open {self._path} as a claimstore database: {error}"
+            ) from error
 
     @functools.cached_property
     def change_log_id(self) -> str:
