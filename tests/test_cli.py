@@ -234,6 +234,33 @@ def test_add_usage_errors_exit_2(
     assert list(client.list_claims()) == []
 
 
+@pytest.mark.parametrize(
+    ("argv", "option"),
+    [
+        (["list", "--limit", "0"], "--limit"),
+        (["list", "--limit", "-5"], "--limit"),
+        (["list", "--limit", "ten"], "--limit"),
+        (["search", "peace", "--limit", "0"], "--limit"),
+        (["list", "--timeout", "0"], "--timeout"),
+        (["list", "--timeout", "-1"], "--timeout"),
+        (["list", "--timeout", "nan"], "--timeout"),
+        (["import", "--batch-size", "0", "-"], "--batch-size"),
+        (["import", "--batch-size", "1001", "-"], "--batch-size"),
+        (["import", "--import-timeout", "0", "-"], "--import-timeout"),
+    ],
+)
+def test_numbers_out_of_range_are_usage_errors_naming_the_option(
+    argv: list[str], option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Refused before any call: no server is needed to tell.
+    with pytest.raises(SystemExit) as exited:
+        run(*argv, "--target", "127.0.0.1:9")
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}: '{argv[argv.index(option) + 1]}'" in err
+    assert "Traceback" not in err
+
+
 def test_add_rejected_by_the_server_exits_1_and_names_the_field(
     server: ClaimServer, capsys: pytest.CaptureFixture[str]
 ) -> None:

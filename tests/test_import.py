@@ -123,6 +123,15 @@ def test_one_result_per_claim_indexed_across_batches(client: claimstore.Client) 
         assert client.get_claim(result.claim_id).text == request.claim.text
 
 
+@pytest.mark.parametrize("size", [0, -1, 1001])
+def test_a_batch_size_a_server_would_refuse_is_a_value_error_before_any_call(
+    client: claimstore.Client, size: int
+) -> None:
+    with pytest.raises(ValueError, match="batch_size"):
+        client.import_claims(numbered(3), batch_size=size)
+    assert list(client.list_claims()) == []
+
+
 def test_each_batch_is_answered_with_its_own_results(stub: ClaimServiceStub) -> None:
     requests = numbered(10)
     batches = [batch(requests[start : start + 3]) for start in range(0, 10, 3)]

@@ -29,12 +29,22 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
+MAX_BATCH_CLAIMS: Final = 1_000
+"""The most claims an ImportClaimsRequest may hold (see claim_service.proto)."""
+
+
+def check_batch_size(size: int) -> None:
+    """Raises ValueError unless ``size`` claims a batch is what a server takes."""
+    if not 1 <= size <= MAX_BATCH_CLAIMS:
+        raise ValueError(f"batch_size: {size!r} is not from 1 to {MAX_BATCH_CLAIMS:,}")
+
+
 def import_batches(
     requests: Iterable[claim_service_pb2.CreateClaimRequest], size: int, max_bytes: int
 ) -> Iterator[bytes]:
     """Groups ``requests`` into serialized ImportClaimsRequests of at most ``size`` claims
-    and about ``max_bytes`` bytes; a full batch is yielded at once, without waiting for the
-    next request to arrive."""
+    (see :func:`check_batch_size`) and about ``max_bytes`` bytes; a full batch is yielded
+    at once, without waiting for the next request to arrive."""
     parts: list[bytes] = []
     batch_bytes = 0
     for request in requests:

@@ -8,7 +8,7 @@ import grpc
 from google.protobuf.message import Message
 
 from ._base import BaseClient
-from ._batches import import_batches
+from ._batches import check_batch_size, import_batches
 from ._config import ClientConfig, RetryPolicy
 from ._exceptions import from_rpc_error
 from ._pagers import Pager
@@ -532,11 +532,21 @@ class Client(BaseClient):
         """Imports claims in bulk; yields one ImportResult per claim, in order.
 
         ``requests`` is read lazily and sent in batches of at most ``batch_size``
-        claims (and well under the message size limit); each batch's results
-        arrive once the server has stored it. Stopping the iteration early
+        claims (1 to 1,000, and well under the message size limit); each batch's
+        results arrive once the server has stored it. Stopping the iteration early
         cancels the import: the batches whose results were yielded are kept.
-        There is no deadline unless ``timeout`` is given.
+        There is no deadline unless ``timeout`` is given. A ``batch_size`` out of
+        range raises ValueError here; the call starts when the iteration does.
         """
+        check_batch_size(batch_size)
+        return self._import_results(requests, batch_size, timeout)
+
+    def _import_results(
+        self,
+        requests: Iterable[claim_service_pb2.CreateClaimRequest],
+        batch_size: int,
+        timeout: float | None,
+    ) -> Iterator[claim_service_pb2.ImportResult]:
         # gRPC reads ``requests`` on a thread of its own and would swallow what it raises;
         # keep it, end the stream there, and raise it here once the batches sent are answered.
         raised: list[Exception] = []

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import islice
 from typing import Any, BinaryIO, TextIO
 
+from .._batches import MAX_BATCH_CLAIMS
 from .._client import Client
 from .._config import ClientConfig
 from .._exceptions import Aborted, ClaimstoreError, ServiceError, Unavailable
@@ -50,6 +51,36 @@ def _parse_when(value: str) -> datetime | date:
             f"{value!r} is not a date (2025-11-20) or an ISO 8601 time"
         ) from error
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _count(value: str) -> int:
+    """Parses a whole number of at least 1 for the command line."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of at least 1")
+    return number
+
+
+def _batch_size(value: str) -> int:
+    """Parses the claims of an import batch for the command line: 1 to 1,000."""
+    size = _count(value)
+    if size > MAX_BATCH_CLAIMS:
+        raise argparse.ArgumentTypeError(f"{value!r} is more than {MAX_BATCH_CLAIMS:,}")
+    return size
+
+
+def _seconds(value: str) -> float:
+    """Parses a number of seconds, more than 0, for the command line."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds above 0")
+    return seconds
 
 
 def _end_of(value: datetime | date) -> datetime | date:
@@ -227,7 +258,7 @@ def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
             page_size=min(args.limit, 1000) if args.limit else 0,
             show_deleted=args.show_deleted,
         )
-        selected = islice(claims, args.limit) if args.limit else iter(claims)
+        selected = islice(claims, args.limit)
         _render.write_listing(selected, _render.CLAIMS, out, as_json=args.json)
     return 0
 
@@ -333,8 +364,6 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_search(args: argparse.Namespace, out: TextIO) -> int:
-    if args.limit < 1:
-        raise argparse.ArgumentTypeError("--limit must be at least 1")
     # A table on a terminal shows the matches in bold; elsewhere they stand in brackets.
     bold = out.isatty() and not args.json
     with _client(args) as client:
@@ -369,7 +398,7 @@ def _add_client_options(parser: argparse.ArgumentParser) -> None:
         help=f"server address (default: ${TARGET_VARIABLE} or {DEFAULT_TARGET})",
     )
     parser.add_argument(
-        "--timeout", type=float, default=10.0, help="seconds per call (default: %(default)s)"
+        "--timeout", type=_seconds, default=10.0, help="seconds per call (default: %(default)s)"
     )
     parser.add_argument(
         "--json", action="store_true", help="print JSON (one object a line) for scripts"
@@ -502,7 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_show_deleted_option(listing)
     listing.add_argument("--oldest-first", action="store_true", help="oldest statement first")
     listing.add_argument(
-        "--limit", type=int, default=0, help="show at most this many (default: all)"
+        "--limit", type=_count, default=None, help="show at most this many (default: all)"
     )
     listing.set_defaults(handler=_cmd_list)
 
@@ -516,11 +545,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_client_options(importing)
     importing.add_argument("files", nargs="+", metavar="FILE", help="files to import; - for stdin")
     importing.add_argument(
-        "--batch-size", type=int, default=500, help="claims per message (default: %(default)s)"
+        "--batch-size",
+        type=_batch_size,
+        default=500,
+        help="claims per message, 1 to 1,000 (default: %(default)s)",
     )
     importing.add_argument(
         "--import-timeout",
-        type=float,
+        type=_seconds,
         default=None,
         help="seconds the whole import may take (default: no limit)",
     )
@@ -553,7 +585,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_filter_options(searching)
     _add_show_deleted_option(searching)
     searching.add_argument(
-        "--limit", type=int, default=20, help="show at most this many (default: %(default)s)"
+        "--limit", type=_count, default=20, help="show at most this many (default: %(default)s)"
     )
     searching.set_defaults(handler=_cmd_search)
 
