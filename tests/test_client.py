@@ -427,12 +427,22 @@ def test_timeout_of_one_call_overrides_the_default(
     assert client.create_speaker("After the lock").id.startswith("spk_")
 
 
-def test_tiny_default_deadline_is_applied(server: ClaimServer) -> None:
-    # gRPC keeps deadlines to the millisecond, so 1 µs may still let a fast local call
-    # through; a deadline already past never does.
-    config = claimstore.ClientConfig(target=server.target, timeout=-1.0)
-    with (
-        claimstore.Client(config=config) as client,
-        pytest.raises(claimstore.DeadlineExceeded),
-    ):
-        client.get_claim(UNKNOWN_CLAIM_ID)
+@pytest.mark.parametrize("seconds", [0, -1.5, float("nan"), float("inf")])
+def test_a_timeout_no_call_could_meet_is_a_value_error_before_any_call(
+    client: claimstore.Client, seconds: float
+) -> None:
+    with pytest.raises(ValueError, match="timeout"):
+        claimstore.ClientConfig(target=client.config.target, timeout=seconds)
+    with pytest.raises(ValueError, match="timeout"):
+        client.create_claim(
+            "Never sent",
+            speaker="Nobody",
+            attribution="paraphrase",
+            stated_at="2025-11-20",
+            timeout=seconds,
+        )
+    with pytest.raises(ValueError, match="timeout"):
+        client.import_claims([], timeout=seconds)
+    with pytest.raises(ValueError, match="timeout"):
+        list(client.export_claims(timeout=seconds))
+    assert list(client.list_claims()) == []

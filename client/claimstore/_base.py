@@ -10,7 +10,7 @@ from typing import Any
 
 from google.protobuf.field_mask_pb2 import FieldMask
 
-from ._config import ClientConfig
+from ._config import ClientConfig, check_timeout
 from ._values import (
     EnumLike,
     TimeLike,
@@ -34,7 +34,17 @@ class BaseClient:
         self.config = config
 
     def _timeout(self, timeout: float | None) -> float:
-        return self.config.timeout if timeout is None else timeout
+        if timeout is None:
+            return self.config.timeout
+        check_timeout(timeout)
+        return timeout
+
+    @staticmethod
+    def _stream_timeout(timeout: float | None) -> float | None:
+        """The deadline of a bulk stream: none unless ``timeout`` is given."""
+        if timeout is not None:
+            check_timeout(timeout)
+        return timeout
 
     # Claims
 

@@ -539,7 +539,7 @@ class Client(BaseClient):
         range raises ValueError here; the call starts when the iteration does.
         """
         check_batch_size(batch_size)
-        return self._import_results(requests, batch_size, timeout)
+        return self._import_results(requests, batch_size, self._stream_timeout(timeout))
 
     def _import_results(
         self,
@@ -605,7 +605,9 @@ class Client(BaseClient):
                 language=language,
             )
         request = claim_service_pb2.ExportClaimsRequest(filter=filter, show_deleted=show_deleted)
-        call = self._stub.ExportClaims(request, timeout=timeout, metadata=self._metadata())
+        call = self._stub.ExportClaims(
+            request, timeout=self._stream_timeout(timeout), metadata=self._metadata()
+        )
         try:
             for response in call:
                 yield from response.claims

@@ -1,6 +1,7 @@
 """Client configuration as documented dataclasses."""
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -67,6 +68,12 @@ class RetryPolicy:
         }
 
 
+def check_timeout(seconds: float, field: str = "timeout") -> None:
+    """Raises ValueError unless ``seconds`` is a deadline a call can meet: above 0, finite."""
+    if not 0 < seconds < math.inf:
+        raise ValueError(f"{field}: {seconds!r} is not a number of seconds above 0")
+
+
 @dataclass(frozen=True, slots=True)
 class ClientConfig:
     """How a client reaches the server.
@@ -74,7 +81,8 @@ class ClientConfig:
     Attributes:
         target: The server's address, such as "localhost:50051" (any gRPC target).
         timeout: The default deadline of each call, in seconds; every method also
-            takes ``timeout=`` for that call alone.
+            takes ``timeout=`` for that call alone. Above 0 and finite: anything
+            else is a ValueError, as no call could meet it.
         retry: The retry policy for UNAVAILABLE, or None for no retries.
         credentials: Channel credentials for TLS; None for a plaintext channel.
         metadata: Metadata sent with every call, such as an authorization header.
@@ -96,6 +104,7 @@ class ClientConfig:
     actor: str = ""
 
     def __post_init__(self) -> None:
+        check_timeout(self.timeout)
         if len(self.actor) > MAX_ACTOR_LENGTH:
             raise ValueError(f"actor: at most {MAX_ACTOR_LENGTH} characters")
         if not all(" " <= char <= "~" for char in self.actor):
