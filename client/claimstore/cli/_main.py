@@ -15,9 +15,9 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import islice
 from typing import Any, BinaryIO, TextIO
 
-from .._batches import MAX_BATCH_CLAIMS
+from .._batches import MAX_BATCH_CLAIMS, check_batch_size
 from .._client import Client
-from .._config import ClientConfig
+from .._config import ClientConfig, check_timeout
 from .._exceptions import Aborted, ClaimstoreError, ServiceError, Unavailable
 from .._jsonl import format_import_line, import_request, parse_import_line
 from ..v1 import claim_pb2, claim_service_pb2
@@ -65,21 +65,22 @@ def _count(value: str) -> int:
 
 
 def _batch_size(value: str) -> int:
-    """Parses the claims of an import batch for the command line: 1 to 1,000."""
+    """Parses the claims of an import batch for the command line, as the client takes them."""
     size = _count(value)
-    if size > MAX_BATCH_CLAIMS:
-        raise argparse.ArgumentTypeError(f"{value!r} is more than {MAX_BATCH_CLAIMS:,}")
+    try:
+        check_batch_size(size)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{value!r} is more than {MAX_BATCH_CLAIMS:,}") from error
     return size
 
 
 def _seconds(value: str) -> float:
-    """Parses a number of seconds, more than 0, for the command line."""
+    """Parses a timeout for the command line, as the client takes them."""
     try:
         seconds = float(value)
-    except ValueError:
-        seconds = 0.0
-    if not 0 < seconds < float("inf"):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds above 0")
+        check_timeout(seconds)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds above 0") from error
     return seconds
 
 
