@@ -101,8 +101,9 @@ class AbandonedError(StoreError):
 
 
 class DatabaseFileError(StoreError):
-    """The store cannot open its file as a database: no such directory, no permission, or a
-    file that is not one. Raised when a store opens, before it serves anything."""
+    """The store cannot open its file as a database: no such directory, no permission, a
+    file that is not one, or one that another process kept locked past the busy timeout.
+    Raised when a store opens, before it serves anything."""
 
 
 class SchemaError(StoreError):
