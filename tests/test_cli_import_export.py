@@ -147,6 +147,20 @@ def test_import_reports_a_line_that_is_not_utf8_and_goes_on(
     assert texts(client) == {"Before.", "After."}
 
 
+def test_import_reports_a_line_too_large_to_send_and_goes_on(
+    server: ClaimServer, client: claimstore.Client, tmp_path: Path
+) -> None:
+    # Larger than any message the client sends (and than any claim the server takes).
+    huge = line("x" * 5_000_000)
+    path = tmp_path / "huge.jsonl"
+    path.write_text("\n".join([line("Before."), huge, line("After.")]) + "\n", encoding="utf-8")
+    status, output = run("import", "--target", server.target, str(path))
+    assert status == 1
+    assert output.startswith("2 created, 0 already there, 1 failed\n")
+    assert failures(output)[f"{path}:2"].startswith("too large: 5,000,0")
+    assert texts(client) == {"Before.", "After."}
+
+
 def test_import_of_a_missing_file_exits_2_and_says_so(
     server: ClaimServer,
     client: claimstore.Client,

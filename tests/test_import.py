@@ -132,6 +132,21 @@ def test_a_batch_size_a_server_would_refuse_is_a_value_error_before_any_call(
     assert list(client.list_claims()) == []
 
 
+def test_a_claim_too_large_to_send_is_a_value_error_after_the_claims_before_it(
+    client: claimstore.Client,
+) -> None:
+    requests = [*numbered(4), claim_request("x" * 3_000_000), *numbered(2, start=4)]
+    received: list[claim_service_pb2.ImportResult] = []
+
+    def receive() -> None:
+        received.extend(client.import_claims(requests, batch_size=2))
+
+    with pytest.raises(ValueError, match=r"3,000,0[0-9]{2} bytes is more than a batch takes"):
+        receive()
+    assert [r.index for r in received] == [0, 1, 2, 3]
+    assert stored_texts(client) == {f"Numbered claim {i}." for i in range(4)}
+
+
 def test_each_batch_is_answered_with_its_own_results(stub: ClaimServiceStub) -> None:
     requests = numbered(10)
     batches = [batch(requests[start : start + 3]) for start in range(0, 10, 3)]

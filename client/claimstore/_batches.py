@@ -39,16 +39,30 @@ def check_batch_size(size: int) -> None:
         raise ValueError(f"batch_size: {size!r} is not from 1 to {MAX_BATCH_CLAIMS:,}")
 
 
+def batch_bytes(max_message_bytes: int) -> int:
+    """The most bytes of claims a batch takes, under a message limit of ``max_message_bytes``:
+    half of it. No claim the server accepts comes near that (its text, citations and the rest
+    are bounded well under 2 MiB), so a claim larger than this is refused before it is sent."""
+    return max_message_bytes // 2
+
+
 def import_batches(
     requests: Iterable[claim_service_pb2.CreateClaimRequest], size: int, max_bytes: int
 ) -> Iterator[bytes]:
     """Groups ``requests`` into serialized ImportClaimsRequests of at most ``size`` claims
     (see :func:`check_batch_size`) and about ``max_bytes`` bytes; a full batch is yielded
-    at once, without waiting for the next request to arrive."""
+    at once, without waiting for the next request to arrive. A claim of more than
+    ``max_bytes`` bytes raises ValueError once the batches before it are yielded."""
     parts: list[bytes] = []
     batch_bytes = 0
     for request in requests:
         data = request.SerializeToString()
+        if len(data) > max_bytes:
+            if parts:
+                yield b"".join(parts)
+            raise ValueError(
+                f"a claim of {len(data):,} bytes is more than a batch takes ({max_bytes:,})"
+            )
         part = _CLAIMS_KEY + _varint(len(data)) + data
         if parts and batch_bytes + len(part) > max_bytes:
             yield b"".join(parts)

@@ -8,7 +8,7 @@ import grpc
 from google.protobuf.message import Message
 
 from ._base import BaseClient
-from ._batches import check_batch_size, import_batches
+from ._batches import batch_bytes, check_batch_size, import_batches
 from ._config import ClientConfig, RetryPolicy
 from ._exceptions import from_rpc_error
 from ._pagers import Pager
@@ -553,7 +553,8 @@ class Client(BaseClient):
 
         def guarded() -> Iterator[bytes]:
             try:
-                yield from import_batches(requests, batch_size, self.config.max_message_bytes // 2)
+                limit = batch_bytes(self.config.max_message_bytes)
+                yield from import_batches(requests, batch_size, limit)
             except Exception as error:
                 raised.append(error)
 

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import islice
 from typing import Any, BinaryIO, TextIO
 
-from .._batches import MAX_BATCH_CLAIMS, check_batch_size
+from .._batches import MAX_BATCH_CLAIMS, batch_bytes, check_batch_size
 from .._client import Client
 from .._config import ClientConfig, check_timeout
 from .._exceptions import Aborted, ClaimstoreError, ServiceError, Unavailable
@@ -34,10 +34,12 @@ DELETION_REASONS = ["retracted", "duplicate", "fabricated", "other"]
 Handler = Callable[[argparse.Namespace, TextIO], int]
 
 
+def _config(args: argparse.Namespace) -> ClientConfig:
+    return ClientConfig(target=args.target, timeout=args.timeout, actor=args.actor or "")
+
+
 def _client(args: argparse.Namespace) -> Client:
-    return Client(
-        config=ClientConfig(target=args.target, timeout=args.timeout, actor=args.actor or "")
-    )
+    return Client(config=_config(args))
 
 
 def _parse_when(value: str) -> datetime | date:
@@ -268,6 +270,8 @@ def _cmd_import(args: argparse.Namespace, out: TextIO) -> int:
     report = _ImportReport()
     # Where each claim sent came from, oldest first: results arrive in the same order.
     sent: deque[tuple[str, int]] = deque()
+    config = _config(args)
+    most_bytes = batch_bytes(config.max_message_bytes)
 
     def requests(bar: Progress) -> Iterator[claim_service_pb2.CreateClaimRequest]:
         for path in args.files:
@@ -281,11 +285,20 @@ def _cmd_import(args: argparse.Namespace, out: TextIO) -> int:
                         report.fail(f"{path}:{number}", f"not a claim: {error}")
                         bar.advance()
                         continue
+                    size = request.ByteSize()
+                    if size > most_bytes:
+                        report.fail(
+                            f"{path}:{number}",
+                            f"too large: {size:,} bytes, more than a claim may take"
+                            f" ({most_bytes:,})",
+                        )
+                        bar.advance()
+                        continue
                     sent.append((path, number))
                     yield request
 
     total = sum(_count_lines(path) for path in args.files if path != "-") or None
-    with _client(args) as client, progress("importing", total=total, unit="claims") as bar:
+    with Client(config=config) as client, progress("importing", total=total, unit="claims") as bar:
         results = client.import_claims(
             requests(bar), batch_size=args.batch_size, timeout=args.import_timeout
         )
