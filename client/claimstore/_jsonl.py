@@ -17,11 +17,15 @@ import json
 
 from google.protobuf import json_format
 
+from . import _json_shortcut
 from .v1 import claim_pb2, claim_service_pb2
 
 
 def parse_import_line(line: str) -> claim_service_pb2.CreateClaimRequest:
     """Parses one line; raises ValueError saying what is wrong (bad JSON, unknown field…)."""
+    request = _json_shortcut.parse(line, claim_service_pb2.CreateClaimRequest)
+    if request is not None:
+        return request
     try:
         return json_format.Parse(line, claim_service_pb2.CreateClaimRequest())
     except json_format.ParseError as error:
