@@ -34,7 +34,9 @@ def parse_import_line(line: str) -> claim_service_pb2.CreateClaimRequest:
 
 def format_import_line(request: claim_service_pb2.CreateClaimRequest) -> str:
     """Returns ``request`` as one line of JSON, without the trailing newline."""
-    as_dict = json_format.MessageToDict(request)
+    as_dict = _json_shortcut.to_dict(request)
+    if as_dict is None:
+        as_dict = json_format.MessageToDict(request)
     return json.dumps(as_dict, ensure_ascii=False, separators=(",", ":"))
 
 
