@@ -4,6 +4,8 @@ import argparse
 import io
 import json
 import re
+import subprocess
+import sys
 
 import claimstore
 import pytest
@@ -63,6 +65,26 @@ def test_every_subcommand_and_option_has_help() -> None:
             described = f"{name} {action.option_strings or action.dest}"
             assert action.help, f"{described} has no help"
             assert action.help != argparse.SUPPRESS, f"{described} has no help"
+
+
+def test_the_command_line_starts_without_loading_the_server() -> None:
+    # Every command builds the whole parser, serve's options included: reading their
+    # defaults must not load the server, its store and SQLite's libraries.
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from claimstore.cli import build_parser; build_parser();"
+            " print(sorted(m for m in sys.modules"
+            " if m.startswith(('claimstore_server', 'sqlite'))))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert loaded.strip() == (
+        "['claimstore_server', 'claimstore_server.__main__', 'claimstore_server._config']"
+    )
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,7 @@ import argparse
 import logging
 import sys
 
-from ._server import ServerConfig, serve
-from .store import StoreError
+from ._config import ServerConfig
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,6 +48,11 @@ def run_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Loaded here, not with the module: the command line reads the options above for every
+    # command, and only this one serves.
+    from ._server import serve
+    from .store import StoreError
+
     config = ServerConfig(db_path=args.db, listen=args.listen, grace_seconds=args.grace)
     try:
         serve(config)

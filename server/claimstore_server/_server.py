@@ -16,7 +16,6 @@ import signal
 import threading
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
@@ -24,6 +23,7 @@ from claimstore.v1 import claim_service_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from ._config import ServerConfig
 from ._handlers import add_servicer
 from ._servicer import ClaimServicer
 from .store import ClaimStore, SqliteStore
@@ -34,28 +34,6 @@ CLAIM_SERVICE = claim_service_pb2.DESCRIPTOR.services_by_name["ClaimService"]
 CLAIM_SERVICE_NAME = CLAIM_SERVICE.full_name
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class ServerConfig:
-    """How to run a claimstore server.
-
-    Attributes:
-        db_path: The SQLite file to serve; created with its schema if missing.
-        listen: host:port to listen on. The default is loopback only; use
-            "0.0.0.0:50051" or "[::]:50051" to accept other hosts. Port 0 picks a
-            free port (see :attr:`ClaimServer.port`).
-        grace_seconds: How long a stop waits for in-flight calls to finish.
-        max_message_bytes: The largest request or response message accepted.
-        max_concurrent_rpcs: Calls served at once; further calls are refused
-            with RESOURCE_EXHAUSTED rather than queued without bound.
-    """
-
-    db_path: str | Path = "claimstore.db"
-    listen: str = "127.0.0.1:50051"
-    grace_seconds: float = 10.0
-    max_message_bytes: int = 4 * 1024 * 1024
-    max_concurrent_rpcs: int = 1000
 
 
 @dataclass(slots=True)
