@@ -260,6 +260,12 @@ def test_odd_lines_read_as_json_format_reads_them(line: str) -> None:
     same(line)
 
 
+def test_json_nested_too_deep_for_python_is_an_error_as_json_format_gives_it() -> None:
+    for line in ("[" * 100_000, '{"claim": ' * 100_000):
+        same(line)
+        assert read(line).startswith("Failed to load JSON: maximum recursion depth exceeded")
+
+
 # Writing: to_dict against json_format.MessageToDict
 
 STRINGS = [

@@ -46,7 +46,9 @@ _INTEGERS_32: Final = frozenset(
     {FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_UINT32, FieldDescriptor.TYPE_SINT32}
 )
 _RFC3339: Final = re.compile(
-    r"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]{1,9}))?(Z|[+-][0-9]{2}:[0-9]{2})\Z"
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})"  # the date, to the second
+    r"(?:\.([0-9]{1,9}))?"  # up to nine fractional digits
+    r"(Z|[+-][0-9]{2}:[0-9]{2})\Z"  # Z or the offset
 )
 _EPOCH: Final = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 _SECOND: Final = datetime.timedelta(seconds=1)
@@ -62,7 +64,7 @@ def parse(line: str, message_type: type[M]) -> M | None:
     is not in a shape this module is sure of (including any line that is not JSON)."""
     try:
         data = json.loads(line, object_pairs_hook=_unique_keys)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep for Python's parser
         return None
     # Typed as either of protobuf's two implementations of descriptors; both serve.
     descriptor = cast(Descriptor, message_type.DESCRIPTOR)
