@@ -21,7 +21,7 @@ import datetime
 import json
 import re
 from collections.abc import Callable
-from typing import Any, Final, TypeVar, cast
+from typing import Any, Final, Literal, TypeVar, cast
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
@@ -123,24 +123,38 @@ def _message(descriptor: Descriptor) -> Convert:
     return convert
 
 
-def _value(field: FieldDescriptor) -> Convert | None:
-    """The converter of one value of ``field``; None for the kinds left to json_format."""
+Kind = Literal["string", "bool", "int32", "int64", "enum", "timestamp", "message"]
+"""The kinds of fields this module reads and writes; json_format does the others."""
+
+
+def _kind(field: FieldDescriptor) -> Kind | None:
+    """What one value of ``field`` is, of the kinds this module reads and writes."""
     if field.type == FieldDescriptor.TYPE_STRING:
-        return _string
+        return "string"
     if field.type == FieldDescriptor.TYPE_BOOL:
-        return _boolean
+        return "bool"
     if field.type in _INTEGERS:
-        return _integer
-    enum_type, message_type = field.enum_type, field.message_type
-    if enum_type is not None:
-        numbers = {value.name: value.number for value in enum_type.values}
-        return lambda value: numbers.get(value) if type(value) is str else None
+        return "int32" if field.type in _INTEGERS_32 else "int64"
+    if field.enum_type is not None:
+        return "enum"
+    message_type = field.message_type
     if message_type is not None:
         if message_type.full_name == _TIMESTAMP:
-            return _timestamp
+            return "timestamp"
         if message_type.full_name.startswith(_PACKAGE + "."):
-            return _message(message_type)
+            return "message"
     return None
+
+
+def _value(field: FieldDescriptor) -> Convert | None:
+    """The converter of one value of ``field``; None for the kinds left to json_format."""
+    kind, enum_type, message_type = _kind(field), field.enum_type, field.message_type
+    if kind == "enum" and enum_type is not None:
+        numbers = {value.name: value.number for value in enum_type.values}
+        return lambda value: numbers.get(value) if type(value) is str else None
+    if kind == "message" and message_type is not None:
+        return _message(message_type)
+    return _READ.get(kind) if kind is not None else None
 
 
 def _string(value: Any) -> str | None:
@@ -211,7 +225,7 @@ def _writer(descriptor: Descriptor) -> Callable[[Message], dict[str, Any] | None
     def write(message: Message) -> dict[str, Any] | None:
         js: dict[str, Any] = {}
         for field, value in message.ListFields():
-            name, to_json = fields[field.name]
+            name, to_json = fields.get(field.name, ("", None))  # an extension has no entry
             if to_json is None:
                 return None
             if field.is_repeated:
@@ -234,22 +248,14 @@ def _writer(descriptor: Descriptor) -> Callable[[Message], dict[str, Any] | None
 
 def _to_json(field: FieldDescriptor) -> ToJson | None:
     """The writer of one value of ``field``; None for the kinds left to json_format."""
-    if field.type in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BOOL):
-        return _same
-    if field.type in _INTEGERS:
-        # The mapping writes 64-bit integers as strings, as JavaScript's numbers lose them.
-        return _same if field.type in _INTEGERS_32 else str
-    enum_type, message_type = field.enum_type, field.message_type
-    if enum_type is not None:
+    kind, enum_type, message_type = _kind(field), field.enum_type, field.message_type
+    if kind == "enum" and enum_type is not None:
         names = {value.number: value.name for value in enum_type.values}
         # A number the enum does not name (proto3 enums are open) is written as it is.
         return lambda number: names.get(number, number)
-    if message_type is not None:
-        if message_type.full_name == _TIMESTAMP:
-            return _timestamp_json
-        if message_type.full_name.startswith(_PACKAGE + "."):
-            return _writer(message_type)
-    return None
+    if kind == "message" and message_type is not None:
+        return _writer(message_type)
+    return _WRITE.get(kind) if kind is not None else None
 
 
 def _same(value: Any) -> Any:
@@ -258,3 +264,20 @@ def _same(value: Any) -> Any:
 
 def _timestamp_json(value: Timestamp) -> str:
     return value.ToJsonString()
+
+
+_READ: Final[dict[Kind, Convert]] = {
+    "string": _string,
+    "bool": _boolean,
+    "int32": _integer,
+    "int64": _integer,
+    "timestamp": _timestamp,
+}
+_WRITE: Final[dict[Kind, ToJson]] = {
+    "string": _same,
+    "bool": _same,
+    "int32": _same,
+    # The mapping writes 64-bit integers as strings, as JavaScript's numbers lose them.
+    "int64": str,
+    "timestamp": _timestamp_json,
+}
