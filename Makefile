@@ -4,6 +4,8 @@
 #   make test    set up .venv and run the whole test suite
 #   make seed    load data/seed/ into the running server
 #   make query SPEAKER=Peskov    list claims (also TOPIC=, SINCE=, UNTIL=, PUBLISHER=)
+#   make export > claims.jsonl   every claim (or those the same filters pick), as JSON Lines
+#   make import FILE=claims.jsonl    import JSON Lines files
 #
 # Every target that needs Python builds the virtual environment first, so a
 # fresh clone needs nothing but Python 3.11+ and make. Set-up messages go to
@@ -24,7 +26,7 @@ PROTO_FILES := $(wildcard protos/claimstore/v1/*.proto)
 SERVICE_PROTOS := $(wildcard protos/claimstore/v1/*_service.proto)
 GEN_DIR := client
 
-.PHONY: help venv serve test seed query search speakers export lint fmt proto proto-check buf-lint bench bench-bulk bench-search bench-watch clean
+.PHONY: help venv serve test seed query search speakers export import lint fmt proto proto-check buf-lint bench bench-bulk bench-search bench-watch clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -63,8 +65,12 @@ search: venv ## search claims, best first: make search Q='"peace plan"' (and the
 speakers: venv ## list speakers with their claim counts
 	@$(CLI) speakers --target $(TARGET)
 
-export: venv ## write every claim to stdout as JSON Lines: make export > claims.jsonl
-	@$(CLI) export --target $(TARGET)
+export: venv ## write claims to stdout as JSON Lines: make export > claims.jsonl (and the query filters)
+	@$(CLI) export --target $(TARGET) $(FILTERS)
+
+import: venv ## import JSON Lines files through the API: make import FILE=claims.jsonl (or FILE='a.jsonl b.jsonl')
+	@test -n "$(FILE)" || { echo "make import: name the files to import: make import FILE=claims.jsonl" >&2; exit 2; }
+	@$(CLI) import --target $(TARGET) $(FILE)
 
 proto: venv ## regenerate client/claimstore/v1 from protos/
 	rm -f $(GEN_DIR)/claimstore/v1/*_pb2*.py $(GEN_DIR)/claimstore/v1/*_pb2*.pyi

@@ -1,5 +1,5 @@
-"""The Makefile's client targets (seed, query, export), run with make in the repository
-root against a real server started in-process."""
+"""The Makefile's client targets (seed, query, export, import), run with make in the
+repository root against a real server started in-process."""
 
 import os
 import re
@@ -12,6 +12,7 @@ import claimstore
 import pytest
 from claimstore import import_request, parse_import_line
 from claimstore_server import ClaimServer
+from helpers import start_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_LINES = sum(
@@ -66,11 +67,11 @@ def test_make_seed_twice_leaves_exactly_the_seed(
     assert list(client.export_claims()) == claims
 
 
-@pytest.mark.parametrize("target", ["seed", "query", "speakers", "export"])
+@pytest.mark.parametrize("target", ["seed", "query", "speakers", "export", "import"])
 def test_a_client_target_without_a_server_fails_and_points_at_make_serve(
     stopped_target: str, target: str
 ) -> None:
-    done = make(target, f"TARGET={stopped_target}")
+    done = make(target, f"TARGET={stopped_target}", "FILE=data/seed/*.jsonl")
     assert done.returncode != 0
     assert "make serve" in done.stderr
     assert stopped_target in done.stderr
@@ -112,3 +113,54 @@ def test_make_export_writes_only_json_lines(seeded: claimstore.Client) -> None:
     assert len(lines) == SEED_LINES
     requests = [parse_import_line(line) for line in lines]
     assert requests == [import_request(claim) for claim in seeded.export_claims()]
+
+
+def test_make_export_takes_the_query_filters(seeded: claimstore.Client) -> None:
+    done = make("export", "SPEAKER=Peskov", f"TARGET={seeded.config.target}")
+    assert done.returncode == 0, done.stderr
+    requests = [parse_import_line(line) for line in done.stdout.splitlines()]
+    expected = [import_request(claim) for claim in seeded.export_claims(speaker="Peskov")]
+    assert 0 < len(requests) == len(expected) < SEED_LINES
+    assert requests == expected
+
+
+def test_make_import_of_an_export_gives_back_the_same_claims(
+    seeded: claimstore.Client, tmp_path: Path
+) -> None:
+    exported = make("export", f"TARGET={seeded.config.target}")
+    assert exported.returncode == 0, exported.stderr
+    path = tmp_path / "claims.jsonl"
+    path.write_text(exported.stdout, encoding="utf-8")
+    other = start_server(tmp_path / "other.db")
+    try:
+        done = make("import", f"FILE={path}", f"TARGET={other.target}")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == f"{SEED_LINES} created, 0 already there, 0 failed\n"
+        with claimstore.Client(other.target) as empty:
+            imported = [import_request(claim) for claim in empty.export_claims()]
+    finally:
+        other.stop()
+    assert imported == [import_request(claim) for claim in seeded.export_claims()]
+
+
+def test_make_import_reports_bad_lines_and_exits_non_zero(
+    server: ClaimServer, client: claimstore.Client, tmp_path: Path
+) -> None:
+    (seed,) = (ROOT / "data" / "seed").glob("*.jsonl")
+    good = seed.read_text(encoding="utf-8").splitlines()[0]
+    path = tmp_path / "mixed.jsonl"
+    path.write_text(f"{good}\nnot json\n", encoding="utf-8")
+    done = make("import", f"FILE={path}", f"TARGET={server.target}")
+    assert done.returncode != 0
+    assert done.stdout.startswith("1 created, 0 already there, 1 failed\n")
+    assert f"{path}:2: not a claim" in done.stdout
+    assert len(list(client.list_claims())) == 1
+
+
+def test_make_import_without_a_file_says_how_to_name_one(
+    server: ClaimServer, client: claimstore.Client
+) -> None:
+    done = make("import", f"TARGET={server.target}")
+    assert done.returncode != 0
+    assert "make import FILE=claims.jsonl" in done.stderr
+    assert list(client.list_claims()) == []
