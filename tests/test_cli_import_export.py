@@ -161,6 +161,17 @@ def test_import_reports_a_line_too_large_to_send_and_goes_on(
     assert texts(client) == {"Before.", "After."}
 
 
+def test_import_reads_a_file_that_opens_with_a_byte_order_mark(
+    server: ClaimServer, client: claimstore.Client, tmp_path: Path
+) -> None:
+    path = tmp_path / "from-windows.jsonl"
+    text = line("First.") + "\r\n" + line("Second.") + "\r\n"
+    path.write_bytes(text.encode("utf-8-sig"))
+    status, output = run("import", "--target", server.target, str(path))
+    assert (status, output) == (0, "2 created, 0 already there, 0 failed\n")
+    assert texts(client) == {"First.", "Second."}
+
+
 def test_import_of_a_missing_file_exits_2_and_says_so(
     server: ClaimServer,
     client: claimstore.Client,

@@ -279,8 +279,10 @@ def _cmd_import(args: argparse.Namespace, out: TextIO) -> int:
                 for number, raw in enumerate(lines, start=1):
                     if not raw.strip():
                         continue
+                    # A file may open with a byte order mark, as some editors on Windows write.
+                    encoding = "utf-8-sig" if number == 1 else "utf-8"
                     try:
-                        request = parse_import_line(raw.decode("utf-8"))
+                        request = parse_import_line(raw.decode(encoding))
                     except ValueError as error:  # UnicodeDecodeError is a ValueError too
                         report.fail(f"{path}:{number}", f"not a claim: {error}")
                         bar.advance()
