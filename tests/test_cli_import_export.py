@@ -1,6 +1,7 @@
 """The `claimstore import` and `claimstore export` commands, run in-process against a real
 server: the summary, FILE:LINE failures, exit statuses, stdin, filters and silence on pipes."""
 
+import gzip
 import io
 import json
 import re
@@ -170,6 +171,16 @@ def test_import_reads_a_file_that_opens_with_a_byte_order_mark(
     status, output = run("import", "--target", server.target, str(path))
     assert (status, output) == (0, "2 created, 0 already there, 0 failed\n")
     assert texts(client) == {"First.", "Second."}
+
+
+def test_import_reads_a_gzipped_file(
+    server: ClaimServer, client: claimstore.Client, tmp_path: Path
+) -> None:
+    path = tmp_path / "claims.jsonl.gz"
+    path.write_bytes(gzip.compress((line("Zipped.") + "\n" + line("Also zipped.") + "\n").encode()))
+    status, output = run("import", "--target", server.target, str(path))
+    assert (status, output) == (0, "2 created, 0 already there, 0 failed\n")
+    assert texts(client) == {"Zipped.", "Also zipped."}
 
 
 def test_import_of_a_missing_file_exits_2_and_says_so(

@@ -2,18 +2,20 @@
 watch, speakers; import, export."""
 
 import argparse
+import gzip
+import io
 import json
 import os
 import signal
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import islice
-from typing import Any, BinaryIO, TextIO
+from typing import Any, TextIO
 
 from .._batches import MAX_BATCH_CLAIMS, batch_bytes, check_batch_size
 from .._client import Client
@@ -355,18 +357,25 @@ class _ImportReport:
 
 
 @contextmanager
-def _open_input(path: str) -> Iterator[BinaryIO]:
+def _open_input(path: str) -> Iterator[Iterable[bytes]]:
     """Opens a file, or stdin for "-", as bytes: each line is decoded on its own, so that
     one line that is not UTF-8 is reported like any other bad line."""
     if path == "-":
         yield sys.stdin.buffer
         return
-    with open(path, "rb") as opened:
+    with _open_file(path) as opened:
         yield opened
 
 
+def _open_file(path: str) -> io.BufferedIOBase:
+    """``path`` opened as bytes; a file whose name ends in .gz is read through gzip."""
+    if path.endswith(".gz"):
+        return gzip.open(path, "rb")
+    return open(path, "rb")
+
+
 def _count_lines(path: str) -> int:
-    with open(path, "rb") as opened:
+    with _open_file(path) as opened:
         return sum(1 for line in opened if line.strip())
 
 
@@ -559,7 +568,12 @@ def build_parser() -> argparse.ArgumentParser:
         " Exits 1 when any line failed.",
     )
     _add_client_options(importing)
-    importing.add_argument("files", nargs="+", metavar="FILE", help="files to import; - for stdin")
+    importing.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="files to import (.gz ones are unzipped); - for stdin",
+    )
     importing.add_argument(
         "--batch-size",
         type=_batch_size,
