@@ -229,6 +229,56 @@ def test_import_and_export_print_no_progress_when_stderr_is_not_a_terminal(
     assert parse_import_line(exported).claim.text == "Quiet."
 
 
+class Terminal(io.StringIO):
+    """A stream that is a terminal, as the CLI's progress bars are drawn for one."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_export_to_a_file_draws_its_progress_on_the_terminal(
+    server: ClaimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "good.jsonl"
+    path.write_text(line("Shown.") + "\n", encoding="utf-8")
+    assert main(["import", "--target", server.target, str(path)], out=io.StringIO()) == 0
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    file = io.StringIO()
+    assert main(["export", "--target", server.target], out=file) == 0
+    assert "exporting" in terminal.getvalue()
+    assert "\x1b" not in file.getvalue()
+    (exported,) = exported_lines(file.getvalue())
+    assert exported.claim.text == "Shown."
+
+
+def test_import_draws_its_progress_on_the_terminal(
+    server: ClaimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "good.jsonl"
+    path.write_text(line("Counted.") + "\n", encoding="utf-8")
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    summary = io.StringIO()
+    assert main(["import", "--target", server.target, str(path)], out=summary) == 0
+    assert "importing" in terminal.getvalue()
+    assert summary.getvalue() == "1 created, 0 already there, 0 failed\n"
+
+
+def test_export_to_the_terminal_draws_no_bar_between_the_claims(
+    server: ClaimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "good.jsonl"
+    path.write_text(line("Plain.") + "\n", encoding="utf-8")
+    assert main(["import", "--target", server.target, str(path)], out=io.StringIO()) == 0
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["export", "--target", server.target], out=terminal) == 0
+    assert "exporting" not in terminal.getvalue()
+    (exported,) = exported_lines(terminal.getvalue())
+    assert exported.claim.text == "Plain."
+
+
 # export
 
 

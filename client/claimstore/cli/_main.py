@@ -380,7 +380,9 @@ def _count_lines(path: str) -> int:
 
 
 def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
-    with _client(args) as client, progress("exporting", total=None, unit="claims") as bar:
+    # On a terminal the claims themselves show how far the export is; a bar would cut in.
+    counting = progress("exporting", total=None, unit="claims", shown=not out.isatty())
+    with _client(args) as client, counting as bar:
         claims = client.export_claims(**_filter_arguments(args), show_deleted=args.show_deleted)
         for claim in claims:
             out.write(format_import_line(import_request(claim)) + "\n")

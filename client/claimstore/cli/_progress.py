@@ -1,7 +1,9 @@
 """Progress bars for long commands: shown on a terminal, silent when piped.
 
-The bar comes from rich, which the ``cli`` extra installs; without it, or when
-stderr is not a terminal, commands run silently.
+The bar comes from rich, which the ``cli`` extra installs, and is drawn on
+stderr, so that ``claimstore export > claims.jsonl`` shows it while the claims
+go to the file. Without rich, or when stderr is not a terminal, commands run
+silently.
 """
 
 import sys
@@ -23,31 +25,42 @@ class _Silent:
 
 
 @contextmanager
-def progress(description: str, *, total: int | None, unit: str) -> Iterator[Progress]:
-    """Shows a bar with a count and a rate on stderr while the block runs."""
-    if not sys.stderr.isatty():
+def progress(
+    description: str, *, total: int | None, unit: str, shown: bool = True
+) -> Iterator[Progress]:
+    """Shows a bar with a count and a rate on stderr while the block runs, when ``shown``
+    and stderr is a terminal."""
+    if not (shown and sys.stderr.isatty()):
         yield _Silent()
         return
     try:
+        from rich import console as rich_console
         from rich import progress as rich_progress
+        from rich import text as rich_text
     except ImportError:
         yield _Silent()
         return
+
+    class _Rate(rich_progress.ProgressColumn):
+        """Items a second, worked out when the bar is drawn rather than at every item."""
+
+        def render(self, task: rich_progress.Task) -> rich_text.Text:
+            speed = task.speed
+            return rich_text.Text(f"{speed:,.0f} {unit}/s" if speed else "")
+
     columns = (
         rich_progress.TextColumn("{task.description}"),
         rich_progress.BarColumn(),
         rich_progress.MofNCompleteColumn(),
-        rich_progress.TextColumn("{task.fields[rate]}"),
+        _Rate(),
         rich_progress.TimeElapsedColumn(),
     )
-    with rich_progress.Progress(*columns, transient=True) as bar:
-        task = bar.add_task(description, total=total, rate="")
+    console = rich_console.Console(stderr=True)
+    with rich_progress.Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(description, total=total)
 
         class _Bar:
             def advance(self, amount: int = 1) -> None:
                 bar.advance(task, amount)
-                speed = bar.tasks[task].speed
-                if speed:
-                    bar.update(task, rate=f"{speed:,.0f} {unit}/s")
 
         yield _Bar()
