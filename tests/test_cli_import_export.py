@@ -236,47 +236,49 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_export_to_a_file_draws_its_progress_on_the_terminal(
-    server: ClaimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = tmp_path / "good.jsonl"
-    path.write_text(line("Shown.") + "\n", encoding="utf-8")
-    assert main(["import", "--target", server.target, str(path)], out=io.StringIO()) == 0
-    terminal = Terminal()
-    monkeypatch.setattr(sys, "stderr", terminal)
-    file = io.StringIO()
-    assert main(["export", "--target", server.target], out=file) == 0
-    assert "exporting" in terminal.getvalue()
-    assert "\x1b" not in file.getvalue()
-    (exported,) = exported_lines(file.getvalue())
-    assert exported.claim.text == "Shown."
+def terminal_stderr(monkeypatch: pytest.MonkeyPatch) -> Terminal:
+    """Makes standard error a terminal, where the progress bars go, for the rest of the test
+    (in its body: pytest puts its own capture back between a fixture and the test)."""
+    stderr = Terminal()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    return stderr
+
+
+def one_line_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "one.jsonl"
+    path.write_text(line(text) + "\n", encoding="utf-8")
+    return path
 
 
 def test_import_draws_its_progress_on_the_terminal(
     server: ClaimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = tmp_path / "good.jsonl"
-    path.write_text(line("Counted.") + "\n", encoding="utf-8")
-    terminal = Terminal()
-    monkeypatch.setattr(sys, "stderr", terminal)
+    terminal = terminal_stderr(monkeypatch)
     summary = io.StringIO()
+    path = one_line_file(tmp_path, "Counted.")
     assert main(["import", "--target", server.target, str(path)], out=summary) == 0
     assert "importing" in terminal.getvalue()
     assert summary.getvalue() == "1 created, 0 already there, 0 failed\n"
 
 
-def test_export_to_the_terminal_draws_no_bar_between_the_claims(
-    server: ClaimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("to_terminal", [False, True])
+def test_export_draws_its_progress_on_the_terminal_unless_it_writes_there(
+    server: ClaimServer,
+    client: claimstore.Client,
+    monkeypatch: pytest.MonkeyPatch,
+    to_terminal: bool,
 ) -> None:
-    path = tmp_path / "good.jsonl"
-    path.write_text(line("Plain.") + "\n", encoding="utf-8")
-    assert main(["import", "--target", server.target, str(path)], out=io.StringIO()) == 0
-    terminal = Terminal()
-    monkeypatch.setattr(sys, "stderr", terminal)
-    assert main(["export", "--target", server.target], out=terminal) == 0
-    assert "exporting" not in terminal.getvalue()
-    (exported,) = exported_lines(terminal.getvalue())
-    assert exported.claim.text == "Plain."
+    terminal = terminal_stderr(monkeypatch)
+    client.create_claim(
+        "Shown.", speaker="Dmitry Peskov", attribution="paraphrase", stated_at="2025-11-20"
+    )
+    out = terminal if to_terminal else io.StringIO()
+    assert main(["export", "--target", server.target], out=out) == 0
+    # Written to the terminal, the claims show how far it is; a bar would cut in between.
+    assert ("exporting" in terminal.getvalue()) is not to_terminal
+    assert "\x1b" not in out.getvalue()
+    (exported,) = exported_lines(out.getvalue())
+    assert exported.claim.text == "Shown."
 
 
 # export
