@@ -5,7 +5,10 @@ import gzip
 import io
 import json
 import re
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +184,38 @@ def test_import_reads_a_gzipped_file(
     status, output = run("import", "--target", server.target, str(path))
     assert (status, output) == (0, "2 created, 0 already there, 0 failed\n")
     assert texts(client) == {"Zipped.", "Also zipped."}
+
+
+def test_ctrl_c_during_an_import_prints_what_was_stored_and_exits_130(
+    server: ClaimServer, client: claimstore.Client
+) -> None:
+    importing = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "claimstore", "import"),
+            *("--batch-size", "1", "--target", server.target, "-"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert importing.stdin is not None
+    try:
+        for text in ("One.", "Two.", "Three."):
+            importing.stdin.write(line(text) + "\n")
+        importing.stdin.flush()  # and kept open: the import waits for more
+        deadline = time.monotonic() + 20
+        while len(texts(client)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert texts(client) == {"One.", "Two.", "Three."}
+        importing.send_signal(signal.SIGINT)
+        out, err = importing.communicate(timeout=20)
+    finally:
+        importing.kill()
+    assert importing.returncode == 130
+    assert out == "3 created, 0 already there, 0 failed\n"
+    assert "interrupted" in err
+    assert "Traceback" not in err
 
 
 def test_import_of_a_missing_file_exits_2_and_says_so(

@@ -57,6 +57,10 @@ def _parse_when(value: str) -> datetime | date:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+_INTERRUPTED = 128 + signal.SIGINT
+"""The exit status of a command stopped by Ctrl-C, as shells report one killed by SIGINT."""
+
+
 def _count(value: str) -> int:
     """Parses a whole number of at least 1 for the command line."""
     try:
@@ -302,15 +306,27 @@ def _cmd_import(args: argparse.Namespace, out: TextIO) -> int:
                     yield request
 
     total = sum(_count_lines(path) for path in args.files if path != "-") or None
+    interrupted = False
     with Client(config=config) as client, progress("importing", total=total, unit="claims") as bar:
         results = client.import_claims(
             requests(bar), batch_size=args.batch_size, timeout=args.import_timeout
         )
-        for result in results:
-            path, number = sent.popleft()
-            report.record(f"{path}:{number}", result)
-            bar.advance()
+        try:
+            for result in results:
+                path, number = sent.popleft()
+                report.record(f"{path}:{number}", result)
+                bar.advance()
+        except KeyboardInterrupt:
+            # Closing the client cancels the call: the server keeps the batches it answered.
+            interrupted = True
     report.write(out, as_json=args.json)
+    if interrupted:
+        print(
+            "claimstore import: interrupted; the claims counted above are stored, and the ones"
+            " after them may or may not be: importing the files again stores what is missing",
+            file=sys.stderr,
+        )
+        return _INTERRUPTED
     return 1 if report.failed else 0
 
 
@@ -759,6 +775,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return handler(args, out or sys.stdout)
     except argparse.ArgumentTypeError as error:
         parser.exit(2, f"claimstore {args.command}: error: {error}\n")
+    except KeyboardInterrupt:
+        print(f"claimstore {args.command}: interrupted", file=sys.stderr)
+        return _INTERRUPTED
     except BrokenPipeError:
         # The reader went away (e.g. `claimstore export | head`): not an error. Point
         # stdout at devnull so that flushing it at exit does not complain again.
