@@ -218,6 +218,42 @@ def test_ctrl_c_during_an_import_prints_what_was_stored_and_exits_130(
     assert "Traceback" not in err
 
 
+def test_a_server_stopping_during_an_import_leaves_the_summary_of_what_was_stored(
+    tmp_path: Path,
+) -> None:
+    server = start_server(tmp_path / "stopping.db")
+    importing = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "claimstore", "import"),
+            *("--batch-size", "1", "--target", server.target, "-"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert importing.stdin is not None
+    try:
+        with claimstore.Client(server.target) as client:
+            for text in ("One.", "Two."):
+                importing.stdin.write(line(text) + "\n")
+            importing.stdin.flush()
+            deadline = time.monotonic() + 20
+            while len(texts(client)) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert texts(client) == {"One.", "Two."}
+        server.stop(grace=0)
+        out, err = importing.communicate(line("Three.") + "\n", timeout=20)
+    finally:
+        importing.kill()
+        server.stop(grace=0)
+    assert importing.returncode == 1
+    assert out == "2 created, 0 already there, 0 failed\n"
+    assert "claimstore import: stopped; the claims counted above are stored" in err
+    assert "Traceback" not in err
+    assert "Fatal Python error" not in err  # gRPC's thread still reading stdin at exit
+
+
 def test_import_of_a_missing_file_exits_2_and_says_so(
     server: ClaimServer,
     client: claimstore.Client,

@@ -319,15 +319,24 @@ def _cmd_import(args: argparse.Namespace, out: TextIO) -> int:
         except KeyboardInterrupt:
             # Closing the client cancels the call: the server keeps the batches it answered.
             interrupted = True
+        except ClaimstoreError:
+            # The call ended (the server stopped, the deadline passed): say what was stored
+            # before main reports why.
+            if report.counted:
+                report.write(out, as_json=args.json)
+                print(f"claimstore import: stopped; {_PARTLY_IMPORTED}", file=sys.stderr)
+            raise
     report.write(out, as_json=args.json)
     if interrupted:
-        print(
-            "claimstore import: interrupted; the claims counted above are stored, and the ones"
-            " after them may or may not be: importing the files again stores what is missing",
-            file=sys.stderr,
-        )
+        print(f"claimstore import: interrupted; {_PARTLY_IMPORTED}", file=sys.stderr)
         return _INTERRUPTED
     return 1 if report.failed else 0
+
+
+_PARTLY_IMPORTED = (
+    "the claims counted above are stored, and the ones after them may or may not be:"
+    " importing the files again stores what is missing"
+)
 
 
 @dataclass
@@ -339,6 +348,11 @@ class _ImportReport:
     failed: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
     shown: int = 10
+
+    @property
+    def counted(self) -> int:
+        """The lines counted so far, whatever became of them."""
+        return self.created + self.existing + self.failed
 
     def fail(self, where: str, message: str) -> None:
         self.failed += 1
@@ -377,7 +391,16 @@ def _open_input(path: str) -> Iterator[Iterable[bytes]]:
     """Opens a file, or stdin for "-", as bytes: each line is decoded on its own, so that
     one line that is not UTF-8 is reported like any other bad line."""
     if path == "-":
-        yield sys.stdin.buffer
+        try:
+            descriptor = sys.stdin.fileno()
+        except (OSError, ValueError):  # a stream in memory, with no descriptor
+            yield sys.stdin.buffer
+            return
+        # A reader of its own on the same descriptor: gRPC reads the requests on a thread
+        # of its own, which may still wait for a line when the command ends (the server
+        # went away, Ctrl-C), and the interpreter must not find sys.stdin locked then.
+        with os.fdopen(os.dup(descriptor), "rb") as stdin:
+            yield stdin
         return
     with _open_file(path) as opened:
         yield opened
