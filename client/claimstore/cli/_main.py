@@ -478,10 +478,10 @@ def _add_client_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_show_deleted_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--show-deleted", action="store_true", help="include deleted (retracted) claims"
-    )
+def _add_show_deleted_option(
+    parser: argparse.ArgumentParser, description: str = "include deleted (retracted) claims"
+) -> None:
+    parser.add_argument("--show-deleted", action="store_true", help=description)
 
 
 def _add_filter_options(parser: argparse.ArgumentParser) -> None:
@@ -637,7 +637,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_client_options(exporting)
     _add_filter_options(exporting)
-    _add_show_deleted_option(exporting)
+    _add_show_deleted_option(
+        exporting,
+        description="include deleted (retracted) claims; a file holds no deletions, so they"
+        " import as claims in force",
+    )
     exporting.set_defaults(handler=_cmd_export)
 
     searching = commands.add_parser(
