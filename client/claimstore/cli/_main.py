@@ -60,6 +60,12 @@ def _parse_when(value: str) -> datetime | date:
 _INTERRUPTED = 128 + signal.SIGINT
 """The exit status of a command stopped by Ctrl-C, as shells report one killed by SIGINT."""
 
+_PARTLY_IMPORTED = (
+    "the claims counted above are stored, and the ones after them may or may not be:"
+    " importing the files again stores what is missing"
+)
+"""What an import that ended early says of the claims it sent."""
+
 
 def _count(value: str) -> int:
     """Parses a whole number of at least 1 for the command line."""
@@ -331,12 +337,6 @@ def _cmd_import(args: argparse.Namespace, out: TextIO) -> int:
         print(f"claimstore import: interrupted; {_PARTLY_IMPORTED}", file=sys.stderr)
         return _INTERRUPTED
     return 1 if report.failed else 0
-
-
-_PARTLY_IMPORTED = (
-    "the claims counted above are stored, and the ones after them may or may not be:"
-    " importing the files again stores what is missing"
-)
 
 
 @dataclass
