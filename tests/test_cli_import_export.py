@@ -186,19 +186,24 @@ def test_import_reads_a_gzipped_file(
     assert texts(client) == {"Zipped.", "Also zipped."}
 
 
-def test_ctrl_c_during_an_import_prints_what_was_stored_and_exits_130(
-    server: ClaimServer, client: claimstore.Client
-) -> None:
-    importing = subprocess.Popen(
+def importing_from_stdin(target: str) -> subprocess.Popen[str]:
+    """``claimstore import -`` in a child process, sending each line as it comes."""
+    return subprocess.Popen(
         [
             *(sys.executable, "-m", "claimstore", "import"),
-            *("--batch-size", "1", "--target", server.target, "-"),
+            *("--batch-size", "1", "--target", target, "-"),
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def test_ctrl_c_during_an_import_prints_what_was_stored_and_exits_130(
+    server: ClaimServer, client: claimstore.Client
+) -> None:
+    importing = importing_from_stdin(server.target)
     assert importing.stdin is not None
     try:
         for text in ("One.", "Two.", "Three."):
@@ -222,16 +227,7 @@ def test_a_server_stopping_during_an_import_leaves_the_summary_of_what_was_store
     tmp_path: Path,
 ) -> None:
     server = start_server(tmp_path / "stopping.db")
-    importing = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "claimstore", "import"),
-            *("--batch-size", "1", "--target", server.target, "-"),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    importing = importing_from_stdin(server.target)
     assert importing.stdin is not None
     try:
         with claimstore.Client(server.target) as client:
