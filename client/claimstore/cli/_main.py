@@ -24,7 +24,7 @@ from .._exceptions import Aborted, ClaimstoreError, ServiceError, Unavailable
 from .._jsonl import format_import_line, import_request, parse_import_line
 from ..v1 import claim_pb2, claim_service_pb2
 from . import _render
-from ._progress import Progress, progress
+from ._progress import Progress, drawn, progress
 
 DEFAULT_TARGET = "localhost:50051"
 TARGET_VARIABLE = "CLAIMSTORE_TARGET"
@@ -311,9 +311,11 @@ def _cmd_import(args: argparse.Namespace, out: TextIO) -> int:
                     sent.append((path, number))
                     yield request
 
-    total = sum(_count_lines(path) for path in args.files if path != "-") or None
+    # The bar's total: read only for a bar, as it means reading (and unzipping) every file twice.
+    total = sum(_count_lines(path) for path in args.files if path != "-") if drawn() else 0
     interrupted = False
-    with Client(config=config) as client, progress("importing", total=total, unit="claims") as bar:
+    counting = progress("importing", total=total or None, unit="claims")
+    with Client(config=config) as client, counting as bar:
         results = client.import_claims(
             requests(bar), batch_size=args.batch_size, timeout=args.import_timeout
         )

@@ -6,6 +6,7 @@ go to the file. Without rich, or when stderr is not a terminal, commands run
 silently.
 """
 
+import importlib.util
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,22 +25,23 @@ class _Silent:
         pass
 
 
+def drawn(shown: bool = True) -> bool:
+    """Whether :func:`progress` draws a bar: when ``shown``, on a terminal, with rich."""
+    return shown and sys.stderr.isatty() and importlib.util.find_spec("rich") is not None
+
+
 @contextmanager
 def progress(
     description: str, *, total: int | None, unit: str, shown: bool = True
 ) -> Iterator[Progress]:
-    """Shows a bar with a count and a rate on stderr while the block runs, when ``shown``
-    and stderr is a terminal."""
-    if not (shown and sys.stderr.isatty()):
+    """Shows a bar with a count and a rate on stderr while the block runs, when
+    :func:`drawn`."""
+    if not drawn(shown):
         yield _Silent()
         return
-    try:
-        from rich import console as rich_console
-        from rich import progress as rich_progress
-        from rich import text as rich_text
-    except ImportError:
-        yield _Silent()
-        return
+    from rich import console as rich_console
+    from rich import progress as rich_progress
+    from rich import text as rich_text
 
     class _Rate(rich_progress.ProgressColumn):
         """Items a second, worked out when the bar is drawn rather than at every item."""
