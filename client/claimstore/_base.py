@@ -1,12 +1,12 @@
 """BaseClient: configuration and request building, shared by every client.
 
-``Client`` (blocking) and any asynchronous client differ only in how they send
-the requests built here.
+``Client`` (blocking) and ``AsyncClient`` (asyncio) differ only in how they
+send the requests built here and hand back what comes of them.
 """
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeAlias, TypeVar
 
 from google.protobuf.field_mask_pb2 import FieldMask
 
@@ -21,6 +21,11 @@ from ._values import (
     timestamp,
 )
 from .v1 import claim_filter_pb2, claim_pb2, claim_service_pb2, source_pb2, speaker_pb2
+
+PageRequest = TypeVar("PageRequest")
+PageRequests: TypeAlias = Callable[[str], PageRequest]
+"""Makes the request for one page of a listing from its page token ("" for the first). The
+listing's arguments are checked when it is made, so a bad value raises before any call."""
 
 
 class BaseClient:
@@ -209,7 +214,115 @@ class BaseClient:
         )
 
     @staticmethod
+    def _get_claim_request(
+        claim_id: str, *, view: EnumLike, revision: int
+    ) -> claim_service_pb2.GetClaimRequest:
+        return claim_service_pb2.GetClaimRequest(
+            id=claim_id,
+            view=enum_value(claim_service_pb2.ClaimView, view, "view"),
+            revision=revision,
+        )
+
+    @staticmethod
+    def _undelete_claim_request(
+        claim_id: str, *, etag: str | None, reason: str
+    ) -> claim_service_pb2.UndeleteClaimRequest:
+        return claim_service_pb2.UndeleteClaimRequest(id=claim_id, etag=etag or "", reason=reason)
+
+    @staticmethod
+    def _remove_citation_request(
+        claim_id: str, source_id: str, *, role: EnumLike | None, etag: str | None, reason: str
+    ) -> claim_service_pb2.RemoveCitationRequest:
+        return claim_service_pb2.RemoveCitationRequest(
+            claim_id=claim_id,
+            source_id=source_id,
+            role=enum_value(claim_pb2.CitationRole, 0 if role is None else role, "role"),
+            etag=etag or "",
+            reason=reason,
+        )
+
+    @staticmethod
+    def _list_claim_revisions_pages(
+        claim_id: str, *, view: EnumLike, page_size: int
+    ) -> PageRequests[claim_service_pb2.ListClaimRevisionsRequest]:
+        view_number = enum_value(claim_service_pb2.ClaimView, view, "view")
+
+        def page(page_token: str) -> claim_service_pb2.ListClaimRevisionsRequest:
+            return claim_service_pb2.ListClaimRevisionsRequest(
+                claim_id=claim_id, page_size=page_size, page_token=page_token, view=view_number
+            )
+
+        return page
+
+    @staticmethod
+    def _watch_claims_request(
+        claim_filter: claim_filter_pb2.ClaimFilter, *, after_cursor: str, view: EnumLike
+    ) -> claim_service_pb2.WatchClaimsRequest:
+        return claim_service_pb2.WatchClaimsRequest(
+            filter=claim_filter,
+            after_cursor=after_cursor,
+            view=enum_value(claim_service_pb2.ClaimView, view, "view"),
+        )
+
+    @staticmethod
+    def _list_claims_pages(
+        claim_filter: claim_filter_pb2.ClaimFilter,
+        *,
+        order_by: str,
+        view: EnumLike,
+        page_size: int,
+        show_deleted: bool,
+    ) -> PageRequests[claim_service_pb2.ListClaimsRequest]:
+        view_number = enum_value(claim_service_pb2.ClaimView, view, "view")
+
+        def page(page_token: str) -> claim_service_pb2.ListClaimsRequest:
+            return claim_service_pb2.ListClaimsRequest(
+                filter=claim_filter,
+                page_size=page_size,
+                page_token=page_token,
+                order_by=order_by,
+                view=view_number,
+                show_deleted=show_deleted,
+            )
+
+        return page
+
+    @staticmethod
+    def _search_claims_pages(
+        query: str,
+        claim_filter: claim_filter_pb2.ClaimFilter,
+        *,
+        view: EnumLike,
+        snippet_start: str,
+        snippet_end: str,
+        page_size: int,
+        show_deleted: bool,
+    ) -> PageRequests[claim_service_pb2.SearchClaimsRequest]:
+        view_number = enum_value(claim_service_pb2.ClaimView, view, "view")
+
+        def page(page_token: str) -> claim_service_pb2.SearchClaimsRequest:
+            return claim_service_pb2.SearchClaimsRequest(
+                query=query,
+                filter=claim_filter,
+                page_size=page_size,
+                page_token=page_token,
+                view=view_number,
+                snippet_start=snippet_start,
+                snippet_end=snippet_end,
+                show_deleted=show_deleted,
+            )
+
+        return page
+
+    @staticmethod
+    def _export_claims_request(
+        claim_filter: claim_filter_pb2.ClaimFilter, *, show_deleted: bool
+    ) -> claim_service_pb2.ExportClaimsRequest:
+        return claim_service_pb2.ExportClaimsRequest(filter=claim_filter, show_deleted=show_deleted)
+
+    @staticmethod
     def _claim_filter(
+        filter: claim_filter_pb2.ClaimFilter | None = None,  # the API's own name
         *,
         speaker: str | None,
         speaker_ids: Sequence[str],
@@ -221,6 +334,10 @@ class BaseClient:
         before: TimeLike | None,
         language: str | None,
     ) -> claim_filter_pb2.ClaimFilter:
+        """Returns ``filter`` if given (the keyword filters are then ignored, as documented),
+        else the ClaimFilter the keyword filters build."""
+        if filter is not None:
+            return filter
         claim_filter = claim_filter_pb2.ClaimFilter(
             speaker_ids=list(speaker_ids),
             speaker=speaker or "",
@@ -280,3 +397,31 @@ class BaseClient:
         if published_at is not None:
             source.published_at.CopyFrom(timestamp(published_at, "published_at"))
         return claim_service_pb2.CreateSourceRequest(source=source)
+
+    @staticmethod
+    def _get_speaker_request(speaker_id: str) -> claim_service_pb2.GetSpeakerRequest:
+        return claim_service_pb2.GetSpeakerRequest(id=speaker_id)
+
+    @staticmethod
+    def _list_speakers_pages(
+        *, name_prefix: str, page_size: int
+    ) -> PageRequests[claim_service_pb2.ListSpeakersRequest]:
+        def page(page_token: str) -> claim_service_pb2.ListSpeakersRequest:
+            return claim_service_pb2.ListSpeakersRequest(
+                page_size=page_size, page_token=page_token, name_prefix=name_prefix
+            )
+
+        return page
+
+    @staticmethod
+    def _get_source_request(source_id: str) -> claim_service_pb2.GetSourceRequest:
+        return claim_service_pb2.GetSourceRequest(id=source_id)
+
+    @staticmethod
+    def _list_sources_pages(
+        *, page_size: int
+    ) -> PageRequests[claim_service_pb2.ListSourcesRequest]:
+        def page(page_token: str) -> claim_service_pb2.ListSourcesRequest:
+            return claim_service_pb2.ListSourcesRequest(page_size=page_size, page_token=page_token)
+
+        return page

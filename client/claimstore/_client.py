@@ -12,7 +12,7 @@ from ._batches import batch_bytes, check_batch_size, import_batches
 from ._config import ClientConfig, RetryPolicy
 from ._exceptions import from_rpc_error
 from ._pagers import Pager
-from ._values import UNSET, EnumLike, TimeLike, Unset, enum_value
+from ._values import UNSET, EnumLike, TimeLike, Unset
 from ._watch import ClaimWatch
 from .v1 import (
     claim_filter_pb2,
@@ -161,11 +161,7 @@ class Client(BaseClient):
         0, the default, for the current version. A deleted claim is returned too, with
         its ``delete_time`` and ``deletion``.
         """
-        request = claim_service_pb2.GetClaimRequest(
-            id=claim_id,
-            view=enum_value(claim_service_pb2.ClaimView, view, "view"),
-            revision=revision,
-        )
+        request = self._get_claim_request(claim_id, view=view, revision=revision)
         return self._call(self._stub.GetClaim, request, timeout)
 
     def update_claim(
@@ -260,9 +256,7 @@ class Client(BaseClient):
         """Brings a deleted claim back as it was, and returns it. A claim that is not
         deleted raises :class:`~claimstore.FailedPrecondition`; ``etag`` and ``reason``
         as for :meth:`update_claim`."""
-        request = claim_service_pb2.UndeleteClaimRequest(
-            id=claim_id, etag=etag or "", reason=reason
-        )
+        request = self._undelete_claim_request(claim_id, etag=etag, reason=reason)
         return self._call(self._stub.UndeleteClaim, request, timeout)
 
     def add_citation(
@@ -319,12 +313,8 @@ class Client(BaseClient):
         and returns the claim: in every role, or only in ``role`` ("origin" or "report").
         A source the claim does not cite raises :class:`~claimstore.NotFound`. ``etag``
         and ``reason`` as for :meth:`update_claim`."""
-        request = claim_service_pb2.RemoveCitationRequest(
-            claim_id=claim_id,
-            source_id=source_id,
-            role=enum_value(claim_pb2.CitationRole, 0 if role is None else role, "role"),
-            etag=etag or "",
-            reason=reason,
+        request = self._remove_citation_request(
+            claim_id, source_id, role=role, etag=etag, reason=reason
         )
         return self._call(self._stub.RemoveCitation, request, timeout)
 
@@ -339,13 +329,10 @@ class Client(BaseClient):
         """Returns a lazy iterator over every revision of a claim, oldest first: each with
         its number, change type, time, actor, reason, the fields it changed, and the claim
         as the change left it (in ``view``). Deleted claims have revisions too."""
-        view_number = enum_value(claim_service_pb2.ClaimView, view, "view")
+        pages = self._list_claim_revisions_pages(claim_id, view=view, page_size=page_size)
 
         def fetch(page_token: str) -> tuple[list[claim_revision_pb2.ClaimRevision], str]:
-            request = claim_service_pb2.ListClaimRevisionsRequest(
-                claim_id=claim_id, page_size=page_size, page_token=page_token, view=view_number
-            )
-            response = self._call(self._stub.ListClaimRevisions, request, timeout)
+            response = self._call(self._stub.ListClaimRevisions, pages(page_token), timeout)
             return list(response.revisions), response.next_page_token
 
         return Pager(fetch)
@@ -381,23 +368,19 @@ class Client(BaseClient):
         ...     for event in watch:
         ...         print(event.revision.change_type, event.revision.claim.text)
         """
-        if filter is None:
-            filter = self._claim_filter(
-                speaker=speaker,
-                speaker_ids=speaker_ids,
-                topics=topics,
-                publisher=publisher,
-                source_id=source_id,
-                attributions=attributions,
-                since=since,
-                before=before,
-                language=language,
-            )
-        request = claim_service_pb2.WatchClaimsRequest(
-            filter=filter,
-            after_cursor=after_cursor,
-            view=enum_value(claim_service_pb2.ClaimView, view, "view"),
+        claim_filter = self._claim_filter(
+            filter,
+            speaker=speaker,
+            speaker_ids=speaker_ids,
+            topics=topics,
+            publisher=publisher,
+            source_id=source_id,
+            attributions=attributions,
+            since=since,
+            before=before,
+            language=language,
         )
+        request = self._watch_claims_request(claim_filter, after_cursor=after_cursor, view=view)
         return ClaimWatch(
             self._stub.WatchClaims,
             request,
@@ -434,30 +417,28 @@ class Client(BaseClient):
         Each page is fetched when iteration reaches it; ``timeout`` applies to each
         page.
         """
-        view_number = enum_value(claim_service_pb2.ClaimView, view, "view")
-        if filter is None:
-            filter = self._claim_filter(
-                speaker=speaker,
-                speaker_ids=speaker_ids,
-                topics=topics,
-                publisher=publisher,
-                source_id=source_id,
-                attributions=attributions,
-                since=since,
-                before=before,
-                language=language,
-            )
+        claim_filter = self._claim_filter(
+            filter,
+            speaker=speaker,
+            speaker_ids=speaker_ids,
+            topics=topics,
+            publisher=publisher,
+            source_id=source_id,
+            attributions=attributions,
+            since=since,
+            before=before,
+            language=language,
+        )
+        pages = self._list_claims_pages(
+            claim_filter,
+            order_by=order_by,
+            view=view,
+            page_size=page_size,
+            show_deleted=show_deleted,
+        )
 
         def fetch(page_token: str) -> tuple[list[claim_pb2.Claim], str]:
-            request = claim_service_pb2.ListClaimsRequest(
-                filter=filter,
-                page_size=page_size,
-                page_token=page_token,
-                order_by=order_by,
-                view=view_number,
-                show_deleted=show_deleted,
-            )
-            response = self._call(self._stub.ListClaims, request, timeout)
+            response = self._call(self._stub.ListClaims, pages(page_token), timeout)
             return list(response.claims), response.next_page_token
 
         return Pager(fetch)
@@ -492,32 +473,30 @@ class Client(BaseClient):
         ``snippet_end`` ("[" and "]" unless given). Deleted claims are left out
         unless ``show_deleted``.
         """
-        if filter is None:
-            filter = self._claim_filter(
-                speaker=speaker,
-                speaker_ids=speaker_ids,
-                topics=topics,
-                publisher=publisher,
-                source_id=source_id,
-                attributions=attributions,
-                since=since,
-                before=before,
-                language=language,
-            )
-        view_number = enum_value(claim_service_pb2.ClaimView, view, "view")
+        claim_filter = self._claim_filter(
+            filter,
+            speaker=speaker,
+            speaker_ids=speaker_ids,
+            topics=topics,
+            publisher=publisher,
+            source_id=source_id,
+            attributions=attributions,
+            since=since,
+            before=before,
+            language=language,
+        )
+        pages = self._search_claims_pages(
+            query,
+            claim_filter,
+            view=view,
+            snippet_start=snippet_start,
+            snippet_end=snippet_end,
+            page_size=page_size,
+            show_deleted=show_deleted,
+        )
 
         def fetch(page_token: str) -> tuple[list[claim_service_pb2.SearchResult], str]:
-            request = claim_service_pb2.SearchClaimsRequest(
-                query=query,
-                filter=filter,
-                page_size=page_size,
-                page_token=page_token,
-                view=view_number,
-                snippet_start=snippet_start,
-                snippet_end=snippet_end,
-                show_deleted=show_deleted,
-            )
-            response = self._call(self._stub.SearchClaims, request, timeout)
+            response = self._call(self._stub.SearchClaims, pages(page_token), timeout)
             return list(response.results), response.next_page_token
 
         return Pager(fetch)
@@ -593,19 +572,19 @@ class Client(BaseClient):
         There is no deadline unless ``timeout`` is given; stopping the iteration early
         cancels the export.
         """
-        if filter is None:
-            filter = self._claim_filter(
-                speaker=speaker,
-                speaker_ids=speaker_ids,
-                topics=topics,
-                publisher=publisher,
-                source_id=source_id,
-                attributions=attributions,
-                since=since,
-                before=before,
-                language=language,
-            )
-        request = claim_service_pb2.ExportClaimsRequest(filter=filter, show_deleted=show_deleted)
+        claim_filter = self._claim_filter(
+            filter,
+            speaker=speaker,
+            speaker_ids=speaker_ids,
+            topics=topics,
+            publisher=publisher,
+            source_id=source_id,
+            attributions=attributions,
+            since=since,
+            before=before,
+            language=language,
+        )
+        request = self._export_claims_request(claim_filter, show_deleted=show_deleted)
         call = self._stub.ExportClaims(
             request, timeout=self._stream_timeout(timeout), metadata=self._metadata()
         )
@@ -644,7 +623,7 @@ class Client(BaseClient):
 
     def get_speaker(self, speaker_id: str, *, timeout: float | None = None) -> speaker_pb2.Speaker:
         """Returns the speaker with id ``speaker_id``."""
-        request = claim_service_pb2.GetSpeakerRequest(id=speaker_id)
+        request = self._get_speaker_request(speaker_id)
         return self._call(self._stub.GetSpeaker, request, timeout)
 
     def list_speakers(
@@ -652,12 +631,10 @@ class Client(BaseClient):
     ) -> Pager[speaker_pb2.Speaker]:
         """Returns a lazy iterator over the speakers, oldest first, each with its claim count;
         with ``name_prefix``, only those with a name word starting with it ("zelen")."""
+        pages = self._list_speakers_pages(name_prefix=name_prefix, page_size=page_size)
 
         def fetch(page_token: str) -> tuple[list[speaker_pb2.Speaker], str]:
-            request = claim_service_pb2.ListSpeakersRequest(
-                page_size=page_size, page_token=page_token, name_prefix=name_prefix
-            )
-            response = self._call(self._stub.ListSpeakers, request, timeout)
+            response = self._call(self._stub.ListSpeakers, pages(page_token), timeout)
             return list(response.speakers), response.next_page_token
 
         return Pager(fetch)
@@ -682,19 +659,17 @@ class Client(BaseClient):
 
     def get_source(self, source_id: str, *, timeout: float | None = None) -> source_pb2.Source:
         """Returns the source with id ``source_id``."""
-        request = claim_service_pb2.GetSourceRequest(id=source_id)
+        request = self._get_source_request(source_id)
         return self._call(self._stub.GetSource, request, timeout)
 
     def list_sources(
         self, *, page_size: int = 0, timeout: float | None = None
     ) -> Pager[source_pb2.Source]:
         """Returns a lazy iterator over every source, oldest first."""
+        pages = self._list_sources_pages(page_size=page_size)
 
         def fetch(page_token: str) -> tuple[list[source_pb2.Source], str]:
-            request = claim_service_pb2.ListSourcesRequest(
-                page_size=page_size, page_token=page_token
-            )
-            response = self._call(self._stub.ListSources, request, timeout)
+            response = self._call(self._stub.ListSources, pages(page_token), timeout)
             return list(response.sources), response.next_page_token
 
         return Pager(fetch)
