@@ -12,8 +12,12 @@ with Client("localhost:50051") as client:
     for found in client.list_claims(speaker="Peskov"):
         print(found.id, found.text)
     client.update_claim(claim.id, channel="remarks to reporters", etag=claim.etag)
+
+``AsyncClient`` is the same client for asyncio: ``async with AsyncClient(...)``,
+``await client.get_claim(...)``, ``async for claim in client.list_claims(...)``.
 """
 
+from ._async_client import AsyncClient
 from ._client import Client
 from ._config import ClientConfig, RetryPolicy
 from ._exceptions import (
@@ -36,8 +40,8 @@ from ._exceptions import (
     Unknown,
 )
 from ._jsonl import format_import_line, import_request, parse_import_line
-from ._pagers import Pager
-from ._watch import ClaimWatch
+from ._pagers import AsyncPager, Pager
+from ._watch import AsyncClaimWatch, ClaimWatch
 from .v1.claim_filter_pb2 import ClaimFilter
 from .v1.claim_pb2 import Citation, Claim, Deletion
 from .v1.claim_revision_pb2 import ClaimRevision
@@ -50,6 +54,9 @@ __version__ = "0.1.0"
 __all__ = [
     "Aborted",
     "AlreadyExists",
+    "AsyncClaimWatch",
+    "AsyncClient",
+    "AsyncPager",
     "Cancelled",
     "Citation",
     "Claim",

@@ -8,7 +8,7 @@ bytes the message would serialize to, in 2.2 µs a claim rather than 5.6. See
 https://protobuf.dev/programming-guides/encoding/.
 """
 
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import Final
 
 from .v1 import claim_service_pb2
@@ -29,6 +29,13 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
+IMPORT_CLAIMS_METHOD: Final = "/{}/ImportClaims".format(
+    claim_service_pb2.DESCRIPTOR.services_by_name["ClaimService"].full_name
+)
+"""The method path of ImportClaims, as the generated stubs call it: the clients call it with
+batches they serialized themselves."""
+
+
 MAX_BATCH_CLAIMS: Final = 1_000
 """The most claims an ImportClaimsRequest may hold (see claim_service.proto)."""
 
@@ -46,6 +53,43 @@ def batch_bytes(max_message_bytes: int) -> int:
     return max_message_bytes // 2
 
 
+class _Batcher:
+    """Frames requests into batches of at most ``size`` claims and about ``max_bytes`` bytes."""
+
+    def __init__(self, size: int, max_bytes: int) -> None:
+        self._size = size
+        self._max_bytes = max_bytes
+        self._parts: list[bytes] = []
+        self._bytes = 0
+
+    def add(self, request: claim_service_pb2.CreateClaimRequest) -> bytes | None:
+        """Adds ``request``; returns the batch it completes or makes room for, if any. A claim
+        of more than ``max_bytes`` raises ValueError and is not added."""
+        data = request.SerializeToString()
+        if len(data) > self._max_bytes:
+            raise ValueError(
+                f"a claim of {len(data):,} bytes is more than a batch takes ({self._max_bytes:,})"
+            )
+        part = _CLAIMS_KEY + _varint(len(data)) + data
+        done = None
+        if self._parts and self._bytes + len(part) > self._max_bytes:
+            done = self.rest()
+        # After a batch made room for it, this claim alone is short of size (2 or more).
+        self._parts.append(part)
+        self._bytes += len(part)
+        if len(self._parts) >= self._size:
+            done = self.rest()
+        return done
+
+    def rest(self) -> bytes | None:
+        """Returns the batch of the claims added since the last one, if any."""
+        if not self._parts:
+            return None
+        batch = b"".join(self._parts)
+        self._parts, self._bytes = [], 0
+        return batch
+
+
 def import_batches(
     requests: Iterable[claim_service_pb2.CreateClaimRequest], size: int, max_bytes: int
 ) -> Iterator[bytes]:
@@ -53,24 +97,40 @@ def import_batches(
     (see :func:`check_batch_size`) and about ``max_bytes`` bytes; a full batch is yielded
     at once, without waiting for the next request to arrive. A claim of more than
     ``max_bytes`` bytes raises ValueError once the batches before it are yielded."""
-    parts: list[bytes] = []
-    batch_bytes = 0
+    batcher = _Batcher(size, max_bytes)
     for request in requests:
-        data = request.SerializeToString()
-        if len(data) > max_bytes:
-            if parts:
-                yield b"".join(parts)
-            raise ValueError(
-                f"a claim of {len(data):,} bytes is more than a batch takes ({max_bytes:,})"
-            )
-        part = _CLAIMS_KEY + _varint(len(data)) + data
-        if parts and batch_bytes + len(part) > max_bytes:
-            yield b"".join(parts)
-            parts, batch_bytes = [], 0
-        parts.append(part)
-        batch_bytes += len(part)
-        if len(parts) >= size:
-            yield b"".join(parts)
-            parts, batch_bytes = [], 0
-    if parts:
-        yield b"".join(parts)
+        try:
+            batch = batcher.add(request)
+        except ValueError:
+            if (rest := batcher.rest()) is not None:
+                yield rest
+            raise
+        if batch is not None:
+            yield batch
+    if (rest := batcher.rest()) is not None:
+        yield rest
+
+
+async def import_batches_async(
+    requests: Iterable[claim_service_pb2.CreateClaimRequest]
+    | AsyncIterable[claim_service_pb2.CreateClaimRequest],
+    size: int,
+    max_bytes: int,
+) -> AsyncIterator[bytes]:
+    """:func:`import_batches` of plain or asynchronous ``requests``, for asyncio."""
+    if not isinstance(requests, AsyncIterable):
+        for framed in import_batches(requests, size, max_bytes):
+            yield framed
+        return
+    batcher = _Batcher(size, max_bytes)
+    async for request in requests:
+        try:
+            batch = batcher.add(request)
+        except ValueError:
+            if (rest := batcher.rest()) is not None:
+                yield rest
+            raise
+        if batch is not None:
+            yield batch
+    if (rest := batcher.rest()) is not None:
+        yield rest

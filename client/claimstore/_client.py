@@ -8,7 +8,7 @@ import grpc
 from google.protobuf.message import Message
 
 from ._base import BaseClient
-from ._batches import batch_bytes, check_batch_size, import_batches
+from ._batches import IMPORT_CLAIMS_METHOD, batch_bytes, check_batch_size, import_batches
 from ._config import ClientConfig, RetryPolicy
 from ._exceptions import from_rpc_error
 from ._pagers import Pager
@@ -25,12 +25,6 @@ from .v1 import (
 )
 
 Response = TypeVar("Response", bound=Message)
-
-
-_IMPORT_CLAIMS = "/{}/ImportClaims".format(
-    claim_service_pb2.DESCRIPTOR.services_by_name["ClaimService"].full_name
-)
-"""The method path of ImportClaims, as the generated stub calls it."""
 
 
 class Client(BaseClient):
@@ -61,7 +55,7 @@ class Client(BaseClient):
         self._import_claims: grpc.StreamStreamMultiCallable[
             bytes, claim_service_pb2.ImportClaimsResponse
         ] = self._channel.stream_stream(
-            _IMPORT_CLAIMS,
+            IMPORT_CLAIMS_METHOD,
             request_serializer=None,
             response_deserializer=claim_service_pb2.ImportClaimsResponse.FromString,
         )
@@ -570,7 +564,8 @@ class Client(BaseClient):
 
         Filters as for :meth:`list_claims`; deleted claims only with ``show_deleted``.
         There is no deadline unless ``timeout`` is given; stopping the iteration early
-        cancels the export.
+        cancels the export. A bad filter value raises ValueError here; the call starts
+        when the iteration does.
         """
         claim_filter = self._claim_filter(
             filter,
@@ -585,9 +580,12 @@ class Client(BaseClient):
             language=language,
         )
         request = self._export_claims_request(claim_filter, show_deleted=show_deleted)
-        call = self._stub.ExportClaims(
-            request, timeout=self._stream_timeout(timeout), metadata=self._metadata()
-        )
+        return self._exported_claims(request, self._stream_timeout(timeout))
+
+    def _exported_claims(
+        self, request: claim_service_pb2.ExportClaimsRequest, timeout: float | None
+    ) -> Iterator[claim_pb2.Claim]:
+        call = self._stub.ExportClaims(request, timeout=timeout, metadata=self._metadata())
         try:
             for response in call:
                 yield from response.claims

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from typing import Final
 
 import grpc
+import grpc.aio
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
@@ -165,7 +166,9 @@ EXCEPTION_BY_CODE: Final[dict[grpc.StatusCode, type[ServiceError]]] = {
 """The one table from gRPC status code to exception class."""
 
 
-def _decode_details(error: grpc.Call) -> list[Message]:
+def _decode_details(error: grpc.Call | grpc.aio.AioRpcError) -> list[Message]:
+    # The status of an asyncio call's error is read as a blocking call's: its code,
+    # message and trailers are plain methods there too.
     try:
         status = rpc_status.from_call(error)
     except ValueError:
@@ -184,8 +187,9 @@ def _decode_details(error: grpc.Call) -> list[Message]:
 
 
 def from_rpc_error(error: grpc.RpcError) -> ServiceError:
-    """Returns the ServiceError for a failed call; raise it ``from`` the RpcError."""
-    if not isinstance(error, grpc.Call):
+    """Returns the ServiceError for a failed call, blocking or asyncio; raise it ``from`` the
+    RpcError."""
+    if not isinstance(error, grpc.Call | grpc.aio.AioRpcError):
         return Unknown(grpc.StatusCode.UNKNOWN, str(error))
     code = error.code()
     message = error.details() or ""
