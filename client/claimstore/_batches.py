@@ -61,15 +61,19 @@ class _Batcher:
         self._max_bytes = max_bytes
         self._parts: list[bytes] = []
         self._bytes = 0
+        self._refused: ValueError | None = None
 
     def add(self, request: claim_service_pb2.CreateClaimRequest) -> bytes | None:
-        """Adds ``request``; returns the batch it completes or makes room for, if any. A claim
-        of more than ``max_bytes`` raises ValueError and is not added."""
+        """Adds ``request``; returns the batch it completes or makes room for, if any.
+
+        A claim of more than ``max_bytes`` is refused: it returns the batch of the
+        claims before it, and :meth:`check` raises ValueError."""
         data = request.SerializeToString()
         if len(data) > self._max_bytes:
-            raise ValueError(
+            self._refused = ValueError(
                 f"a claim of {len(data):,} bytes is more than a batch takes ({self._max_bytes:,})"
             )
+            return self.rest()
         part = _CLAIMS_KEY + _varint(len(data)) + data
         done = None
         if self._parts and self._bytes + len(part) > self._max_bytes:
@@ -80,6 +84,11 @@ class _Batcher:
         if len(self._parts) >= self._size:
             done = self.rest()
         return done
+
+    def check(self) -> None:
+        """Raises the ValueError of a claim :meth:`add` refused, if any."""
+        if self._refused is not None:
+            raise self._refused
 
     def rest(self) -> bytes | None:
         """Returns the batch of the claims added since the last one, if any."""
@@ -99,14 +108,9 @@ def import_batches(
     ``max_bytes`` bytes raises ValueError once the batches before it are yielded."""
     batcher = _Batcher(size, max_bytes)
     for request in requests:
-        try:
-            batch = batcher.add(request)
-        except ValueError:
-            if (rest := batcher.rest()) is not None:
-                yield rest
-            raise
-        if batch is not None:
+        if (batch := batcher.add(request)) is not None:
             yield batch
+        batcher.check()
     if (rest := batcher.rest()) is not None:
         yield rest
 
@@ -124,13 +128,8 @@ async def import_batches_async(
         return
     batcher = _Batcher(size, max_bytes)
     async for request in requests:
-        try:
-            batch = batcher.add(request)
-        except ValueError:
-            if (rest := batcher.rest()) is not None:
-                yield rest
-            raise
-        if batch is not None:
+        if (batch := batcher.add(request)) is not None:
             yield batch
+        batcher.check()
     if (rest := batcher.rest()) is not None:
         yield rest

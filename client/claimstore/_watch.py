@@ -8,7 +8,7 @@ import threading
 import time
 from collections import deque
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, TypeVar
 
 import grpc
 import grpc.aio
@@ -32,18 +32,6 @@ class _ResponseStream(Protocol):
     def cancel(self) -> bool: ...
 
 
-class _StartWatch(Protocol):
-    """The WatchClaims method of a stub."""
-
-    def __call__(
-        self,
-        request: claim_service_pb2.WatchClaimsRequest,
-        *,
-        metadata: tuple[tuple[str, str], ...] | None,
-        wait_for_ready: bool | None,
-    ) -> _ResponseStream: ...
-
-
 class _AsyncResponseStream(Protocol):
     """What a WatchClaims call of an asyncio channel is to the watch."""
 
@@ -52,8 +40,11 @@ class _AsyncResponseStream(Protocol):
     def cancel(self) -> bool: ...
 
 
-class _StartAsyncWatch(Protocol):
-    """The WatchClaims method of an asyncio stub."""
+Stream = TypeVar("Stream", bound=_ResponseStream | _AsyncResponseStream, covariant=True)
+
+
+class _StartWatch(Protocol[Stream]):
+    """The WatchClaims method of a stub: blocking, or of an asyncio channel."""
 
     def __call__(
         self,
@@ -61,7 +52,7 @@ class _StartAsyncWatch(Protocol):
         *,
         metadata: tuple[tuple[str, str], ...] | None,
         wait_for_ready: bool | None,
-    ) -> _AsyncResponseStream: ...
+    ) -> Stream: ...
 
 
 class _WatchState:
@@ -163,7 +154,7 @@ class ClaimWatch(_WatchState):
 
     def __init__(
         self,
-        start: _StartWatch,
+        start: _StartWatch[_ResponseStream],
         request: claim_service_pb2.WatchClaimsRequest,
         *,
         metadata: tuple[tuple[str, str], ...] | None,
@@ -263,7 +254,7 @@ class AsyncClaimWatch(_WatchState):
 
     def __init__(
         self,
-        start: _StartAsyncWatch,
+        start: _StartWatch[_AsyncResponseStream],
         request: claim_service_pb2.WatchClaimsRequest,
         *,
         metadata: tuple[tuple[str, str], ...] | None,
@@ -355,7 +346,7 @@ class AsyncClaimWatch(_WatchState):
 
 
 async def open_async_watch(
-    start: _StartAsyncWatch,
+    start: _StartWatch[_AsyncResponseStream],
     request: claim_service_pb2.WatchClaimsRequest,
     *,
     metadata: tuple[tuple[str, str], ...] | None,
