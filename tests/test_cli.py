@@ -294,6 +294,21 @@ def test_add_rejected_by_the_server_exits_1_and_names_the_field(
     assert "claim.text" in capsys.readouterr().err
 
 
+def test_several_fields_at_fault_are_listed_one_a_line(
+    server: ClaimServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _ = run(
+        "add", "   ", "--target", server.target, "--speaker", "S", "--channel", "a\tb",
+        "--attribution", "paraphrase", "--date", "2025-11-20",
+    )  # fmt: skip
+    assert status == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "claimstore: INVALID_ARGUMENT: 2 fields at fault",
+        "  claim.text: is required and must not be empty or only white space",
+        "  claim.channel: must not contain control characters",
+    ]
+
+
 def test_get_prints_the_claim(server: ClaimServer, client: claimstore.Client) -> None:
     claim = add(
         client,
@@ -374,8 +389,8 @@ def test_get_of_a_malformed_id_lists_the_field_violation(
     status, _ = run("get", "nope", "--target", server.target)
     assert status == 1
     err = capsys.readouterr().err
-    assert "INVALID_ARGUMENT" in err
-    assert "  id: " in err
+    assert err.startswith("claimstore: INVALID_ARGUMENT: id: 'nope' is not a valid id")
+    assert err.count("is not a valid id") == 1  # the one violation, not said twice
 
 
 # list and speakers

@@ -778,10 +778,25 @@ def _add_history_parsers(commands: "argparse._SubParsersAction[argparse.Argument
 
 
 def _report(error: ClaimstoreError, target: str) -> None:
-    print(f"claimstore: {error}", file=sys.stderr)
+    violations = []
     if isinstance(error, ServiceError):
-        for field, description in error.field_violations.items():
-            print(f"  {field}: {description}", file=sys.stderr)
+        violations = [
+            f"{field}: {description}" for field, description in error.field_violations.items()
+        ]
+    if (
+        len(violations) > 1
+        and isinstance(error, ServiceError)
+        and error.message == "; ".join(violations)
+    ):
+        # The server's message joins them all: one a line reads better.
+        print(f"claimstore: {error.code.name}: {len(violations)} fields at fault", file=sys.stderr)
+        for violation in violations:
+            print(f"  {violation}", file=sys.stderr)
+    else:
+        print(f"claimstore: {error}", file=sys.stderr)
+        for violation in violations:
+            if violation not in str(error):
+                print(f"  {violation}", file=sys.stderr)
     if isinstance(error, Aborted):
         print(
             "  the claim changed since it was read; look at it again and retry",
