@@ -287,7 +287,7 @@ class Direct:
         self.store.close()
 
     def _connection(self) -> sqlite3.Connection:
-        return cast("sqlite3.Connection", self.store._connection())
+        return self.store._connection()
 
     def search(self, query: Query) -> list[Any]:
         page = self.store.search_claims(

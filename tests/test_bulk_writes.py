@@ -284,19 +284,19 @@ def body_drafts() -> list[ClaimDraft]:
         text = ODD_TEXTS[index % 4] + " " + "é" * (index * 160)
         claim = claim_pb2.Claim(
             text=text,
-            attribution=1 + index % 3,
+            attribution=claim_pb2.Attribution.ValueType(1 + index % 3),
             speaker_id="spk_01JD3M0X8Y9Z0000000000000A",
             stated_at=stamp(("0001-01-01T00:00:00+00:00", "1970-01-01T00:00:00+00:00")[index % 2])
             if index % 5 == 0
             else stamp("2025-11-20T10:11:12.345678+00:00"),
-            stated_at_precision=index % 5,
+            stated_at_precision=claim_pb2.DatePrecision.ValueType(index % 5),
             channel="" if index % 3 else f"channel {index}",
             language="" if index % 4 else "en-GB",
             topics=[f"topic {n}" for n in range(index % 6)],
             citations=[
                 claim_pb2.Citation(
                     source_id="src_01JD3M0X8Y9Z0000000000000A",
-                    role=1 + n % 2,
+                    role=claim_pb2.CitationRole.ValueType(1 + n % 2),
                     excerpt="" if n % 2 else ODD_TEXTS[n % 4],
                 )
                 for n in range(index % 4)

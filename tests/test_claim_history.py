@@ -97,7 +97,7 @@ def listed_ids(stub: ClaimServiceStub, show_deleted: bool = False) -> set[str]:
 def delete(
     stub: ClaimServiceStub,
     claim_id: str,
-    reason: int = claim_pb2.DELETION_REASON_RETRACTED,
+    reason: claim_pb2.DeletionReason.ValueType = claim_pb2.DELETION_REASON_RETRACTED,
     note: str = "",
     etag: str = "",
 ) -> claim_pb2.Claim:
@@ -244,7 +244,7 @@ def test_concurrent_updates_with_one_etag_let_exactly_one_win(
             )
             outcome = "ok"
         except grpc.RpcError as error:
-            outcome = error.code().name  # type: ignore[attr-defined]
+            outcome = error.code().name
         with lock:
             outcomes.append(outcome)
 

@@ -265,7 +265,12 @@ class Watcher:
         self.lines: queue.Queue[str] = queue.Queue()
         assert self.process.stdout is not None
         stdout = self.process.stdout
-        threading.Thread(target=lambda: [self.lines.put(ln) for ln in stdout], daemon=True).start()
+
+        def read_lines() -> None:
+            for line in stdout:
+                self.lines.put(line)
+
+        threading.Thread(target=read_lines, daemon=True).start()
 
     def read(self, count: int) -> list[str]:
         try:

@@ -93,7 +93,7 @@ def test_already_exists_is_raised_from_the_rpc_error(client: claimstore.Client) 
         client.create_source(url="https://example.com/a")
     assert raised.value.code == grpc.StatusCode.ALREADY_EXISTS
     assert isinstance(raised.value.__cause__, grpc.RpcError)
-    assert raised.value.__cause__.code() == grpc.StatusCode.ALREADY_EXISTS  # type: ignore[attr-defined]
+    assert raised.value.__cause__.code() == grpc.StatusCode.ALREADY_EXISTS
 
 
 CALLS: list[tuple[str, Callable[[claimstore.Client], object]]] = [

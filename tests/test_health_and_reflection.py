@@ -27,7 +27,7 @@ def test_health_of_an_unknown_service_is_not_found(channel: grpc.Channel) -> Non
         health_pb2_grpc.HealthStub(channel).Check(
             health_pb2.HealthCheckRequest(service="no.such.Service"), timeout=5
         )
-    assert raised.value.code() == grpc.StatusCode.NOT_FOUND  # type: ignore[attr-defined]
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
 
 
 @pytest.mark.parametrize("service", ["", CLAIM_SERVICE])
@@ -42,7 +42,7 @@ def test_health_after_stop_is_not_serving_or_unavailable(
     try:
         outcome = health.Check(request, timeout=5).status
     except grpc.RpcError as error:
-        outcome = error.code()  # type: ignore[attr-defined]
+        outcome = error.code()
     assert outcome in (health_pb2.HealthCheckResponse.NOT_SERVING, grpc.StatusCode.UNAVAILABLE)
 
 
@@ -100,7 +100,10 @@ def test_reflection_rebuilds_the_claim_service(channel: grpc.Channel) -> None:
     assert list_claims.input_type.full_name == "claimstore.v1.ListClaimsRequest"
     assert list_claims.output_type.full_name == "claimstore.v1.ListClaimsResponse"
     claim_filter = list_claims.input_type.fields_by_name["filter"].message_type
+    assert claim_filter is not None
     assert claim_filter.full_name == "claimstore.v1.ClaimFilter"
     assert "speaker_ids" in claim_filter.fields_by_name
     claim = pool.FindMessageTypeByName("claimstore.v1.Claim")
-    assert claim.fields_by_name["stated_at"].message_type.full_name == ("google.protobuf.Timestamp")
+    stated_at = claim.fields_by_name["stated_at"].message_type
+    assert stated_at is not None
+    assert stated_at.full_name == "google.protobuf.Timestamp"

@@ -5,6 +5,7 @@ kind of field, the same JSON."""
 
 import json
 import random
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,6 +19,8 @@ from claimstore.v1 import (
 )
 from google.protobuf import json_format
 from helpers import stamp
+
+STRING_CHANGES: list[Callable[[str], str]] = [str.lower, str.title, str.strip]
 
 
 def full_request(index: int) -> claim_service_pb2.CreateClaimRequest:
@@ -190,7 +193,7 @@ def mutated(value: Any, rng: random.Random) -> str:
         last = path[-1]
         change = rng.randrange(7)
         if change == 6 and isinstance(parent[last], str):
-            parent[last] = rng.choice([str.lower, str.title, str.strip])(parent[last])
+            parent[last] = rng.choice(STRING_CHANGES)(parent[last])
         elif change in (0, 6) or isinstance(parent, list):
             parent[last] = rng.choice(ODD_VALUES)
         elif change == 1:
@@ -263,7 +266,9 @@ def test_odd_lines_read_as_json_format_reads_them(line: str) -> None:
 def test_json_nested_too_deep_for_python_is_an_error_as_json_format_gives_it() -> None:
     for line in ("[" * 100_000, '{"claim": ' * 100_000):
         same(line)
-        assert read(line).startswith("Failed to load JSON: maximum recursion depth exceeded")
+        error = read(line)
+        assert isinstance(error, str)
+        assert error.startswith("Failed to load JSON: maximum recursion depth exceeded")
 
 
 # Writing: to_dict against json_format.MessageToDict

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import claimstore
 import grpc
@@ -74,7 +75,7 @@ class Dataset:
         return [r.id for r in kept]
 
 
-def claim_spec(index: int) -> dict[str, object]:
+def claim_spec(index: int) -> dict[str, Any]:
     """The varied but deterministic fields of claim ``index``."""
     topics = [TOPICS[index % 4]]
     if index % 3 == 0:
@@ -112,22 +113,22 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dataset]:
                 spec = claim_spec(index)
                 claim = client.create_claim(
                     f"claim {index}",
-                    speaker_id=speaker_ids[spec["speaker"]],  # type: ignore[index]
-                    attribution=spec["attribution"],  # type: ignore[arg-type]
-                    stated_at=spec["stated_at"],  # type: ignore[arg-type]
-                    topics=spec["topics"],  # type: ignore[arg-type]
-                    language=spec["language"],  # type: ignore[arg-type]
-                    citations=[{"source_id": source_ids[s]} for s in spec["sources"]],  # type: ignore[attr-defined]
+                    speaker_id=speaker_ids[spec["speaker"]],
+                    attribution=spec["attribution"],
+                    stated_at=spec["stated_at"],
+                    topics=spec["topics"],
+                    language=spec["language"],
+                    citations=[{"source_id": source_ids[s]} for s in spec["sources"]],
                 )
                 records.append(
                     Record(
                         id=claim.id,
-                        speaker=spec["speaker"],  # type: ignore[arg-type]
-                        attribution=spec["attribution"],  # type: ignore[arg-type]
-                        stated_at=spec["stated_at"],  # type: ignore[arg-type]
-                        topics=frozenset(fold(t) for t in spec["topics"]),  # type: ignore[attr-defined]
-                        sources=spec["sources"],  # type: ignore[arg-type]
-                        language=spec["language"],  # type: ignore[arg-type]
+                        speaker=spec["speaker"],
+                        attribution=spec["attribution"],
+                        stated_at=spec["stated_at"],
+                        topics=frozenset(fold(t) for t in spec["topics"]),
+                        sources=spec["sources"],
+                        language=spec["language"],
                     )
                 )
         yield Dataset(server.target, speaker_ids, source_ids, records)
@@ -306,7 +307,9 @@ def test_client_pager_is_lazy(stopped_target: str) -> None:
 # Filters
 
 
-def _filters() -> list[tuple[str, Callable[[Dataset], claim_filter_pb2.ClaimFilter], object]]:
+def _filters() -> list[
+    tuple[str, Callable[[Dataset], claim_filter_pb2.ClaimFilter], Callable[[Record], bool]]
+]:
     F = claim_filter_pb2.ClaimFilter  # noqa: N806
     at = BASE + timedelta(hours=400)
     return [
@@ -418,7 +421,7 @@ def test_filter(
 def test_filters_select_something_and_not_everything(dataset: Dataset) -> None:
     """Guards the filter table: each non-empty case must be a real test, not all or nothing."""
     for name, _, keep in FILTERS:
-        selected = len(dataset.ordered(keep))  # type: ignore[arg-type]
+        selected = len(dataset.ordered(keep))
         if name != "speaker no match":
             assert 0 < selected < CLAIMS, name
     # The bounds of the time filters fall on instants some claims were stated at.
@@ -438,8 +441,8 @@ def test_combined_filter_follows_tokens(dataset: Dataset, big_stub: ClaimService
 # Tokens and page sizes
 
 
-def _first_token(stub: ClaimServiceStub, **request: object) -> str:
-    response = stub.ListClaims(claim_service_pb2.ListClaimsRequest(page_size=5, **request))  # type: ignore[arg-type]
+def _first_token(stub: ClaimServiceStub, **request: Any) -> str:
+    response = stub.ListClaims(claim_service_pb2.ListClaimsRequest(page_size=5, **request))
     assert response.next_page_token
     return response.next_page_token
 
@@ -455,12 +458,12 @@ def _first_token(stub: ClaimServiceStub, **request: object) -> str:
     ids=["other speaker", "added field", "no filter", "other order"],
 )
 def test_token_reused_with_another_query_is_invalid_argument(
-    big_stub: ClaimServiceStub, changed: dict[str, object]
+    big_stub: ClaimServiceStub, changed: dict[str, Any]
 ) -> None:
     token = _first_token(big_stub, filter=claim_filter_pb2.ClaimFilter(speaker="Peskov"))
     fields = invalid_fields(
         lambda: big_stub.ListClaims(
-            claim_service_pb2.ListClaimsRequest(page_token=token, **changed)  # type: ignore[arg-type]
+            claim_service_pb2.ListClaimsRequest(page_token=token, **changed)
         )
     )
     assert fields == {"page_token"}

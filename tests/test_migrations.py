@@ -15,6 +15,7 @@ from claimstore.v1 import claim_service_pb2, claim_service_pb2_grpc
 from claimstore.v1.claim_pb2 import Claim
 from claimstore.v1.claim_revision_pb2 import CHANGE_TYPE_CREATED
 from claimstore_server.store import SchemaError, SqliteStore, _schema
+from google.protobuf.field_mask_pb2 import FieldMask
 from helpers import start_server
 
 # Tables of version 1, parents before children.
@@ -248,7 +249,7 @@ def test_migrated_claims_get_their_first_revision_and_etags(v1_db: Path) -> None
             updated = stub.UpdateClaim(
                 claim_service_pb2.UpdateClaimRequest(
                     claim=claimstore.Claim(id=first.id, channel="interview", etag=first.etag),
-                    update_mask={"paths": ["channel"]},
+                    update_mask=FieldMask(paths=["channel"]),
                 )
             )
             assert (updated.revision, updated.channel) == (2, "interview")

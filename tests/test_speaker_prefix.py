@@ -1,5 +1,7 @@
 """ListSpeakers name_prefix: type-ahead over the words of display names and aliases."""
 
+import functools
+
 import claimstore
 import grpc
 import pytest
@@ -174,7 +176,7 @@ def test_a_prefix_of_201_characters_is_invalid_and_200_is_allowed(
 def test_a_prefix_with_control_characters_is_invalid(stub: Stub, speakers: dict[str, str]) -> None:
     for prefix in ("zel\x00", "zel\x1b[1m"):
         request = claim_service_pb2.ListSpeakersRequest(name_prefix=prefix)
-        error = call_error(lambda r=request: stub.ListSpeakers(r))
+        error = call_error(functools.partial(stub.ListSpeakers, request))
         assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert set(violations(error)) == {"name_prefix"}
 

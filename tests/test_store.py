@@ -3,7 +3,7 @@
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import claimstore
@@ -118,11 +118,12 @@ def test_each_thread_connection_is_tuned_for_its_workload(store: SqliteStore) ->
         seen["bulk after opening"] = _tuning(store._connection())
 
     seen["undeclared"] = _tuning(store._connection())
-    for target, args in [
+    workers: list[tuple[Callable[..., None], tuple[object, ...]]] = [
         (declare_then_open, (Workload.BULK,)),
         (declare_then_open, (Workload.SEARCH,)),
         (open_then_declare, ()),
-    ]:
+    ]
+    for target, args in workers:
         worker = threading.Thread(target=target, args=args)
         worker.start()
         worker.join()

@@ -7,6 +7,7 @@ calls are awaited, listings are :class:`~claimstore.AsyncPager` objects for
 """
 
 from collections.abc import (
+    AsyncGenerator,
     AsyncIterable,
     AsyncIterator,
     Awaitable,
@@ -427,7 +428,7 @@ class AsyncClient(BaseClient):
         *,
         batch_size: int = 500,
         timeout: float | None = None,
-    ) -> AsyncIterator[claim_service_pb2.ImportResult]:
+    ) -> AsyncGenerator[claim_service_pb2.ImportResult, None]:
         """Imports claims in bulk; yields one ImportResult per claim, in order. See
         :meth:`Client.import_claims`.
 
@@ -441,7 +442,7 @@ class AsyncClient(BaseClient):
 
     async def _import_results(
         self, requests: ClaimRequests, batch_size: int, timeout: float | None
-    ) -> AsyncIterator[claim_service_pb2.ImportResult]:
+    ) -> AsyncGenerator[claim_service_pb2.ImportResult, None]:
         # gRPC reads the batches in a task of its own and would only log what it raises;
         # keep it, end the stream there, and raise it here once the batches sent are answered.
         raised: list[Exception] = []
@@ -483,7 +484,7 @@ class AsyncClient(BaseClient):
         filter: claim_filter_pb2.ClaimFilter | None = None,  # the API's own name
         show_deleted: bool = False,
         timeout: float | None = None,
-    ) -> AsyncIterator[claim_pb2.Claim]:
+    ) -> AsyncGenerator[claim_pb2.Claim, None]:
         """Yields every claim that matches, in the full view, oldest statement first; see
         :meth:`Client.export_claims`. Closing the iterator early cancels the export."""
         claim_filter = self._claim_filter(
@@ -503,7 +504,7 @@ class AsyncClient(BaseClient):
 
     async def _exported_claims(
         self, request: claim_service_pb2.ExportClaimsRequest, timeout: float | None
-    ) -> AsyncIterator[claim_pb2.Claim]:
+    ) -> AsyncGenerator[claim_pb2.Claim, None]:
         call = self._stub.ExportClaims(request, timeout=timeout, metadata=self._metadata())
         try:
             async for response in call:

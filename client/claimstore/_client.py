@@ -1,6 +1,6 @@
 """Client: the blocking claimstore client."""
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -501,7 +501,7 @@ class Client(BaseClient):
         *,
         batch_size: int = 500,
         timeout: float | None = None,
-    ) -> Iterator[claim_service_pb2.ImportResult]:
+    ) -> Generator[claim_service_pb2.ImportResult, None, None]:
         """Imports claims in bulk; yields one ImportResult per claim, in order.
 
         ``requests`` is read lazily and sent in batches of at most ``batch_size``
@@ -519,7 +519,7 @@ class Client(BaseClient):
         requests: Iterable[claim_service_pb2.CreateClaimRequest],
         batch_size: int,
         timeout: float | None,
-    ) -> Iterator[claim_service_pb2.ImportResult]:
+    ) -> Generator[claim_service_pb2.ImportResult, None, None]:
         # gRPC reads ``requests`` on a thread of its own and would swallow what it raises;
         # keep it, end the stream there, and raise it here once the batches sent are answered.
         raised: list[Exception] = []
@@ -559,7 +559,7 @@ class Client(BaseClient):
         filter: claim_filter_pb2.ClaimFilter | None = None,  # the API's own name
         show_deleted: bool = False,
         timeout: float | None = None,
-    ) -> Iterator[claim_pb2.Claim]:
+    ) -> Generator[claim_pb2.Claim, None, None]:
         """Yields every claim that matches, in the full view, oldest statement first.
 
         Filters as for :meth:`list_claims`; deleted claims only with ``show_deleted``.
@@ -584,7 +584,7 @@ class Client(BaseClient):
 
     def _exported_claims(
         self, request: claim_service_pb2.ExportClaimsRequest, timeout: float | None
-    ) -> Iterator[claim_pb2.Claim]:
+    ) -> Generator[claim_pb2.Claim, None, None]:
         call = self._stub.ExportClaims(request, timeout=timeout, metadata=self._metadata())
         try:
             for response in call:
