@@ -3,6 +3,7 @@ requests, errors and results. Each test runs its own event loop (``asyncio.run``
 
 import asyncio
 import contextlib
+import inspect
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -56,6 +57,33 @@ def request(text: str, speaker: str = "Dmitry Peskov") -> claimstore.CreateClaim
 
 async def collect(items: AsyncIterator[Any]) -> list[Any]:
     return [item async for item in items]
+
+
+def public_methods(cls: type) -> dict[str, inspect.Signature]:
+    return {
+        name: inspect.signature(member)
+        for name, member in inspect.getmembers(cls, inspect.isfunction)
+        if not name.startswith("_")
+    }
+
+
+def test_every_client_method_has_its_asyncio_twin_taking_the_same_arguments() -> None:
+    blocking, asynchronous = (
+        public_methods(claimstore.Client),
+        public_methods(claimstore.AsyncClient),
+    )
+    assert sorted(blocking) == sorted(asynchronous)
+    widened = {("import_claims", "requests")}  # it also reads asynchronous iterables
+    for name, signature in blocking.items():
+        twin = asynchronous[name].parameters
+        assert list(signature.parameters) == list(twin), name
+        for parameter in signature.parameters.values():
+            other = twin[parameter.name]
+            assert (parameter.kind, parameter.default) == (other.kind, other.default), name
+            if (name, parameter.name) not in widened:
+                assert parameter.annotation == other.annotation, (name, parameter.name)
+        calls = not name.startswith(("list_", "search_", "import_", "export_"))
+        assert inspect.iscoroutinefunction(getattr(claimstore.AsyncClient, name)) == calls, name
 
 
 def test_a_claim_is_created_read_changed_deleted_and_restored(server: ClaimServer) -> None:

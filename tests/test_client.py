@@ -446,3 +446,11 @@ def test_a_timeout_no_call_could_meet_is_a_value_error_before_any_call(
     with pytest.raises(ValueError, match="timeout"):
         list(client.export_claims(timeout=seconds))
     assert list(client.list_claims()) == []
+
+
+def test_the_package_exports_a_sorted_all_whose_names_all_resolve() -> None:
+    assert claimstore.__all__ == sorted(claimstore.__all__)
+    missing = [name for name in claimstore.__all__ if not hasattr(claimstore, name)]
+    assert missing == []
+    exported_classes = {name for name, value in vars(claimstore).items() if isinstance(value, type)}
+    assert exported_classes <= set(claimstore.__all__)
