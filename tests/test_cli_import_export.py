@@ -151,6 +151,30 @@ def test_import_reports_a_line_that_is_not_utf8_and_goes_on(
     assert texts(client) == {"Before.", "After."}
 
 
+def test_an_unknown_enum_name_is_reported_with_the_names_the_enum_takes(
+    server: ClaimServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "short-names.jsonl"
+    path.write_text(line("Quoted.").replace("ATTRIBUTION_DIRECT_QUOTE", "QUOTE") + "\n")
+    status, output = run("import", "--target", server.target, str(path))
+    assert status == 1
+    message = failures(output)[f"{path}:1"]
+    assert "Invalid enum value QUOTE for enum type claimstore.v1.Attribution" in message
+    assert message.endswith(
+        "; it takes ATTRIBUTION_DIRECT_QUOTE, ATTRIBUTION_PARAPHRASE, ATTRIBUTION_REPORTED"
+    )
+
+
+def test_a_parse_error_ends_in_one_period(server: ClaimServer, tmp_path: Path) -> None:
+    path = tmp_path / "wrong-type.jsonl"
+    path.write_text('{"claim": {"text": 5}}\n')
+    status, output = run("import", "--target", server.target, str(path))
+    assert status == 1
+    message = failures(output)[f"{path}:1"]
+    assert message.endswith("got 'int'.")  # json_format's own message ends "got 'int'.."
+    assert not message.endswith("..")
+
+
 def test_import_reports_a_line_too_large_to_send_and_goes_on(
     server: ClaimServer, client: claimstore.Client, tmp_path: Path
 ) -> None:

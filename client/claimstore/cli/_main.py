@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -284,11 +285,15 @@ def _cmd_import(args: argparse.Namespace, out: TextIO) -> int:
     sent: deque[tuple[str, int]] = deque()
     config = _config(args)
     most_bytes = batch_bytes(config.max_message_bytes)
+    # gRPC reads the lines on a thread of its own; once the call has ended, it stops there.
+    ended = threading.Event()
 
     def requests(bar: Progress) -> Iterator[claim_service_pb2.CreateClaimRequest]:
         for path in args.files:
             with _open_input(path) as lines:
                 for number, raw in enumerate(lines, start=1):
+                    if ended.is_set():
+                        return
                     if not raw.strip():
                         continue
                     # A file may open with a byte order mark, as some editors on Windows write.
@@ -296,7 +301,7 @@ def _cmd_import(args: argparse.Namespace, out: TextIO) -> int:
                     try:
                         request = parse_import_line(raw.decode(encoding))
                     except ValueError as error:  # UnicodeDecodeError is a ValueError too
-                        report.fail(f"{path}:{number}", f"not a claim: {error}")
+                        report.fail(f"{path}:{number}", f"not a claim: {_readable(error)}")
                         bar.advance()
                         continue
                     size = request.ByteSize()
@@ -326,10 +331,12 @@ def _cmd_import(args: argparse.Namespace, out: TextIO) -> int:
                 bar.advance()
         except KeyboardInterrupt:
             # Closing the client cancels the call: the server keeps the batches it answered.
+            ended.set()
             interrupted = True
         except ClaimstoreError:
             # The call ended (the server stopped, the deadline passed): say what was stored
             # before main reports why.
+            ended.set()
             if report.counted:
                 report.write(out, as_json=args.json)
                 print(f"claimstore import: stopped; {_PARTLY_IMPORTED}", file=sys.stderr)
@@ -343,49 +350,77 @@ def _cmd_import(args: argparse.Namespace, out: TextIO) -> int:
 
 @dataclass
 class _ImportReport:
-    """Counts what became of each imported line and keeps the first failures."""
+    """Counts what became of each imported line and keeps the first failures. Lines that
+    are not claims are counted on gRPC's thread as it reads them, results on the main one:
+    the lock keeps the counts, and a summary written while lines are still read, whole."""
 
     created: int = 0
     existing: int = 0
     failed: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
     shown: int = 10
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def counted(self) -> int:
         """The lines counted so far, whatever became of them."""
-        return self.created + self.existing + self.failed
+        with self._lock:
+            return self.created + self.existing + self.failed
 
     def fail(self, where: str, message: str) -> None:
-        self.failed += 1
-        if len(self.failures) < self.shown:
-            self.failures.append((where, " ".join(message.split())))
+        with self._lock:
+            self.failed += 1
+            if len(self.failures) < self.shown:
+                self.failures.append((where, " ".join(message.split())))
 
     def record(self, where: str, result: claim_service_pb2.ImportResult) -> None:
         if result.outcome == claim_service_pb2.IMPORT_OUTCOME_CREATED:
-            self.created += 1
+            with self._lock:
+                self.created += 1
         elif result.outcome == claim_service_pb2.IMPORT_OUTCOME_ALREADY_EXISTS:
-            self.existing += 1
+            with self._lock:
+                self.existing += 1
         else:
             self.fail(where, f"{result.error.code}: {result.error.message}")
 
     def write(self, out: TextIO, *, as_json: bool) -> None:
+        with self._lock:
+            created, existing, failed = self.created, self.existing, self.failed
+            failures = list(self.failures)
         if as_json:
             summary = {
-                "created": self.created,
-                "already_existed": self.existing,
-                "failed": self.failed,
-                "first_failures": [{"line": w, "error": m} for w, m in self.failures],
+                "created": created,
+                "already_existed": existing,
+                "failed": failed,
+                "first_failures": [{"line": w, "error": m} for w, m in failures],
             }
             out.write(json.dumps(summary) + "\n")
             return
-        out.write(
-            f"{self.created:,} created, {self.existing:,} already there, {self.failed:,} failed\n"
-        )
-        for where, message in self.failures:
+        out.write(f"{created:,} created, {existing:,} already there, {failed:,} failed\n")
+        for where, message in failures:
             out.write(f"  {where}: {message}\n")
-        if self.failed > len(self.failures):
-            out.write(f"  … and {self.failed - len(self.failures):,} more\n")
+        if failed > len(failures):
+            out.write(f"  … and {failed - len(failures):,} more\n")
+
+
+_INVALID_ENUM = re.compile(r"Invalid enum value (\S+) for enum type ([\w.]+)")
+
+
+def _readable(error: ValueError) -> str:
+    """A line's parse error as the summary shows it: json_format's message with its doubled
+    final period made single and, for an unknown enum value, the names the enum takes."""
+    message = str(error)
+    if message.endswith(".."):
+        message = message[:-1]
+    invalid = _INVALID_ENUM.search(message)
+    if invalid is not None:
+        try:
+            enum = claim_service_pb2.DESCRIPTOR.pool.FindEnumTypeByName(invalid[2])
+        except KeyError:
+            return message
+        names = [value.name for value in enum.values if value.number != 0]
+        message = f"{message.rstrip('.')}; it takes {', '.join(names)}"
+    return message
 
 
 @contextmanager
