@@ -97,9 +97,6 @@ class AsyncClient(BaseClient):
     ) -> None:
         await self.close()
 
-    def _metadata(self) -> tuple[tuple[str, str], ...] | None:
-        return self.config.call_metadata() or None
-
     async def _call(
         self, method: Callable[..., Awaitable[Response]], request: Message, timeout: float | None
     ) -> Response:

@@ -44,6 +44,9 @@ class BaseClient:
         check_timeout(timeout)
         return timeout
 
+    def _metadata(self) -> tuple[tuple[str, str], ...] | None:
+        return self.config.call_metadata() or None
+
     @staticmethod
     def _stream_timeout(timeout: float | None) -> float | None:
         """The deadline of a bulk stream: none unless ``timeout`` is given."""

@@ -75,9 +75,6 @@ class Client(BaseClient):
     ) -> None:
         self.close()
 
-    def _metadata(self) -> tuple[tuple[str, str], ...] | None:
-        return self.config.call_metadata() or None
-
     def _call(
         self, method: Callable[..., Response], request: Message, timeout: float | None
     ) -> Response:
