@@ -49,6 +49,7 @@ def test_every_subcommand_and_option_has_help() -> None:
         "list",
         "search",
         "speakers",
+        "sources",
         "import",
         "export",
         "edit",
@@ -498,6 +499,29 @@ def test_list_combines_options(server: ClaimServer, listed: dict[str, str]) -> N
     assert listing(
         server.target, "--speaker", "Peskov", "--topic", "peace plan", "--until", "2025-11-21"
     ) == ["peskov 19"]
+
+
+def test_sources(server: ClaimServer, client: claimstore.Client) -> None:
+    for number, publisher in enumerate(["Reuters", "Le Monde", "AP"]):
+        client.create_source(
+            url=f"https://news.example/{number}",
+            publisher=publisher,
+            title=f"Report {number}",
+            kind="news_article",
+            published_at="2025-11-20",
+        )
+    status, output = run("sources", "--target", server.target)
+    assert status == 0
+    header, *rows = output.splitlines()
+    assert header.split() == ["PUBLISHER", "TITLE", "KIND", "PUBLISHED", "URL", "ID"]
+    assert [re.split(r"\s{2,}", row)[:5] for row in rows] == [
+        ["Reuters", "Report 0", "news_article", "2025-11-20", "https://news.example/0"],
+        ["Le Monde", "Report 1", "news_article", "2025-11-20", "https://news.example/1"],
+        ["AP", "Report 2", "news_article", "2025-11-20", "https://news.example/2"],
+    ]
+    status, output = run("sources", "--target", server.target, "--limit", "2", "--json")
+    assert status == 0
+    assert [json.loads(row)["publisher"] for row in output.splitlines()] == ["Reuters", "Le Monde"]
 
 
 def test_speakers(server: ClaimServer, listed: dict[str, str]) -> None:

@@ -491,6 +491,13 @@ def _cmd_speakers(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _cmd_sources(args: argparse.Namespace, out: TextIO) -> int:
+    with _client(args) as client:
+        sources = islice(client.list_sources(page_size=min(args.limit or 100, 100)), args.limit)
+        _render.write_listing(sources, _render.SOURCES, out, as_json=args.json)
+    return 0
+
+
 # The parser
 
 
@@ -709,6 +716,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_client_options(speakers)
     speakers.add_argument("--prefix", help="only names with a word starting with this, e.g. zelen")
     speakers.set_defaults(handler=_cmd_speakers)
+
+    sources = commands.add_parser(
+        "sources",
+        help="list the sources claims cite",
+        description="List the sources claims cite (reports, posts, statements, videos), oldest"
+        " first. 'list --publisher NAME' lists the claims an outlet reports.",
+    )
+    _add_client_options(sources)
+    sources.add_argument(
+        "--limit", type=_count, help="show at most this many (default: every source)"
+    )
+    sources.set_defaults(handler=_cmd_sources)
 
     watching = commands.add_parser(
         "watch",

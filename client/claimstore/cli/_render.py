@@ -137,6 +137,23 @@ def speaker_rows(speakers: Iterable[speaker_pb2.Speaker]) -> list[list[str]]:
     ]
 
 
+def source_rows(sources: Iterable[source_pb2.Source]) -> list[list[str]]:
+    """Returns the table rows of ``sources``: publisher, title, kind, published, url, id."""
+    return [
+        [
+            source.publisher,
+            source.title,
+            enum_name(source_pb2.SourceKind, source.kind),
+            format_time(source.published_at, claim_pb2.DATE_PRECISION_DAY)
+            if source.HasField("published_at")
+            else "",
+            source.url,
+            source.id,
+        ]
+        for source in sources
+    ]
+
+
 def search_rows(results: Iterable[claim_service_pb2.SearchResult]) -> list[list[str]]:
     """Returns the table rows of search results: date, speaker, snippet, score, id."""
     return [
@@ -207,6 +224,7 @@ class Table(Generic[M]):
 CLAIMS = Table(("STATED", "SPEAKER", "ATTRIBUTION", "TEXT", "ID"), claim_rows, wide=3)
 SEARCH_RESULTS = Table(("STATED", "SPEAKER", "MATCH", "SCORE", "ID"), search_rows, wide=2)
 SPEAKERS = Table(("NAME", "CLAIMS", "KIND", "TITLE", "AFFILIATION", "ID"), speaker_rows, wide=3)
+SOURCES = Table(("PUBLISHER", "TITLE", "KIND", "PUBLISHED", "URL", "ID"), source_rows, wide=1)
 REVISIONS = Table(("REV", "TIME", "CHANGE", "ACTOR", "CHANGED", "REASON"), revision_rows, wide=5)
 
 
