@@ -198,6 +198,26 @@ def test_bad_python_values_fail_before_any_call(stopped_target: str) -> None:
     run(stopped_target, scenario)
 
 
+def test_a_client_made_outside_a_loop_serves_the_loop_of_its_first_call(
+    server: ClaimServer,
+) -> None:
+    client = claimstore.AsyncClient(server.target)
+
+    async def count_speakers() -> int:
+        await create(client, "Said once")
+        return len([speaker async for speaker in client.list_speakers()])
+
+    assert asyncio.run(count_speakers()) == 1
+    with pytest.raises(RuntimeError, match="make one AsyncClient in each event loop"):
+        asyncio.run(count_speakers())
+
+    async def never_used() -> None:
+        async with claimstore.AsyncClient(server.target):
+            pass  # closing a client that never called opens nothing
+
+    asyncio.run(never_used())
+
+
 def test_a_stopped_server_is_unavailable(stopped_target: str) -> None:
     async def scenario() -> None:
         config = claimstore.ClientConfig(target=stopped_target, retry=None, timeout=5)

@@ -6,6 +6,7 @@ calls are awaited, listings are :class:`~claimstore.AsyncPager` objects for
 ``async for``, and the bulk streams are asynchronous iterators.
 """
 
+import asyncio
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -16,6 +17,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -59,32 +61,37 @@ class AsyncClient(BaseClient):
 
     Each method takes what the :class:`~claimstore.Client` method of the same
     name takes and means the same; calls are coroutines to await, listings
-    are iterated with ``async for``. Make it, and use it, inside the event
-    loop it runs on: its channel belongs to that loop.
+    are iterated with ``async for``. It may be made outside an event loop: its
+    channel is opened by its first call and belongs to that call's loop, so
+    use it from that loop only (one AsyncClient per loop).
     """
 
     def __init__(self, target: str | None = None, *, config: ClientConfig | None = None) -> None:
         super().__init__(target, config=config)
-        options = self.config.channel_options()
-        if self.config.credentials is None:
-            self._channel = grpc.aio.insecure_channel(self.config.target, options=options)
-        else:
-            self._channel = grpc.aio.secure_channel(
-                self.config.target, self.config.credentials, options=options
+        self._connection: _Connection | None = None
+
+    def _connected(self) -> "_Connection":
+        """The channel for the running event loop: opened on the first call, as a gRPC
+        channel belongs to the loop it is made in."""
+        loop = asyncio.get_running_loop()
+        if self._connection is None:
+            self._connection = _Connection.open(self.config, loop)
+        elif self._connection.loop is not loop:
+            raise RuntimeError(
+                "this AsyncClient is bound to the event loop of its first call; make one"
+                " AsyncClient in each event loop"
             )
-        self._stub = claim_service_pb2_grpc.ClaimServiceStub(self._channel)
-        # ImportClaims as the stub has it, but for batches already serialized (see _batches).
-        self._import_claims: grpc.aio.StreamStreamMultiCallable[
-            bytes, claim_service_pb2.ImportClaimsResponse
-        ] = self._channel.stream_stream(
-            IMPORT_CLAIMS_METHOD,
-            request_serializer=None,
-            response_deserializer=claim_service_pb2.ImportClaimsResponse.FromString,
-        )
+        return self._connection
+
+    @property
+    def _stub(self) -> "claim_service_pb2_grpc.ClaimServiceAsyncStub":  # the .pyi's name
+        return self._connected().stub
 
     async def close(self) -> None:
         """Closes the channel; calls in flight are cancelled."""
-        await self._channel.close()
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            await connection.channel.close()
 
     async def __aenter__(self) -> Self:
         return self
@@ -452,7 +459,9 @@ class AsyncClient(BaseClient):
             except Exception as error:
                 raised.append(error)
 
-        call = self._import_claims(guarded(), timeout=timeout, metadata=self._metadata())
+        call = self._connected().import_claims(
+            guarded(), timeout=timeout, metadata=self._metadata()
+        )
         try:
             async for response in call:
                 for result in response.results:
@@ -591,3 +600,30 @@ class AsyncClient(BaseClient):
             return list(response.sources), response.next_page_token
 
         return AsyncPager(fetch)
+
+
+@dataclass(frozen=True, slots=True)
+class _Connection:
+    """An AsyncClient's channel, its stubs, and the event loop they belong to."""
+
+    channel: grpc.aio.Channel
+    stub: "claim_service_pb2_grpc.ClaimServiceAsyncStub"  # a name of the .pyi only
+    # ImportClaims as the stub has it, but for batches already serialized (see _batches).
+    import_claims: grpc.aio.StreamStreamMultiCallable[bytes, claim_service_pb2.ImportClaimsResponse]
+    loop: asyncio.AbstractEventLoop
+
+    @classmethod
+    def open(cls, config: ClientConfig, loop: asyncio.AbstractEventLoop) -> "_Connection":
+        options = config.channel_options()
+        if config.credentials is None:
+            channel = grpc.aio.insecure_channel(config.target, options=options)
+        else:
+            channel = grpc.aio.secure_channel(config.target, config.credentials, options=options)
+        import_claims: grpc.aio.StreamStreamMultiCallable[
+            bytes, claim_service_pb2.ImportClaimsResponse
+        ] = channel.stream_stream(
+            IMPORT_CLAIMS_METHOD,
+            request_serializer=None,
+            response_deserializer=claim_service_pb2.ImportClaimsResponse.FromString,
+        )
+        return cls(channel, claim_service_pb2_grpc.ClaimServiceStub(channel), import_claims, loop)
