@@ -274,6 +274,33 @@ def test_a_server_stopping_during_an_import_leaves_the_summary_of_what_was_store
     assert "Fatal Python error" not in err  # gRPC's thread still reading stdin at exit
 
 
+def test_a_server_shutting_down_ends_an_open_import_at_once_and_says_why(
+    tmp_path: Path,
+) -> None:
+    server = start_server(tmp_path / "shutting-down.db")
+    importing = importing_from_stdin(server.target)
+    assert importing.stdin is not None
+    try:
+        with claimstore.Client(server.target) as client:
+            importing.stdin.write(line("One.") + "\n")
+            importing.stdin.flush()
+            deadline = time.monotonic() + 20
+            while not texts(client) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert texts(client) == {"One."}
+        started = time.monotonic()
+        server.stop(grace=30)  # the import's stdin is still open: it does not wait for it
+        assert time.monotonic() - started < 10
+        out, err = importing.communicate(timeout=20)
+    finally:
+        importing.kill()
+        server.stop(grace=0)
+    assert importing.returncode == 1
+    assert out == "1 created, 0 already there, 0 failed\n"
+    assert "claimstore: UNAVAILABLE: the server is shutting down" in err
+    assert "is a server running" not in err  # the server answered: no need to ask
+
+
 def test_import_of_a_missing_file_exits_2_and_says_so(
     server: ClaimServer,
     client: claimstore.Client,

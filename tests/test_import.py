@@ -683,6 +683,59 @@ def test_cancel_while_a_batch_is_written_stores_nothing_of_it(db_path: Path) -> 
         server.stop()
 
 
+def test_a_stopping_server_ends_an_open_import_once_its_batches_are_answered(
+    db_path: Path,
+) -> None:
+    """The client keeps the stream open after one batch; the server does not wait out its
+    grace period for it, but answers the batch, stores it, and ends with UNAVAILABLE."""
+    server = build_server(ServerConfig(db_path=db_path, listen="127.0.0.1:0"))
+    server.start()
+    release = threading.Event()
+
+    def requests() -> Iterator[claim_service_pb2.CreateClaimRequest]:
+        yield from numbered(3)
+        release.wait(60)
+        yield from numbered(3, start=3)
+
+    received: list[claim_service_pb2.ImportResult] = []
+    ended: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            received.extend(client.import_claims(requests(), batch_size=3))
+        except claimstore.ClaimstoreError as error:
+            ended.append(error)
+
+    try:
+        with claimstore.Client(server.target) as client:
+            reader = threading.Thread(target=read)
+            reader.start()
+            deadline = time.monotonic() + STALL_SECONDS
+            while len(received) < 3 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert len(received) == 3
+            started = time.monotonic()
+            server.stop(grace=30)
+            elapsed = time.monotonic() - started
+            reader.join(STALL_SECONDS)
+    finally:
+        release.set()
+        server.stop(grace=0)
+    assert elapsed < 10, "the server does not wait out its grace period for an open import"
+    assert [r.outcome for r in received] == [CREATED] * 3
+    (error,) = ended
+    assert isinstance(error, claimstore.Unavailable)
+    assert "shutting down" in error.message
+    reopened = build_server(ServerConfig(db_path=db_path, listen="127.0.0.1:0"))
+    reopened.start()
+    try:
+        with claimstore.Client(reopened.target) as client:
+            stored = {claim.id for claim in client.list_claims()}
+    finally:
+        reopened.stop(grace=0)
+    assert stored == {r.claim_id for r in received}
+
+
 class StalledRequests:
     """Yields ``head``, then waits (at most STALL_SECONDS) to be released before the rest."""
 

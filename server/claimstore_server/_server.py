@@ -109,14 +109,16 @@ async def _start(parts: _Parts) -> None:
 
 
 async def _stop(parts: _Parts, grace: float) -> None:
-    """Marks every service NOT_SERVING, ends watches, drains in-flight calls, closes the store."""
+    """Marks every service NOT_SERVING, ends the streams, drains in-flight calls, closes the
+    store."""
     await parts.health.enter_graceful_shutdown()
-    # The server stops taking calls first; then the watches, which never end by themselves
-    # and would hold up the whole grace period, end with UNAVAILABLE, while other calls in
-    # flight finish within it.
+    # The server stops taking calls first; then the watches, which never end by themselves,
+    # and the imports, which end when their clients say so, would hold up the whole grace
+    # period: they end with UNAVAILABLE (an import once its group is answered), while
+    # other calls in flight finish within it.
     stopping = asyncio.ensure_future(parts.server.stop(grace))
     await asyncio.sleep(0)
-    await parts.servicer.stop_watches()
+    await parts.servicer.stop_streams()
     await stopping
     parts.servicer.close()
     parts.store.close()

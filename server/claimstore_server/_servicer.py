@@ -46,6 +46,7 @@ from .store import (
     ImportOutcome,
     NotFoundError,
     SearchCursor,
+    UnavailableError,
     Workload,
 )
 
@@ -101,13 +102,17 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
             initargs=(Workload.BULK,),
         )
         self._changes = ChangeFeed(store, self._feed_reads, max_response_bytes=self._page_budget)
+        # Set once the server stops: imports then end after the group they are writing.
+        self._stopping = asyncio.Event()
 
     async def _in_bulk_thread(self, work: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._bulk, work, *args)
 
-    async def stop_watches(self) -> None:
-        """Ends every watch with UNAVAILABLE: they never end by themselves, and a server
-        that stops must not wait for them."""
+    async def stop_streams(self) -> None:
+        """Ends every watch with UNAVAILABLE, and every import once the group it is writing
+        is answered: a watch never ends by itself, nor an import whose client keeps it open,
+        and a server that stops must not wait for them."""
+        self._stopping.set()
         await self._changes.close()
 
     def close(self) -> None:
@@ -401,7 +406,7 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
             while not done:
                 group: list[_CheckedBatch] = []
                 end: BaseException | None = None
-                item = await checked.get()
+                item = await self._next_checked(checked)
                 while True:
                     if item is None or isinstance(item, BaseException):
                         done, end = True, item
@@ -423,6 +428,29 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
                     raise end
         finally:
             reader.cancel()
+
+    async def _next_checked(
+        self, checked: "asyncio.Queue[_CheckedBatch | BaseException | None]"
+    ) -> "_CheckedBatch | BaseException | None":
+        """The next item of ``checked``, waiting for it; an UnavailableError instead once
+        the server is stopping (the batches queued are then not stored, nor answered)."""
+        if checked.empty() and not self._stopping.is_set():
+            getter = asyncio.ensure_future(checked.get())
+            stopper = asyncio.ensure_future(self._stopping.wait())
+            try:
+                await asyncio.wait((getter, stopper), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopper.cancel()
+                if not getter.done():
+                    getter.cancel()
+            if getter.done() and not getter.cancelled():
+                return getter.result()
+        if self._stopping.is_set():
+            return UnavailableError(
+                "the server is shutting down; the batches answered are stored: import the"
+                " rest again (the claims stored already are found, not stored twice)"
+            )
+        return checked.get_nowait()
 
     async def _write_group(
         self, group: list["_CheckedBatch"], actor: str, left_to_sqlite: asyncio.Event

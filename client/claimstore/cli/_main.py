@@ -856,7 +856,8 @@ def _report(error: ClaimstoreError, target: str) -> None:
             "  the claim changed since it was read; look at it again and retry",
             file=sys.stderr,
         )
-    if isinstance(error, Unavailable):
+    if isinstance(error, Unavailable) and not error.details:
+        # No details: gRPC's own (no connection), not a server's answer, which says why.
         print(
             f"  is a server running at {target}? Start one with 'make serve' or"
             " 'claimstore serve', or point --target / $CLAIMSTORE_TARGET at it.",
