@@ -224,19 +224,27 @@ def importing_from_stdin(target: str) -> subprocess.Popen[str]:
     )
 
 
+def send_until_stored(
+    importing: subprocess.Popen[str], client: claimstore.Client, *sent: str
+) -> None:
+    """Writes a claim of each text to the import's stdin, keeping it open (the import then
+    waits for more), and waits until exactly those claims are stored."""
+    assert importing.stdin is not None
+    for text in sent:
+        importing.stdin.write(line(text) + "\n")
+    importing.stdin.flush()
+    deadline = time.monotonic() + 20
+    while len(texts(client)) < len(sent) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert texts(client) == set(sent)
+
+
 def test_ctrl_c_during_an_import_prints_what_was_stored_and_exits_130(
     server: ClaimServer, client: claimstore.Client
 ) -> None:
     importing = importing_from_stdin(server.target)
-    assert importing.stdin is not None
     try:
-        for text in ("One.", "Two.", "Three."):
-            importing.stdin.write(line(text) + "\n")
-        importing.stdin.flush()  # and kept open: the import waits for more
-        deadline = time.monotonic() + 20
-        while len(texts(client)) < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert texts(client) == {"One.", "Two.", "Three."}
+        send_until_stored(importing, client, "One.", "Two.", "Three.")
         importing.send_signal(signal.SIGINT)
         out, err = importing.communicate(timeout=20)
     finally:
@@ -252,16 +260,9 @@ def test_a_server_stopping_during_an_import_leaves_the_summary_of_what_was_store
 ) -> None:
     server = start_server(tmp_path / "stopping.db")
     importing = importing_from_stdin(server.target)
-    assert importing.stdin is not None
     try:
         with claimstore.Client(server.target) as client:
-            for text in ("One.", "Two."):
-                importing.stdin.write(line(text) + "\n")
-            importing.stdin.flush()
-            deadline = time.monotonic() + 20
-            while len(texts(client)) < 2 and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert texts(client) == {"One.", "Two."}
+            send_until_stored(importing, client, "One.", "Two.")
         server.stop(grace=0)
         out, err = importing.communicate(line("Three.") + "\n", timeout=20)
     finally:
@@ -279,15 +280,9 @@ def test_a_server_shutting_down_ends_an_open_import_at_once_and_says_why(
 ) -> None:
     server = start_server(tmp_path / "shutting-down.db")
     importing = importing_from_stdin(server.target)
-    assert importing.stdin is not None
     try:
         with claimstore.Client(server.target) as client:
-            importing.stdin.write(line("One.") + "\n")
-            importing.stdin.flush()
-            deadline = time.monotonic() + 20
-            while not texts(client) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert texts(client) == {"One."}
+            send_until_stored(importing, client, "One.")
         started = time.monotonic()
         server.stop(grace=30)  # the import's stdin is still open: it does not wait for it
         assert time.monotonic() - started < 10

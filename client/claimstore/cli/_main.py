@@ -331,16 +331,16 @@ def _cmd_import(args: argparse.Namespace, out: TextIO) -> int:
                 bar.advance()
         except KeyboardInterrupt:
             # Closing the client cancels the call: the server keeps the batches it answered.
-            ended.set()
             interrupted = True
         except ClaimstoreError:
             # The call ended (the server stopped, the deadline passed): say what was stored
             # before main reports why.
-            ended.set()
             if report.counted:
                 report.write(out, as_json=args.json)
                 print(f"claimstore import: stopped; {_PARTLY_IMPORTED}", file=sys.stderr)
             raise
+        finally:
+            ended.set()
     report.write(out, as_json=args.json)
     if interrupted:
         print(f"claimstore import: interrupted; {_PARTLY_IMPORTED}", file=sys.stderr)
@@ -832,18 +832,13 @@ def _add_history_parsers(commands: "argparse._SubParsersAction[argparse.Argument
 
 
 def _report(error: ClaimstoreError, target: str) -> None:
-    violations = []
-    if isinstance(error, ServiceError):
-        violations = [
-            f"{field}: {description}" for field, description in error.field_violations.items()
-        ]
-    if (
-        len(violations) > 1
-        and isinstance(error, ServiceError)
-        and error.message == "; ".join(violations)
-    ):
+    service = error if isinstance(error, ServiceError) else None
+    fields = service.field_violations if service is not None else {}
+    violations = [f"{field}: {description}" for field, description in fields.items()]
+    if service is not None and len(violations) > 1 and service.message == "; ".join(violations):
         # The server's message joins them all: one a line reads better.
-        print(f"claimstore: {error.code.name}: {len(violations)} fields at fault", file=sys.stderr)
+        header = f"claimstore: {service.code.name}: {len(violations)} fields at fault"
+        print(header, file=sys.stderr)
         for violation in violations:
             print(f"  {violation}", file=sys.stderr)
     else:
