@@ -82,6 +82,20 @@ def invalid_fields(call: Callable[[], object]) -> set[str]:
     return fields
 
 
+def not_found_field(call: Callable[[], object]) -> str:
+    """Runs a raw stub call that must fail with NOT_FOUND; returns the field it names, which
+    both its message and its ResourceInfo detail must give."""
+    error = call_error(call)
+    assert error.code() == grpc.StatusCode.NOT_FOUND, error.details()
+    status = rpc_status.from_call(error)
+    assert status is not None
+    info = error_details_pb2.ResourceInfo()
+    assert any(detail.Unpack(info) for detail in status.details)
+    field: str = info.description.removeprefix("named by ")
+    assert (error.details() or "").startswith(f"{field}: ")
+    return field
+
+
 def launch_server(db_path: Path, port: int, stderr: Path) -> subprocess.Popen[bytes]:
     """Starts ``python -m claimstore_server`` over ``db_path`` on ``port``, its stderr to a
     file; returns once it answers SERVING (fails the test if it never does)."""

@@ -4,6 +4,7 @@ undelete, citations added and removed, and the revisions every write records.
 Each refused request is checked for its exact status and for leaving the claim as it was.
 """
 
+import functools
 import threading
 from collections.abc import Callable
 
@@ -17,11 +18,12 @@ from claimstore.v1.claim_revision_pb2 import (
     CHANGE_TYPE_UPDATED,
 )
 from claimstore.v1.claim_service_pb2_grpc import ClaimServiceStub
+from claimstore_server import _pagination
 from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from helpers import call_error, invalid_fields
+from helpers import call_error, invalid_fields, not_found_field
 
 NOV_20 = 1_763_596_800  # 2025-11-20T00:00:00Z
 UNKNOWN_CLAIM_ID = "clm_01JD3M0X8Y9Z0000000000000A"
@@ -308,10 +310,9 @@ def test_bad_new_values_name_their_field_and_change_nothing(
 
 
 def test_updating_an_unknown_or_malformed_id(stub: ClaimServiceStub) -> None:
-    error = call_error(
-        lambda: update(stub, claim_pb2.Claim(id=UNKNOWN_CLAIM_ID, text="x"), ["text"])
-    )
-    assert error.code() == grpc.StatusCode.NOT_FOUND
+    unknown = claim_pb2.Claim(id=UNKNOWN_CLAIM_ID, text="x")
+    assert not_found_field(lambda: update(stub, unknown, ["text"])) == "claim.id"
+    error = call_error(lambda: update(stub, unknown, ["text"]))
     assert UNKNOWN_CLAIM_ID in (error.details() or "")
     assert invalid_fields(lambda: update(stub, claim_pb2.Claim(id="bad", text="x"), ["text"])) == {
         "claim.id"
@@ -334,16 +335,11 @@ def test_an_unknown_source_in_new_citations_is_not_found(
     stub: ClaimServiceStub, create: Create
 ) -> None:
     original = create()
-    error = call_error(
-        lambda: update(
-            stub,
-            claim_pb2.Claim(
-                id=original.id, citations=[claim_pb2.Citation(source_id=UNKNOWN_SOURCE_ID)]
-            ),
-            ["citations"],
-        )
-    )
-    assert error.code() == grpc.StatusCode.NOT_FOUND
+    kept = [claim_pb2.Citation(source_id=c.source_id, role=c.role) for c in original.citations]
+    cited = [*kept, claim_pb2.Citation(source_id=UNKNOWN_SOURCE_ID)]
+    revised = claim_pb2.Claim(id=original.id, citations=cited)
+    field = not_found_field(lambda: update(stub, revised, ["citations"]))
+    assert field == f"claim.citations[{len(cited) - 1}].source_id"
     assert get(stub, original.id) == original
 
 
@@ -580,14 +576,27 @@ def test_citation_changes_reject_bad_input(stub: ClaimServiceStub, create: Creat
             )
         )
     ) == {"citation.source_id"}
-    unknown = call_error(
-        lambda: stub.AddCitation(
-            claim_service_pb2.AddCitationRequest(
-                claim_id=original.id, citation=claim_pb2.Citation(source_id=UNKNOWN_SOURCE_ID)
+    unknown_source = claim_pb2.Citation(source_id=UNKNOWN_SOURCE_ID)
+    assert (
+        not_found_field(
+            lambda: stub.AddCitation(
+                claim_service_pb2.AddCitationRequest(claim_id=original.id, citation=unknown_source)
             )
         )
+        == "citation.source_id"
     )
-    assert unknown.code() == grpc.StatusCode.NOT_FOUND
+    known_source = claim_pb2.Citation(source_id=original.citations[0].source_id)
+    for call in (
+        lambda: stub.AddCitation(
+            claim_service_pb2.AddCitationRequest(claim_id=UNKNOWN_CLAIM_ID, citation=known_source)
+        ),
+        lambda: stub.RemoveCitation(
+            claim_service_pb2.RemoveCitationRequest(
+                claim_id=UNKNOWN_CLAIM_ID, source_id=known_source.source_id
+            )
+        ),
+    ):
+        assert not_found_field(call) == "claim_id"
     assert invalid_fields(
         lambda: stub.RemoveCitation(
             claim_service_pb2.RemoveCitationRequest(claim_id=original.id, source_id="")
@@ -685,17 +694,28 @@ def test_revision_errors(stub: ClaimServiceStub, create: Create) -> None:
     assert missing.code() == grpc.StatusCode.NOT_FOUND
     assert "revision" in (missing.details() or "")
     assert invalid_fields(lambda: get(stub, original.id, revision=-1)) == {"revision"}
-    unknown = call_error(
-        lambda: stub.ListClaimRevisions(
-            claim_service_pb2.ListClaimRevisionsRequest(claim_id=UNKNOWN_CLAIM_ID)
+    assert (
+        not_found_field(
+            lambda: stub.ListClaimRevisions(
+                claim_service_pb2.ListClaimRevisionsRequest(claim_id=UNKNOWN_CLAIM_ID)
+            )
         )
+        == "claim_id"
     )
-    assert unknown.code() == grpc.StatusCode.NOT_FOUND
-    assert invalid_fields(
-        lambda: stub.ListClaimRevisions(
-            claim_service_pb2.ListClaimRevisionsRequest(claim_id=original.id, page_token="junk")
+    digest = _pagination.query_digest("revisions", original.id, False)
+    forged = [
+        "junk",
+        # Tokens of this very query, with positions it never issues: one past SQLite's
+        # integers, JSON's true (which Python takes for 1), a revision given as text.
+        _pagination.encode_token([2**63], digest),
+        _pagination.encode_token([True], digest),
+        _pagination.encode_token(["1"], digest),
+    ]
+    for token in forged:
+        request = claim_service_pb2.ListClaimRevisionsRequest(
+            claim_id=original.id, page_token=token
         )
-    ) == {"page_token"}
+        assert invalid_fields(functools.partial(stub.ListClaimRevisions, request)) == {"page_token"}
 
 
 def test_imported_claims_record_their_creation_with_the_actor(stub: ClaimServiceStub) -> None:

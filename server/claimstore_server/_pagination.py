@@ -20,6 +20,8 @@ from ._validation import FieldViolation, ValidationError
 DEFAULT_PAGE_SIZE: Final = 50
 MAX_PAGE_SIZE: Final = 1_000
 _MAX_TOKEN_LENGTH: Final = 1_024
+_INT64: Final = range(-(2**63), 2**63)
+"""The integers a position may hold: SQLite's (a larger one would fail in the query)."""
 
 M = TypeVar("M", bound=Message)
 
@@ -80,11 +82,19 @@ def decode_token(
         token_digest = payload["q"]
         if not isinstance(position, list) or not isinstance(token_digest, str):
             raise ValueError("bad shape")
+        if not all(_plain(value) for value in position):
+            raise ValueError("bad value")
     except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error) as error:
         raise position_error(field, what) from error
     if token_digest != digest:
         raise ValidationError([FieldViolation(field, mismatch)])
     return position
+
+
+def _plain(value: object) -> bool:
+    """Whether ``value`` is what positions are made of: a string, a float, or an integer in
+    SQLite's range (JSON's true and false, which Python takes for integers, are not)."""
+    return type(value) in (str, float) or (type(value) is int and value in _INT64)
 
 
 def fit_in(items: Sequence[M], budget_bytes: int) -> list[M]:

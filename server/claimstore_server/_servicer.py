@@ -18,6 +18,7 @@ committed.
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import math
 import threading
@@ -149,7 +150,10 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         actor = _validation.actor(context.invocation_metadata())
         note = ChangeNote(actor, reason, paths, request.claim.etag)
         return self._revise(
-            claim_id, lambda current: _validation.revised_claim(current, request.claim, paths), note
+            claim_id,
+            lambda current: _validation.revised_claim(current, request.claim, paths),
+            note,
+            claim_field="claim.id",
         )
 
     @reports_errors
@@ -165,6 +169,8 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
             claim_id,
             lambda current: _validation.cited_claim(current, request.citation),
             note,
+            claim_field="claim_id",
+            source_field="citation.source_id",
             unique_citations=True,
         )
 
@@ -185,7 +191,7 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
                 raise NotFoundError("citation", source_id, "source_id")
             return revised
 
-        return self._revise(claim_id, uncited, note)
+        return self._revise(claim_id, uncited, note, claim_field="claim_id")
 
     def _revise(
         self,
@@ -193,17 +199,26 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         revise: Callable[[Claim], Claim],
         note: ChangeNote,
         *,
+        claim_field: str,
+        source_field: str = "",
         unique_citations: bool = False,
     ) -> Claim:
         """Stores the claim as ``revise`` changes it, checked as a whole claim, as its next
         revision. The store calls ``revise`` on the claim as it is inside the write's
-        transaction, so that no other write comes in between."""
+        transaction, so that no other write comes in between.
+
+        ``claim_field`` is the request's field of the claim's id, and ``source_field`` the one
+        of the source a request adds (when not among the revised claim's citations): a claim
+        or source not found is reported as the request names it."""
 
         def draft(current: Claim) -> ClaimDraft:
             revised = revise(current)
             return _validation.claim_draft(claim_service_pb2.CreateClaimRequest(claim=revised))
 
-        claim = self._store.update_claim(claim_id, draft, note, unique_citations=unique_citations)
+        with _named_as_requested(claim=claim_field, source=source_field):
+            claim = self._store.update_claim(
+                claim_id, draft, note, unique_citations=unique_citations
+            )
         self._changes.changed()
         return claim
 
@@ -246,9 +261,10 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
                     after_revision = revision
                 case _:
                     raise _pagination.position_error()
-        page = self._store.list_claim_revisions(
-            claim_id, after_revision=after_revision, limit=limit, full=full
-        )
+        with _named_as_requested(claim="claim_id"):
+            page = self._store.list_claim_revisions(
+                claim_id, after_revision=after_revision, limit=limit, full=full
+            )
         revisions = _pagination.fit_in(page.items, self._page_budget)
         response = claim_service_pb2.ListClaimRevisionsResponse(revisions=revisions)
         if page.has_more or len(revisions) < len(page.items):
@@ -572,6 +588,22 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
             sources=page.items,
             next_page_token=_next_id_token(page.has_more, page.items, "sources"),
         )
+
+
+@contextlib.contextmanager
+def _named_as_requested(*, claim: str, source: str = "") -> Iterator[None]:
+    """Reports a claim (or source) not found by the request's field ``claim`` (``source``).
+
+    The store names what it did not find by its place in a claim: a claim by "id", a
+    source by the citation in the revised claim ("claim.citations[2].source_id"), which
+    is not always what the request calls it ("claim_id", "citation.source_id")."""
+    try:
+        yield
+    except NotFoundError as error:
+        renamed = {"claim": claim, "source": source}.get(error.resource_type)
+        if not renamed:
+            raise
+        raise dataclasses.replace(error, field=renamed) from error
 
 
 def _after_id(page_token: str, collection: str, prefix: str) -> str:
