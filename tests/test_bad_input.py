@@ -96,6 +96,25 @@ ROWS = [
     Row("text of 10,001", "CreateClaim", create(text="x" * 10_001), INVALID, "claim.text"),
     Row("NUL in text", "CreateClaim", create(text="a\x00b"), INVALID, "claim.text"),
     Row("escape in text", "CreateClaim", create(text="a\x1b[31mb"), INVALID, "claim.text"),
+    Row("C1 escape in text", "CreateClaim", create(text="a\x9b31mb"), INVALID, "claim.text"),
+    Row("next line in text", "CreateClaim", create(text="a\x85b"), INVALID, "claim.text"),
+    Row("punctuation text", "CreateClaim", create(text="!!! ?"), INVALID, "claim.text"),
+    Row("invisible text", "CreateClaim", create(text="\u200b\u200e"), INVALID, "claim.text"),
+    Row("C1 in channel", "CreateClaim", create(channel="a\x9bb"), INVALID, "claim.channel"),
+    Row(
+        "line separator in channel",
+        "CreateClaim",
+        create(channel="a\u2028b"),
+        INVALID,
+        "claim.channel",
+    ),
+    Row(
+        "C1 in inline speaker name",
+        "CreateClaim",
+        create(speaker=speaker_pb2.Speaker(display_name="x\x9by")),
+        INVALID,
+        "claim.speaker.display_name",
+    ),
     # CreateClaim: speaker
     Row(
         "unknown speaker_id",

@@ -18,8 +18,10 @@ from claimstore_server._text import fold_name
 from claimstore_server.store import ClaimDraft
 from google.protobuf.timestamp_pb2 import Timestamp
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_CONTROL_EXCEPT_WHITESPACE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# The rule: no C0 or C1 control nor DEL; in a field of one line, no line or paragraph
+# separator either.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_EXCEPT_WHITESPACE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 EDGES = [
     "",
@@ -36,6 +38,9 @@ EDGES = [
     "peace\x00plan",
     "peace\x7fplan",
     "peace\x1bplan",
+    "peace\x85plan",  # next line: a C1 control, and white space to strip()
+    "peace\x9bplan",  # a terminal's control sequence introducer
+    "peace\u2029plan",  # paragraph separator
     "\ufeffpeace",
     "Noël",
     "Noe\u0301l",

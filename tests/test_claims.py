@@ -233,6 +233,29 @@ def test_inline_speaker_matching_two_speakers_is_invalid_argument(
     assert counts() == {"claims": 0, "speakers": 2, "sources": 0}
 
 
+def test_of_speakers_sharing_a_name_the_one_described_alike_is_matched(
+    client: claimstore.Client, counts: Callable[[], Counts]
+) -> None:
+    minister = speaker_pb2.Speaker(
+        display_name="Jean-Noël Barrot", title="Foreign Minister", affiliation="France"
+    )
+    first = add(client, "First claim", speaker=minister)
+    # Someone then creates another speaker of that name, described otherwise.
+    namesake = client.create_speaker("jean-noel barrot")
+    again = speaker_pb2.Speaker(
+        display_name="JEAN-NOEL BARROT", title="foreign minister", affiliation="France"
+    )
+    assert add(client, "Second claim", speaker=again).speaker_id == first.speaker_id
+    # The same claim again is found as the claim stored, not refused as ambiguous.
+    with pytest.raises(claimstore.AlreadyExists):
+        add(client, "First claim", speaker=minister)
+    assert add(client, "Third claim", speaker="Jean-Noel Barrot").speaker_id == namesake.id
+    with pytest.raises(claimstore.InvalidArgument) as raised:
+        add(client, speaker=speaker_pb2.Speaker(display_name="Jean-Noël Barrot", title="MP"))
+    assert "claim.speaker" in raised.value.field_violations
+    assert counts() == {"claims": 3, "speakers": 2, "sources": 0}
+
+
 def test_speaker_id_and_inline_speaker_together_are_invalid_argument(
     client: claimstore.Client, counts: Callable[[], Counts]
 ) -> None:

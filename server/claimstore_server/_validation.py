@@ -53,8 +53,10 @@ _MAX_SECONDS: Final = 253_402_300_799
 MIN_MICROS: Final = _MIN_SECONDS * 1_000_000
 MAX_MICROS: Final = _MAX_SECONDS * 1_000_000 + 999_999
 
-_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
-_CONTROL_EXCEPT_WHITESPACE: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# The C0 and C1 controls and DEL (C1's U+009B opens a terminal's escape sequences, and
+# U+0085 breaks a line); a field of one line also refuses the line and paragraph separators.
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_EXCEPT_WHITESPACE: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _LANGUAGE: Final = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
 _WIKIDATA: Final = re.compile(r"^Q[1-9][0-9]{0,15}$")
 _REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9._:-]+$")
@@ -551,6 +553,9 @@ def _clean_claim_draft(request: claim_service_pb2.CreateClaimRequest) -> ClaimDr
     if language is None or clean_topics is None:
         return None
     topics, folded_topics = clean_topics
+    folded_text = fold_text(text)
+    if not folded_text:
+        return None
     speaker_id = claim.speaker_id
     speaker = None
     if claim.HasField("speaker"):
@@ -582,7 +587,7 @@ def _clean_claim_draft(request: claim_service_pb2.CreateClaimRequest) -> ClaimDr
         attribution,
         _start_of_period(seconds * 1_000_000 + nanos // 1000, precision),
         precision,
-        fold_text(text),
+        folded_text,
         folded_topics,
         speaker_id,
         speaker,
@@ -648,7 +653,13 @@ def _checked_claim_draft(request: claim_service_pb2.CreateClaimRequest) -> Claim
     if len(claim.citations) > MAX_CITATIONS:
         check.add("claim.citations", f"must hold at most {MAX_CITATIONS} citations")
     # Each field in the order of the message, so that violations come in that order too.
+    text_problems = len(check.items)
     text = check.text(claim.text, "claim.text", max_length=MAX_TEXT, required=True, lines=True)
+    folded_text = fold_text(text)
+    if text and not folded_text and len(check.items) == text_problems:
+        # Claims are told apart by their text folded: without a letter or a digit, all of
+        # them would be one claim ("!!!", "?", an invisible mark).
+        check.add("claim.text", "must contain a letter or a digit")
     attribution = check.enum(
         claim.attribution, claim_pb2.Attribution, "claim.attribution", default=None
     )
@@ -666,8 +677,7 @@ def _checked_claim_draft(request: claim_service_pb2.CreateClaimRequest) -> Claim
         attribution=attribution,
         stated_at_us=stated_at_us,
         stated_at_precision=precision,
-        # Folding the text of a claim that is refused anyway is work for nothing.
-        folded_text=fold_text(text) if not check.items else "",
+        folded_text=folded_text,
         folded_topics=tuple(fold(topic) for topic in topics),
         speaker_id=speaker_id if not has_speaker else "",
         speaker=speaker,

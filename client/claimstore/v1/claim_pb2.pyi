@@ -244,7 +244,7 @@ class Claim(_message.Message):
     """
     text: _builtins.str
     """What was said: the quote for a direct quote, the gist otherwise.
-    Required; 1 to 10,000 characters, not only white space.
+    Required; 1 to 10,000 characters, with a letter or a digit.
     """
     attribution: Global___Attribution.ValueType
     """How the words reach us. Required."""
@@ -275,8 +275,11 @@ class Claim(_message.Message):
     def speaker(self) -> _speaker_pb2.Speaker:
         """The speaker. On create, a speaker given here instead of speaker_id is
         matched to an existing speaker by wikidata_id, then by display name or
-        alias (ignoring case and accents), and created if none matches. In
-        responses in the full view it is always set.
+        alias (ignoring case and accents), and created if none matches. Of
+        several speakers it matches by name, the one with the same display name,
+        kind, title and affiliation is taken; with none or more than one, the
+        claim is INVALID_ARGUMENT: give speaker_id. In responses in the full view
+        it is always set.
         """
 
     @_builtins.property

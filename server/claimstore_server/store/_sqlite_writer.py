@@ -164,6 +164,13 @@ def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
         yield values[start : start + _CHUNK]
 
 
+def _description(
+    display_name: str, kind: int, title: str, affiliation: str
+) -> tuple[str, int, str, str]:
+    """What tells speakers of one name apart, folded as names are matched."""
+    return fold_name(display_name), kind, fold_name(title), fold_name(affiliation)
+
+
 def insert_speaker(
     connection: sqlite3.Connection, ids: _ids.IdGenerator, draft: SpeakerDraft, now_us: int
 ) -> str:
@@ -245,6 +252,7 @@ class ClaimWriter:
         self._speaker_ids: set[str] = set()
         self._speaker_by_wikidata: dict[str, str] = {}
         self._speakers_by_name: dict[str, dict[str, str | None]] = {}  # name -> {id: wikidata}
+        self._described_alike: dict[tuple[SpeakerDraft, frozenset[str]], list[str]] = {}
         self._source_ids: set[str] = set()
         self._source_by_url: dict[str, str] = {}
         self._source_by_identity: dict[tuple[str, str, int | None], str] = {}
@@ -378,8 +386,38 @@ class ClaimWriter:
             if not (speaker.wikidata_id and wikidata_id)
         }
         if len(candidates) > 1:
-            raise AmbiguousError("claim.speaker", speaker.display_name, tuple(sorted(candidates)))
+            alike = self._alike(speaker, frozenset(candidates))
+            if len(alike) != 1:
+                raise AmbiguousError(
+                    "claim.speaker", speaker.display_name, tuple(sorted(candidates))
+                )
+            return alike[0]
         return candidates.pop() if candidates else None
+
+    def _alike(self, speaker: SpeakerDraft, candidates: frozenset[str]) -> list[str]:
+        """The ``candidates`` stored as ``speaker`` describes itself: the same display name,
+        kind, title and affiliation, ignoring case and accents.
+
+        Of several speakers that share a name, the one described exactly as an inline
+        speaker is the one it names: importing a file again finds the speakers it created,
+        even after someone has created another of the same name."""
+        key = (speaker, candidates)
+        alike = self._described_alike.get(key)
+        if alike is None:
+            wanted = _description(
+                speaker.display_name, speaker.kind, speaker.title, speaker.affiliation
+            )
+            alike = sorted(
+                row[0]
+                for row in self._select(
+                    "SELECT id, display_name, kind, title, affiliation FROM speakers"
+                    " WHERE id IN ({})",
+                    candidates,
+                )
+                if _description(row[1], row[2], row[3], row[4]) == wanted
+            )
+            self._described_alike[key] = alike
+        return alike
 
     def _source_of(self, citation: CitationDraft, index: int) -> str | None:
         """The id of the source ``citation`` names; None when it names a new one."""
