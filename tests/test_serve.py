@@ -11,7 +11,9 @@ from pathlib import Path
 import claimstore
 import grpc
 import pytest
-from claimstore_server.store import _schema
+from claimstore_server import ServerConfig, build_server
+from claimstore_server.__main__ import main as serve_main
+from claimstore_server.store import DatabaseFileError, SqliteStore, _schema
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from helpers import free_port, start_server
 
@@ -133,12 +135,21 @@ def test_serving_a_newer_database_exits_1(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("name", ["not-a-database.db", "missing/claims.db"])
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("not-a-database.db", "file is not a database"),
+        ("missing/claims.db", "(there is no folder "),
+        ("a-folder", "(it is a folder)"),
+    ],
+)
 def test_serving_a_file_that_cannot_be_a_database_exits_1_naming_it(
-    tmp_path: Path, name: str
+    tmp_path: Path, name: str, why: str
 ) -> None:
     db_path = tmp_path / name
-    if db_path.parent.exists():
+    if name == "a-folder":
+        db_path.mkdir()
+    elif db_path.parent.exists():
         db_path.write_text("not SQLite\n" * 100)
     result = subprocess.run(
         [
@@ -151,7 +162,38 @@ def test_serving_a_file_that_cannot_be_a_database_exits_1_naming_it(
     )
     assert result.returncode == 1
     assert f"cannot open {db_path} as a claimstore database" in result.stderr
+    assert why in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--db", ""], "argument --db: give the path of a SQLite file"),
+        (["--db", ":memory:"], "argument --db: give the path of a file"),
+        (["--listen", "127.0.0.1:99999"], "the port must be a number from 0 to 65535"),
+        (["--listen", "127.0.0.1:"], "give host:port"),
+        (["--listen", "garbage"], "give host:port"),
+        (["--listen", ":abc"], "give host:port"),
+        (["--grace", "-1"], "argument --grace: must be 0 or more seconds"),
+        (["--grace", "soon"], "'soon' is not a number of seconds"),
+    ],
+)
+def test_bad_serve_options_are_usage_errors(
+    options: list[str], message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    with pytest.raises(SystemExit) as raised:
+        serve_main(["--db", str(tmp_path / "x.db"), *options])
+    assert raised.value.code == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_in_memory_database_is_refused(tmp_path: Path) -> None:
+    # Each of the store's connections would open an empty database of its own.
+    for path in ("", ":memory:"):
+        with pytest.raises(DatabaseFileError, match="give the path of a file"):
+            SqliteStore(path)
 
 
 def test_serving_on_a_taken_port_exits_1(
@@ -171,7 +213,7 @@ def test_serving_on_a_taken_port_exits_1(
     finally:
         finish(process)
     assert result.returncode == 1
-    assert "cannot listen" in result.stderr
+    assert f"cannot listen on {target}: address already in use" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -230,3 +272,16 @@ def test_stop_while_a_write_is_in_flight_does_not_crash(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     assert "survived" in result.stdout
     assert "Traceback" not in result.stderr, result.stderr[-2000:]
+
+
+def test_serving_on_a_unix_socket(tmp_path: Path) -> None:
+    listen = f"unix:{tmp_path / 'claimstore.sock'}"
+    server = build_server(ServerConfig(db_path=tmp_path / "x.db", listen=listen))
+    server.start()
+    try:
+        assert server.target == listen
+        with claimstore.Client(server.target) as client:
+            created = client.create_speaker("Dmitry Peskov")
+            assert [speaker.id for speaker in client.list_speakers()] == [created.id]
+    finally:
+        server.stop(0)

@@ -4,7 +4,7 @@ import argparse
 import logging
 import sys
 
-from ._config import ServerConfig
+from ._config import ServerConfig, listen_problem
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,17 +21,19 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = ServerConfig()
     parser.add_argument(
         "--db",
+        type=_database_file,
         default=str(defaults.db_path),
         help="SQLite file to serve, created if missing (default: %(default)s)",
     )
     parser.add_argument(
         "--listen",
+        type=_listen_address,
         default=defaults.listen,
         help="host:port to listen on; loopback unless told otherwise (default: %(default)s)",
     )
     parser.add_argument(
         "--grace",
-        type=float,
+        type=_seconds,
         default=defaults.grace_seconds,
         help="seconds in-flight calls get to finish on shutdown (default: %(default)s)",
     )
@@ -41,6 +43,34 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="log verbosity (default: %(default)s)",
     )
+
+
+def _database_file(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("give the path of a SQLite file, such as claimstore.db")
+    if value == ":memory:":
+        raise argparse.ArgumentTypeError(
+            "give the path of a file: an in-memory database is private to each of the"
+            " server's connections"
+        )
+    return value
+
+
+def _listen_address(value: str) -> str:
+    problem = listen_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{value!r}: {problem}")
+    return value
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not seconds >= 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, not {value}")
+    return seconds
 
 
 def run_serve(args: argparse.Namespace) -> int:

@@ -10,9 +10,11 @@ programs and tests that embed a server.
 """
 
 import asyncio
+import errno
 import gc
 import logging
 import signal
+import socket
 import threading
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -23,7 +25,7 @@ from claimstore.v1 import claim_service_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from ._config import ServerConfig
+from ._config import SOCKET_PATH_SCHEMES, ServerConfig, listen_problem
 from ._handlers import add_servicer
 from ._servicer import ClaimServicer
 from .store import ClaimStore, SqliteStore
@@ -67,6 +69,9 @@ def _configure_reflection(server: grpc.aio.Server) -> None:
 
 
 def _configure_listener(server: grpc.aio.Server, listen: str) -> int:
+    problem = listen_problem(listen) or _bind_problem(listen)
+    if problem:
+        raise OSError(f"cannot listen on {listen}: {problem}")
     try:
         port = server.add_insecure_port(listen)
     except RuntimeError as error:
@@ -74,6 +79,34 @@ def _configure_listener(server: grpc.aio.Server, listen: str) -> int:
     if port == 0:
         raise OSError(f"cannot listen on {listen}: the address is taken or invalid")
     return port
+
+
+def _bind_problem(listen: str) -> str:
+    """Why the TCP address ``listen`` cannot be bound ("" when it can, or when only gRPC
+    can tell): asked of the operating system first, which names the reason (gRPC says
+    "failed to bind" and logs the reason natively)."""
+    host, _, port = listen.rpartition(":")
+    if not port.isdigit() or int(port) == 0:
+        return ""
+    try:
+        addresses = socket.getaddrinfo(
+            host.strip("[]"), int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as error:
+        return f"cannot find the host {host!r}: {error.strerror}"
+    except (OSError, UnicodeError):
+        return ""
+    family, kind, protocol, _, address = addresses[0]
+    with socket.socket(family, kind, protocol) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            reason = (error.strerror or str(error)).lower()
+            if error.errno == errno.EADDRINUSE:
+                return f"{reason}: is another server running on it?"
+            return reason
+    return ""
 
 
 async def _set_health(servicer: health.aio.HealthServicer, status: int) -> None:
@@ -125,6 +158,9 @@ async def _stop(parts: _Parts, grace: float) -> None:
 
 
 def _target(listen: str, port: int) -> str:
+    """The address a client on this host reaches the server at."""
+    if listen.startswith(SOCKET_PATH_SCHEMES):
+        return listen
     host = listen.rsplit(":", 1)[0]
     if host in ("", "0.0.0.0", "[::]"):
         host = "127.0.0.1"

@@ -93,6 +93,22 @@ def _tuples(connection: sqlite3.Connection) -> sqlite3.Cursor:
     return cursor
 
 
+def _in_the_way(path: Path) -> str:
+    """What keeps SQLite from opening ``path``, as a parenthesis ("" when nothing that can be
+    seen from here does): SQLite says "unable to open database file" for all of these."""
+    folder = path.parent
+    if path.is_dir():
+        return " (it is a folder)"
+    if not folder.is_dir():
+        return f" (there is no folder {folder})"
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        return " (no permission to read and write it)"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        # SQLite writes the write-ahead log and its index beside the file.
+        return f" (no permission to create files in {folder})"
+    return ""
+
+
 def _speaker_join(full: bool) -> str:
     return " JOIN speakers sp ON sp.id = c.speaker_id" if full else ""
 
@@ -189,6 +205,11 @@ class SqliteStore:
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._checkpointer: Checkpointer | None = None
+        if self._path in ("", ":memory:"):
+            # Each connection (one a thread) would open a database of its own, empty.
+            raise DatabaseFileError(
+                f"cannot serve {self._path!r}: give the path of a file, such as claimstore.db"
+            )
         try:
             db = sqlite_utils.Database(self._connection(), execute_plugins=False)
             db.enable_wal()
@@ -197,6 +218,7 @@ class SqliteStore:
             self.close()
             raise DatabaseFileError(
                 f"cannot open {self._path} as a claimstore database: {error}"
+                f"{_in_the_way(Path(self._path))}"
             ) from error
 
     @functools.cached_property
