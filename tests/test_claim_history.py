@@ -165,6 +165,23 @@ def test_a_star_mask_replaces_every_field(stub: ClaimServiceStub, create: Create
     assert list(updated.citations) == []
 
 
+def test_an_update_that_changes_nothing_records_no_revision(
+    stub: ClaimServiceStub, create: Create
+) -> None:
+    original = create()
+    same_text = claim_pb2.Claim(id=original.id, text=f"  {original.text} ")
+    assert update(stub, same_text, ["text"]) == original
+    as_gotten = get(stub, original.id)
+    as_gotten.ClearField("speaker")  # the full view's; the claim names it by speaker_id
+    for citation in as_gotten.citations:
+        citation.ClearField("source")
+    assert update(stub, as_gotten, ["*"]) == original
+    assert revisions(stub, original.id) == [1]
+    # A change after them is revision 2, as if they had not been asked for.
+    changed = update(stub, claim_pb2.Claim(id=original.id, channel="interview"), ["channel"])
+    assert (changed.revision, revisions(stub, original.id)) == (2, [1, 2])
+
+
 def test_a_speaker_given_inline_re_attributes_the_claim(
     stub: ClaimServiceStub, create: Create
 ) -> None:

@@ -181,7 +181,8 @@ class ClaimServiceServicer:
         """Changes the fields of a claim that update_mask names (AIP-134), as one
         new revision. With the claim's etag, the change is made only if the claim
         is still at that version, else ABORTED. A deleted claim cannot be changed
-        (FAILED_PRECONDITION): undelete it first.
+        (FAILED_PRECONDITION): undelete it first. An update that leaves the claim
+        as it was records no revision and returns the claim unchanged.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -61,7 +61,8 @@ class ClaimServiceStub:
     """Changes the fields of a claim that update_mask names (AIP-134), as one
     new revision. With the claim's etag, the change is made only if the claim
     is still at that version, else ABORTED. A deleted claim cannot be changed
-    (FAILED_PRECONDITION): undelete it first.
+    (FAILED_PRECONDITION): undelete it first. An update that leaves the claim
+    as it was records no revision and returns the claim unchanged.
     """
     DeleteClaim: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.DeleteClaimRequest, _claim_pb2.Claim]
     """Deletes a claim, softly (AIP-164): it keeps all its data and revisions,
@@ -172,7 +173,8 @@ class ClaimServiceAsyncStub(ClaimServiceStub):
     """Changes the fields of a claim that update_mask names (AIP-134), as one
     new revision. With the claim's etag, the change is made only if the claim
     is still at that version, else ABORTED. A deleted claim cannot be changed
-    (FAILED_PRECONDITION): undelete it first.
+    (FAILED_PRECONDITION): undelete it first. An update that leaves the claim
+    as it was records no revision and returns the claim unchanged.
     """
     DeleteClaim: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.DeleteClaimRequest, _claim_pb2.Claim]  # type: ignore[assignment]
     """Deletes a claim, softly (AIP-164): it keeps all its data and revisions,
@@ -298,7 +300,8 @@ class ClaimServiceServicer(metaclass=_abc_1.ABCMeta):
         """Changes the fields of a claim that update_mask names (AIP-134), as one
         new revision. With the claim's etag, the change is made only if the claim
         is still at that version, else ABORTED. A deleted claim cannot be changed
-        (FAILED_PRECONDITION): undelete it first.
+        (FAILED_PRECONDITION): undelete it first. An update that leaves the claim
+        as it was records no revision and returns the claim unchanged.
         """
 
     @_abc_1.abstractmethod

@@ -164,6 +164,16 @@ def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
         yield values[start : start + _CHUNK]
 
 
+def _same_content(body: bytes, other: bytes) -> bool:
+    """Whether two bodies of a claim differ in no more than when and at which revision
+    they were written."""
+    claims = [Claim.FromString(body), Claim.FromString(other)]
+    for claim in claims:
+        for written in ("update_time", "revision", "etag"):
+            claim.ClearField(written)
+    return claims[0] == claims[1]
+
+
 def _description(
     display_name: str, kind: int, title: str, affiliation: str
 ) -> tuple[str, int, str, str]:
@@ -484,8 +494,10 @@ class ClaimWriter:
         note: ChangeNote,
         *,
         unique_citations: bool = False,
-    ) -> None:
-        """Rewrites the stored ``claim`` as ``draft`` says, as its next revision.
+    ) -> bool:
+        """Rewrites the stored ``claim`` as ``draft`` says, as its next revision; returns
+        False, writing nothing, when ``draft`` is the claim as it is (a revision that
+        changes nothing would only be noise in its history).
 
         Raises the StoreError that keeps it from being written, and then writes
         nothing: an unknown speaker or source, the content of another claim, or,
@@ -525,6 +537,8 @@ class ClaimWriter:
             create_time_us=claim.create_time_us,
             revision=revision,
         )
+        if _same_content(body, claim.body):
+            return False
         row = self._claim_row(
             claim.seq, claim.claim_id, draft, speaker_id, body, create_time_us=claim.create_time_us
         )
@@ -549,6 +563,7 @@ class ClaimWriter:
                 note=note,
             ),
         )
+        return True
 
     def _create_speaker(self, draft: SpeakerDraft) -> str:
         speaker_id = insert_speaker(self._connection, self._ids, draft, self._now_us)
