@@ -77,12 +77,22 @@ def test_url_is_unique_and_the_original_is_unchanged(
     [
         "http://localhost:8080/path?q=1#frag",
         "https://例え.jp/パス",
-        "HTTPS://EXAMPLE.COM/",
+        "https://example.com/Case/Of/The?Path=Kept#Too",
         "https://example.com/" + "a" * (2048 - len("https://example.com/")),
     ],
 )
 def test_good_urls_are_kept(client: claimstore.Client, url: str) -> None:
     assert client.get_source(client.create_source(url=url).id).url == url
+
+
+def test_the_scheme_and_host_of_a_url_compare_in_lower_case(
+    client: claimstore.Client, counts: Callable[[], Counts]
+) -> None:
+    stored = client.create_source(url="HTTPS://News.EXAMPLE.com/Story")
+    assert stored.url == "https://news.example.com/Story"
+    with pytest.raises(claimstore.AlreadyExists):
+        client.create_source(url="https://news.example.COM/Story")
+    assert counts()["sources"] == 1
 
 
 @pytest.mark.parametrize(

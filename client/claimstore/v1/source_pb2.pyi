@@ -89,8 +89,9 @@ class Source(_message.Message):
     """
     url: _builtins.str
     """Where the source can be read, an absolute http or https URL of at most
-    2,048 characters. Optional, but unique among sources when given: inline
-    sources in CreateClaim are matched to existing ones by this URL.
+    2,048 characters, stored with its scheme and host in lower case. Optional,
+    but unique among sources when given: inline sources in CreateClaim are
+    matched to existing ones by this URL.
     """
     publisher: _builtins.str
     """Who published the source, such as "Reuters" or "Associated Press".
