@@ -168,7 +168,7 @@ def test_enum_names_in_any_case_with_or_without_prefix(
 
 def test_enum_names_of_speakers_sources_and_citations(client: claimstore.Client) -> None:
     speaker = client.create_speaker("Ministry", kind="SPEAKER_KIND_ORGANIZATION")
-    source = client.create_source(kind="Social_Media_Post")
+    source = client.create_source(publisher="X", kind="Social_Media_Post")
     claim = client.create_claim(
         "t",
         speaker_id=speaker.id,

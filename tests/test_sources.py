@@ -38,7 +38,7 @@ def test_create_then_get_returns_every_field(client: claimstore.Client) -> None:
 
 
 def test_defaults(stub: ClaimServiceStub) -> None:
-    created = create(stub)
+    created = create(stub, publisher="Reuters")
     assert created.kind == source_pb2.SOURCE_KIND_OTHER
     assert created.url == ""
     assert not created.HasField("published_at")
@@ -49,7 +49,7 @@ def test_defaults(stub: ClaimServiceStub) -> None:
     "kind", [value.name for value in source_pb2.SourceKind.DESCRIPTOR.values if value.number]
 )
 def test_every_kind_is_kept(client: claimstore.Client, kind: str) -> None:
-    created = client.create_source(kind=kind)
+    created = client.create_source(publisher="Reuters", kind=kind)
     assert source_pb2.SourceKind.Name(client.get_source(created.id).kind) == kind
 
 
@@ -115,6 +115,8 @@ def test_the_scheme_and_host_of_a_url_compare_in_lower_case(
         ({"kind": -1}, "source.kind"),
         ({"published_at": Timestamp(seconds=253_402_300_800)}, "source.published_at"),
         ({"published_at": Timestamp(seconds=0, nanos=-1)}, "source.published_at"),
+        ({"kind": source_pb2.SOURCE_KIND_NEWS_ARTICLE}, "source"),
+        ({"url": " ", "title": " ", "publisher": " "}, "source"),
     ],
 )
 def test_bad_source_is_invalid_argument(

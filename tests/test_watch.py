@@ -236,7 +236,7 @@ def test_a_cursor_of_another_database_or_from_the_future_is_invalid(
     request = claim_service_pb2.WatchClaimsRequest(after_cursor=foreign.cursor)
     error = call_error(lambda: next(iter(stub.WatchClaims(request))))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "another claimstore database" in (error.details() or "")
+    assert "is not a cursor of this database's change log" in (error.details() or "")
 
     # A cursor of this database, ahead of its log.
     watch = Watch(stub)

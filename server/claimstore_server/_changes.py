@@ -57,7 +57,10 @@ def decode_cursor(cursor: str, change_log_id: str, head: int) -> int:
         cursor,
         change_log_id,
         CURSOR_FIELD,
-        mismatch="comes from another claimstore database; start a new watch without it",
+        mismatch=(
+            "is not a cursor of this database's change log (it comes from another database,"
+            " or is another kind of token); start a new watch without it"
+        ),
         what="cursor",
     )
     match position:

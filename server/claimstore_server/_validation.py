@@ -376,7 +376,10 @@ def source_draft(request: claim_service_pb2.CreateSourceRequest) -> SourceDraft:
     if not request.HasField("source"):
         check.add("source", "is required")
         check.raise_if_any()
-    draft = _source_draft(request.source, "source", check)
+    source = request.source
+    if not (source.url.strip() or source.title.strip() or source.publisher.strip()):
+        check.add("source", "give a url, a title or a publisher: without them it says nothing")
+    draft = _source_draft(source, "source", check)
     check.raise_if_any()
     return draft
 

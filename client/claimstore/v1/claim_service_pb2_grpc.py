@@ -317,7 +317,8 @@ class ClaimServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreateSource(self, request, context):
-        """Creates a source. A url already held by another source is ALREADY_EXISTS.
+        """Creates a source, which needs a url, a title or a publisher. A url already
+        held by another source is ALREADY_EXISTS.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

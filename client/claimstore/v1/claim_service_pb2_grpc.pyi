@@ -137,7 +137,9 @@ class ClaimServiceStub:
     ListSpeakers: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.ListSpeakersRequest, _claim_service_pb2.ListSpeakersResponse]
     """Lists speakers in the order they were created, each with its claim count."""
     CreateSource: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.CreateSourceRequest, _source_pb2.Source]
-    """Creates a source. A url already held by another source is ALREADY_EXISTS."""
+    """Creates a source, which needs a url, a title or a publisher. A url already
+    held by another source is ALREADY_EXISTS.
+    """
     GetSource: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.GetSourceRequest, _source_pb2.Source]
     """Gets a source by id."""
     ListSources: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.ListSourcesRequest, _claim_service_pb2.ListSourcesResponse]
@@ -249,7 +251,9 @@ class ClaimServiceAsyncStub(ClaimServiceStub):
     ListSpeakers: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.ListSpeakersRequest, _claim_service_pb2.ListSpeakersResponse]  # type: ignore[assignment]
     """Lists speakers in the order they were created, each with its claim count."""
     CreateSource: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.CreateSourceRequest, _source_pb2.Source]  # type: ignore[assignment]
-    """Creates a source. A url already held by another source is ALREADY_EXISTS."""
+    """Creates a source, which needs a url, a title or a publisher. A url already
+    held by another source is ALREADY_EXISTS.
+    """
     GetSource: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.GetSourceRequest, _source_pb2.Source]  # type: ignore[assignment]
     """Gets a source by id."""
     ListSources: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.ListSourcesRequest, _claim_service_pb2.ListSourcesResponse]  # type: ignore[assignment]
@@ -460,7 +464,9 @@ class ClaimServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _claim_service_pb2.CreateSourceRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_source_pb2.Source, _abc.Awaitable[_source_pb2.Source]]:
-        """Creates a source. A url already held by another source is ALREADY_EXISTS."""
+        """Creates a source, which needs a url, a title or a publisher. A url already
+        held by another source is ALREADY_EXISTS.
+        """
 
     @_abc_1.abstractmethod
     def GetSource(
