@@ -4,8 +4,11 @@ import argparse
 import io
 import json
 import re
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import claimstore
 import pytest
@@ -239,10 +242,18 @@ def test_add_by_speaker_id(server: ClaimServer, client: claimstore.Client) -> No
             "2025-11-20",
         ],
         ["--speaker", "S", "--attribution", "paraphrase", "--stated-at", "yesterday"],
+        ["--speaker", "S", "--attribution", "paraphrase", "--stated-at", "2025-13"],
         ["--speaker", "S", "--attribution", "quoted", "--stated-at", "2025-11-20"],
         ["--speaker", "S", "--stated-at", "2025-11-20"],  # no attribution
     ],
-    ids=["no speaker", "both speakers", "bad date", "bad attribution", "no attribution"],
+    ids=[
+        "no speaker",
+        "both speakers",
+        "bad date",
+        "bad month",
+        "bad attribution",
+        "no attribution",
+    ],
 )
 def test_add_usage_errors_exit_2(
     server: ClaimServer,
@@ -282,6 +293,89 @@ def test_numbers_out_of_range_are_usage_errors_naming_the_option(
     err = capsys.readouterr().err
     assert f"argument {option}: '{argv[argv.index(option) + 1]}'" in err
     assert "Traceback" not in err
+
+
+def test_add_publisher_without_a_report_is_a_usage_error(
+    server: ClaimServer, client: claimstore.Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The publisher is that of the --report sources: with none, it would be dropped.
+    with pytest.raises(SystemExit) as exited:
+        run(
+            "add", "t", "--target", server.target, "--speaker", "S", "--attribution", "reported",
+            "--date", "2025-01-01", "--origin", "https://x.com/a/status/1", "--publisher", "Foo",
+        )  # fmt: skip
+    assert exited.value.code == 2
+    assert (
+        "claimstore add: error: --publisher names the publisher of the --report URLs: give"
+        " --report URL too"
+    ) in capsys.readouterr().err
+    assert list(client.list_claims()) == []
+
+
+@pytest.mark.parametrize(
+    ("date", "options", "stated", "precision"),
+    [
+        ("2025-11", [], "2025-11-01", claim_pb2.DATE_PRECISION_MONTH),
+        ("2025", [], "2025-01-01", claim_pb2.DATE_PRECISION_YEAR),
+        ("2025-11", ["--precision", "year"], "2025-01-01", claim_pb2.DATE_PRECISION_YEAR),
+    ],
+    ids=["month", "year", "month at year precision"],
+)
+def test_add_with_a_month_or_a_year_is_that_precise_unless_told(
+    server: ClaimServer,
+    client: claimstore.Client,
+    date: str,
+    options: list[str],
+    stated: str,
+    precision: int,
+) -> None:
+    claim = add(
+        client, "t", "--speaker", "S", "--attribution", "paraphrase", "--date", date, *options
+    )
+    assert claim.stated_at == stamp(f"{stated}T00:00:00+00:00")
+    assert claim.stated_at_precision == precision
+
+
+@pytest.mark.parametrize(
+    ("date", "precision", "message"),
+    [
+        (
+            "2025-11",
+            "day",
+            "2025-11 gives no day for --precision day: give a whole date (2025-11-20), or"
+            " --precision month",
+        ),
+        (
+            "2025",
+            "month",
+            "2025 gives no month for --precision month: give a month (2025-11), or"
+            " --precision year",
+        ),
+        (
+            "2025-11-20",
+            "exact",
+            "2025-11-20 gives no time of day for --precision exact: give an ISO 8601 time"
+            " (2025-11-20T10:30:00Z), or --precision day",
+        ),
+    ],
+    ids=["day of a month", "month of a year", "time of a date"],
+)
+def test_add_with_a_precision_finer_than_its_date_is_a_usage_error(
+    server: ClaimServer,
+    client: claimstore.Client,
+    date: str,
+    precision: str,
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        run(
+            "add", "t", "--target", server.target, "--speaker", "S", "--attribution", "paraphrase",
+            "--date", date, "--precision", precision,
+        )  # fmt: skip
+    assert exited.value.code == 2
+    assert f"claimstore add: error: {message}\n" in capsys.readouterr().err
+    assert list(client.list_claims()) == []
 
 
 def test_add_rejected_by_the_server_exits_1_and_names_the_field(
@@ -499,6 +593,89 @@ def test_list_combines_options(server: ClaimServer, listed: dict[str, str]) -> N
     assert listing(
         server.target, "--speaker", "Peskov", "--topic", "peace plan", "--until", "2025-11-21"
     ) == ["peskov 19"]
+
+
+def test_list_since_and_until_a_month_or_a_year_take_in_all_of_it(
+    server: ClaimServer, client: claimstore.Client
+) -> None:
+    for text, when in [
+        ("October", "2025-10-31T23:59:00+00:00"),
+        ("November", "2025-11-30T23:59:00+00:00"),
+        ("December", "2025-12-01T00:00:00+00:00"),
+        ("Next year", "2026-01-01T00:00:00+00:00"),
+    ]:
+        client.create_claim(text, speaker="S", attribution="paraphrase", stated_at=when)
+    assert listing(server.target, "--since", "2025-11", "--until", "2025-11") == ["November"]
+    assert listing(server.target, "--since", "2025-12", "--until", "2025-12") == ["December"]
+    assert listing(server.target, "--until", "2025") == ["December", "November", "October"]
+    assert listing(server.target, "--since", "2026") == ["Next year"]
+
+
+@pytest.mark.parametrize("command", [["list"], ["search", "peace"], ["export"]])
+def test_a_filter_the_server_refuses_is_reported_by_the_options_that_made_it(
+    server: ClaimServer, command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, output = run(
+        *command, "--target", server.target, "--since", "2025-11-21", "--until", "2025-11-19"
+    )
+    assert (status, output) == (1, "")
+    assert capsys.readouterr().err == (
+        "claimstore: INVALID_ARGUMENT: --until: must be later than --since\n"
+    )
+
+
+def test_each_filter_option_at_fault_is_named_with_its_place_among_its_kind(
+    server: ClaimServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _ = run(
+        "list", "--target", server.target,
+        "--topic", "peace", "--topic", "!!", "--speaker-id", "x",
+    )  # fmt: skip
+    assert status == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "claimstore: INVALID_ARGUMENT: 2 fields at fault",
+        "  --speaker-id #1: 'x' is not a valid id: ids start with 'spk_'",
+        "  --topic #2: must contain a letter or a digit",
+    ]
+
+
+@pytest.fixture
+def silent_target() -> Iterator[str]:
+    """The address of a peer that takes connections and never answers: every call there
+    runs out of time."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        yield f"127.0.0.1:{listening.getsockname()[1]}"
+
+
+def test_a_deadline_passed_says_which_option_to_raise(
+    silent_target: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _ = run("list", "--target", silent_target, "--timeout", "0.2")
+    assert status == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "claimstore: DEADLINE_EXCEEDED: Deadline Exceeded",
+        "  not done within 0.2 seconds (--timeout): raise --timeout to wait longer",
+    ]
+    path = tmp_path / "one.jsonl"
+    path.write_text('{"claim": {"text": "t"}}\n', encoding="utf-8")
+    status, _ = run("import", "--target", silent_target, "--import-timeout", "0.2", str(path))
+    assert status == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "  not done within 0.2 seconds (--import-timeout): raise --import-timeout to wait longer"
+    )
+
+
+@pytest.mark.parametrize("target", ["", "  "], ids=["empty", "blank"])
+def test_an_empty_target_is_a_usage_error(target: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        run("list", "--target", target)
+    assert exited.value.code == 2
+    assert (
+        "claimstore list: error: argument --target: the server address is empty: give one such"
+        " as localhost:50051\n"
+    ) in capsys.readouterr().err
 
 
 def test_sources(server: ClaimServer, client: claimstore.Client) -> None:

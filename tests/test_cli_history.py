@@ -137,6 +137,41 @@ def test_edit_of_a_deleted_claim_exits_1(
     assert "FAILED_PRECONDITION" in capsys.readouterr().err
 
 
+def test_edit_to_a_month_or_a_year_brings_that_precision(
+    server: ClaimServer,
+    client: claimstore.Client,
+    claim: claim_pb2.Claim,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run("edit", claim.id, "--target", server.target, "--date", "2025-10")[0] == 0
+    stored = client.get_claim(claim.id)
+    assert stored.stated_at.ToJsonString() == "2025-10-01T00:00:00Z"
+    assert stored.stated_at_precision == claim_pb2.DATE_PRECISION_MONTH
+    with pytest.raises(SystemExit) as exited:
+        run("edit", claim.id, "--target", server.target, "--date", "2025", "--precision", "day")
+    assert exited.value.code == 2
+    assert "2025 gives no day for --precision day" in capsys.readouterr().err
+    assert client.get_claim(claim.id).revision == 2
+
+
+def test_edit_with_both_speaker_options_is_a_usage_error(
+    server: ClaimServer,
+    client: claimstore.Client,
+    claim: claim_pb2.Claim,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        run(
+            "edit", claim.id, "--target", server.target,
+            "--speaker", "Sergei Lavrov", "--speaker-id", claim.speaker_id,
+        )  # fmt: skip
+    assert exited.value.code == 2
+    assert "claimstore edit: error: give --speaker or --speaker-id, not both" in (
+        capsys.readouterr().err
+    )
+    assert client.get_claim(claim.id).revision == 1
+
+
 # retract and restore
 
 
@@ -192,6 +227,26 @@ def test_retract_for_another_reason_needs_a_note(
     with pytest.raises(SystemExit):
         run("retract", claim.id, "--target", server.target)  # no reason
     assert not client.get_claim(claim.id).HasField("delete_time")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [["retract", "--reason", "duplicate"], ["edit", "--text", "x"]],
+    ids=["retract", "edit"],
+)
+def test_a_change_to_a_retracted_claim_says_how_to_restore_it(
+    server: ClaimServer,
+    client: claimstore.Client,
+    claim: claim_pb2.Claim,
+    change: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    client.delete_claim(claim.id, reason="retracted")
+    command, *options = change
+    status, _ = run(command, claim.id, "--target", server.target, *options)
+    assert status == 1
+    *_, hint = capsys.readouterr().err.splitlines()
+    assert hint == f"  to undelete it: claimstore restore {claim.id}"
 
 
 # history and get --revision

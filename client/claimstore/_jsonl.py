@@ -22,7 +22,12 @@ from .v1 import claim_pb2, claim_service_pb2
 
 
 def parse_import_line(line: str) -> claim_service_pb2.CreateClaimRequest:
-    """Parses one line; raises ValueError saying what is wrong (bad JSON, unknown field…)."""
+    """Parses one line; raises ValueError saying what is wrong (bad JSON, unknown field…).
+
+    The line is read as ``json_format.Parse`` reads it, with its messages: JSON that is not
+    an object too (where "[]" is an empty request), which :func:`is_json_but_not_an_object`
+    tells apart beforehand for a message that says so.
+    """
     request = _json_shortcut.parse(line, claim_service_pb2.CreateClaimRequest)
     if request is not None:
         return request
@@ -30,6 +35,19 @@ def parse_import_line(line: str) -> claim_service_pb2.CreateClaimRequest:
         return json_format.Parse(line, claim_service_pb2.CreateClaimRequest())
     except json_format.ParseError as error:
         raise ValueError(str(error)) from error
+
+
+def is_json_but_not_an_object(line: str) -> bool:
+    """Tells whether ``line`` is JSON of something other than an object (a string, a number,
+    null, an array such as a whole file of claims on one line), which no line of claims holds.
+    A line that opens with "{" is not parsed to tell, so lines of claims cost nothing here."""
+    if line.lstrip(" \t\r\n").startswith("{"):
+        return False
+    try:
+        json.loads(line)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 def format_import_line(request: claim_service_pb2.CreateClaimRequest) -> str:

@@ -2,29 +2,43 @@
 watch, speakers; import, export."""
 
 import argparse
-import gzip
-import io
 import json
 import os
 import re
+import shlex
 import signal
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import islice
 from typing import Any, TextIO
 
+from google.rpc import error_details_pb2
+
 from .._batches import MAX_BATCH_CLAIMS, batch_bytes, check_batch_size
 from .._client import Client
 from .._config import ClientConfig, check_timeout
-from .._exceptions import Aborted, ClaimstoreError, ServiceError, Unavailable
-from .._jsonl import format_import_line, import_request, parse_import_line
+from .._exceptions import (
+    Aborted,
+    ClaimstoreError,
+    DeadlineExceeded,
+    FailedPrecondition,
+    ServiceError,
+    Unavailable,
+)
+from .._jsonl import (
+    format_import_line,
+    import_request,
+    is_json_but_not_an_object,
+    parse_import_line,
+)
 from ..v1 import claim_pb2, claim_service_pb2
 from . import _render
+from ._input import JSON_BYTES_PER_CLAIM_BYTE, UnreadableFile, count_lines, read_lines, unreadable
 from ._progress import Progress, drawn, progress
 
 DEFAULT_TARGET = "localhost:50051"
@@ -45,17 +59,78 @@ def _client(args: argparse.Namespace) -> Client:
     return Client(config=_config(args))
 
 
-def _parse_when(value: str) -> datetime | date:
-    """Parses a date ("2025-11-20") or an ISO 8601 time for the command line."""
+def _target(value: str) -> str:
+    """Refuses an empty server address, which gRPC would fail to make a channel to."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError(
+            f"the server address is empty: give one such as {DEFAULT_TARGET}"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class _When:
+    """A date or time as the command line gave it, and how precisely: "year" for 2025,
+    "month" for 2025-11, "day" for 2025-11-20, "exact" for a time."""
+
+    text: str
+    start: datetime | date
+    precision: str
+
+    def end(self) -> datetime | date:
+        """The exclusive end of an inclusive --until: the start of the next year, month or
+        day; a time is its own end."""
+        start = self.start
+        if isinstance(start, datetime):
+            return start
+        if self.precision == "year":
+            return start.replace(year=start.year + 1)
+        if self.precision == "month":
+            return (start + timedelta(days=31)).replace(day=1)
+        return start + timedelta(days=1)
+
+
+_YEAR_OR_MONTH = re.compile(r"([0-9]{4})(?:-([0-9]{2}))?")
+
+
+def _parse_when(value: str) -> _When:
+    """Parses a year ("2025"), a month ("2025-11"), a date ("2025-11-20") or an ISO 8601 time
+    for the command line; a year or a month stands for its first day."""
     try:
+        partial = _YEAR_OR_MONTH.fullmatch(value)
+        if partial is not None:
+            year, month = partial[1], partial[2]
+            start = date(int(year), int(month or 1), 1)
+            return _When(value, start, "month" if month else "year")
         if len(value) == len("2025-11-20"):
-            return date.fromisoformat(value)
+            return _When(value, date.fromisoformat(value), "day")
         moment = datetime.fromisoformat(value)
     except ValueError as error:
         raise argparse.ArgumentTypeError(
-            f"{value!r} is not a date (2025-11-20) or an ISO 8601 time"
+            f"{value!r} is not a date (2025-11-20, 2025-11 or 2025) or an ISO 8601 time"
         ) from error
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return _When(value, moment if moment.tzinfo else moment.replace(tzinfo=UTC), "exact")
+
+
+_PRECISION_EXAMPLES = {
+    "month": "a month (2025-11)",
+    "day": "a whole date (2025-11-20)",
+    "exact": "an ISO 8601 time (2025-11-20T10:30:00Z)",
+}
+
+
+def _precision(stated: _When, precision: str | None) -> str:
+    """The precision of a claim's time: the one given, else as precise as the time was written.
+    A finer one than that is a usage error: 2025-11 says nothing of the day."""
+    if precision is None:
+        return stated.precision
+    if PRECISIONS.index(precision) > PRECISIONS.index(stated.precision):
+        wanted = "time of day" if precision == "exact" else precision
+        raise argparse.ArgumentTypeError(
+            f"{stated.text} gives no {wanted} for --precision {precision}: give"
+            f" {_PRECISION_EXAMPLES[precision]}, or --precision {stated.precision}"
+        )
+    return precision
 
 
 _INTERRUPTED = 128 + signal.SIGINT
@@ -99,13 +174,6 @@ def _seconds(value: str) -> float:
     return seconds
 
 
-def _end_of(value: datetime | date) -> datetime | date:
-    """Returns the exclusive end for an inclusive --until: the day after a bare date."""
-    if isinstance(value, datetime):
-        return value
-    return value + timedelta(days=1)
-
-
 # Commands
 
 
@@ -132,6 +200,11 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_add(args: argparse.Namespace, out: TextIO) -> int:
     if bool(args.speaker) == bool(args.speaker_id):
         raise argparse.ArgumentTypeError("give --speaker NAME or --speaker-id ID (one of them)")
+    if args.publisher is not None and not args.report:
+        raise argparse.ArgumentTypeError(
+            "--publisher names the publisher of the --report URLs: give --report URL too"
+        )
+    precision = _precision(args.stated_at, args.precision)
     citations = [{"url": url, "role": "origin"} for url in args.origin] + [
         {"url": url, "role": "report", "publisher": args.publisher or ""} for url in args.report
     ]
@@ -141,8 +214,8 @@ def _cmd_add(args: argparse.Namespace, out: TextIO) -> int:
             speaker=args.speaker,
             speaker_id=args.speaker_id,
             attribution=args.attribution,
-            stated_at=args.stated_at,
-            stated_at_precision=args.precision,
+            stated_at=args.stated_at.start,
+            stated_at_precision=precision,
             channel=args.channel,
             language=args.language,
             topics=args.topic,
@@ -177,8 +250,13 @@ _EDIT_OPTIONS = {
 def _cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
     if args.topics is not None and args.no_topics:
         raise argparse.ArgumentTypeError("give --topic or --no-topics, not both")
+    if args.speaker is not None and args.speaker_id is not None:
+        raise argparse.ArgumentTypeError("give --speaker or --speaker-id, not both")
     if args.no_topics:
         args.topics = []
+    if args.stated_at is not None:
+        args.stated_at_precision = _precision(args.stated_at, args.stated_at_precision)
+        args.stated_at = args.stated_at.start
     changes = {name: getattr(args, name) for name in _EDIT_OPTIONS}
     changes = {name: value for name, value in changes.items() if value is not None}
     if not changes:
@@ -259,8 +337,8 @@ def _filter_arguments(args: argparse.Namespace) -> dict[str, Any]:
         "publisher": args.publisher,
         "source_id": args.source_id,
         "attributions": args.attribution,
-        "since": args.since,
-        "before": _end_of(args.until) if args.until else None,
+        "since": args.since.start if args.since else None,
+        "before": args.until.end() if args.until else None,
         "language": args.language,
     }
 
@@ -280,44 +358,54 @@ def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_import(args: argparse.Namespace, out: TextIO) -> int:
+    problems = {path: why for path in args.files if (why := unreadable(path))}
+    if problems:
+        for path, why in problems.items():
+            print(f"claimstore: cannot read {path}: {why}", file=sys.stderr)
+        print("claimstore import: nothing imported", file=sys.stderr)
+        return 2
     report = _ImportReport()
     # Where each claim sent came from, oldest first: results arrive in the same order.
     sent: deque[tuple[str, int]] = deque()
     config = _config(args)
     most_bytes = batch_bytes(config.max_message_bytes)
+    most_line_bytes = most_bytes * JSON_BYTES_PER_CLAIM_BYTE
     # gRPC reads the lines on a thread of its own; once the call has ended, it stops there.
     ended = threading.Event()
 
     def requests(bar: Progress) -> Iterator[claim_service_pb2.CreateClaimRequest]:
         for path in args.files:
-            with _open_input(path) as lines:
-                for number, raw in enumerate(lines, start=1):
-                    if ended.is_set():
-                        return
-                    if not raw.strip():
-                        continue
-                    # A file may open with a byte order mark, as some editors on Windows write.
-                    encoding = "utf-8-sig" if number == 1 else "utf-8"
-                    try:
-                        request = parse_import_line(raw.decode(encoding))
-                    except ValueError as error:  # UnicodeDecodeError is a ValueError too
-                        report.fail(f"{path}:{number}", f"not a claim: {_readable(error)}")
-                        bar.advance()
-                        continue
-                    size = request.ByteSize()
-                    if size > most_bytes:
-                        report.fail(
-                            f"{path}:{number}",
-                            f"too large: {size:,} bytes, more than a claim may take"
-                            f" ({most_bytes:,})",
-                        )
-                        bar.advance()
-                        continue
-                    sent.append((path, number))
-                    yield request
+            if ended.is_set():
+                return
+            try:
+                yield from file_requests(path, bar)
+            except UnreadableFile as error:
+                report.fail(path, str(error), always_shown=True)
+
+    def file_requests(path: str, bar: Progress) -> Iterator[claim_service_pb2.CreateClaimRequest]:
+        failed_before = False
+        with closing(read_lines(path, most_line_bytes)) as lines:
+            for number, (raw, size) in enumerate(lines, start=1):
+                if ended.is_set():
+                    return
+                if number == 1 and raw.startswith(_UTF16_MARKS):
+                    report.fail(path, _UTF16_FILE, always_shown=True)
+                    return
+                if not raw.strip():
+                    continue
+                request = _line_request(raw, size, number, most_bytes)
+                if isinstance(request, str):
+                    if not failed_before and raw.strip() in (b"{", b"["):
+                        report.hint(_one_claim_a_line(path, raw.strip()))
+                    failed_before = True
+                    report.fail(f"{path}:{number}", request)
+                    bar.advance()
+                    continue
+                sent.append((path, number))
+                yield request
 
     # The bar's total: read only for a bar, as it means reading (and unzipping) every file twice.
-    total = sum(_count_lines(path) for path in args.files if path != "-") if drawn() else 0
+    total = count_lines(args.files, most_line_bytes) if drawn() else None
     interrupted = False
     counting = progress("importing", total=total or None, unit="claims")
     with Client(config=config) as client, counting as bar:
@@ -342,10 +430,62 @@ def _cmd_import(args: argparse.Namespace, out: TextIO) -> int:
         finally:
             ended.set()
     report.write(out, as_json=args.json)
+    for hint in report.hints():
+        print(f"claimstore import: {hint}", file=sys.stderr)
     if interrupted:
         print(f"claimstore import: interrupted; {_PARTLY_IMPORTED}", file=sys.stderr)
         return _INTERRUPTED
     return 1 if report.failed else 0
+
+
+_UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
+"""The byte order marks a UTF-16 file opens with."""
+
+_UTF16_FILE = "UTF-16 text, not UTF-8: save it as UTF-8, such as with iconv -f UTF-16 -t UTF-8"
+
+_NOT_AN_OBJECT = (
+    'not a JSON object: each line holds one claim as an object, such as {"claim": {...}}'
+)
+
+
+def _line_request(
+    raw: bytes, size: int, number: int, most_bytes: int
+) -> claim_service_pb2.CreateClaimRequest | str:
+    """The request line ``number`` holds, or what is wrong with it, as the summary says it.
+    Its size is looked at first: a line too large for any claim is not parsed."""
+    if size > most_bytes * JSON_BYTES_PER_CLAIM_BYTE:
+        return _too_large(size, most_bytes)
+    # A file may open with a byte order mark, as some editors on Windows write.
+    try:
+        text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+    except UnicodeDecodeError as error:
+        bad = error.object[error.start]
+        return f"not UTF-8 text (0x{bad:02x} at byte {error.start + 1:,}): save the file as UTF-8"
+    if is_json_but_not_an_object(text):
+        return _NOT_AN_OBJECT
+    try:
+        request = parse_import_line(text)
+    except ValueError as error:
+        return f"not a claim: {_readable(error)}"
+    size = request.ByteSize()
+    if size > most_bytes:
+        return _too_large(size, most_bytes)
+    return request
+
+
+def _too_large(size: int, most_bytes: int) -> str:
+    return f"too large: {size:,} bytes, more than a claim may take ({most_bytes:,})"
+
+
+def _one_claim_a_line(path: str, opening: bytes) -> str:
+    """The hint for a file that opens with a line of "{" or "[" alone: JSON over several lines,
+    as pretty-printers write it."""
+    each = "'.[]'" if opening == b"[" else "."
+    return (
+        f"{path} looks like JSON written over several lines, but import reads JSON Lines, one"
+        f" whole claim a line, as 'claimstore export' writes them: jq -c {each}"
+        f" {shlex.quote(path)} > claims.jsonl rewrites it so"
+    )
 
 
 @dataclass
@@ -359,6 +499,7 @@ class _ImportReport:
     failed: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
     shown: int = 10
+    _hints: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -367,11 +508,22 @@ class _ImportReport:
         with self._lock:
             return self.created + self.existing + self.failed
 
-    def fail(self, where: str, message: str) -> None:
+    def fail(self, where: str, message: str, *, always_shown: bool = False) -> None:
+        """Counts a failure; a file that could not be read is ``always_shown``, as one would
+        otherwise go unseen after the first failures of its lines."""
         with self._lock:
             self.failed += 1
-            if len(self.failures) < self.shown:
+            if always_shown or len(self.failures) < self.shown:
                 self.failures.append((where, " ".join(message.split())))
+
+    def hint(self, message: str) -> None:
+        """Keeps advice to give once the summary is written."""
+        with self._lock:
+            self._hints.append(message)
+
+    def hints(self) -> list[str]:
+        with self._lock:
+            return list(self._hints)
 
     def record(self, where: str, result: claim_service_pb2.ImportResult) -> None:
         if result.outcome == claim_service_pb2.IMPORT_OUTCOME_CREATED:
@@ -423,38 +575,6 @@ def _readable(error: ValueError) -> str:
     return message
 
 
-@contextmanager
-def _open_input(path: str) -> Iterator[Iterable[bytes]]:
-    """Opens a file, or stdin for "-", as bytes: each line is decoded on its own, so that
-    one line that is not UTF-8 is reported like any other bad line."""
-    if path == "-":
-        try:
-            descriptor = sys.stdin.fileno()
-        except (OSError, ValueError):  # a stream in memory, with no descriptor
-            yield sys.stdin.buffer
-            return
-        # A reader of its own on the same descriptor: gRPC reads the requests on a thread
-        # of its own, which may still wait for a line when the command ends (the server
-        # went away, Ctrl-C), and the interpreter must not find sys.stdin locked then.
-        with os.fdopen(os.dup(descriptor), "rb") as stdin:
-            yield stdin
-        return
-    with _open_file(path) as opened:
-        yield opened
-
-
-def _open_file(path: str) -> io.BufferedIOBase:
-    """``path`` opened as bytes; a file whose name ends in .gz is read through gzip."""
-    if path.endswith(".gz"):
-        return gzip.open(path, "rb")
-    return open(path, "rb")
-
-
-def _count_lines(path: str) -> int:
-    with _open_file(path) as opened:
-        return sum(1 for line in opened if line.strip())
-
-
 def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     # On a terminal the claims themselves show how far the export is; a bar would cut in.
     counting = progress("exporting", total=None, unit="claims", shown=not out.isatty())
@@ -501,9 +621,14 @@ def _cmd_sources(args: argparse.Namespace, out: TextIO) -> int:
 # The parser
 
 
+_WHEN_HELP = "when it was said: 2025-11-20, a month (2025-11), a year (2025) or an ISO 8601 time"
+_PRECISION_DEFAULT = "as precise as the date or time given"
+
+
 def _add_client_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--target",
+        type=_target,
         default=os.environ.get(TARGET_VARIABLE) or DEFAULT_TARGET,
         help=f"server address (default: ${TARGET_VARIABLE} or {DEFAULT_TARGET})",
     )
@@ -545,9 +670,18 @@ def _add_filter_options(parser: argparse.ArgumentParser) -> None:
         choices=ATTRIBUTIONS,
         help="attribution (repeat for any of several)",
     )
-    parser.add_argument("--since", type=_parse_when, help="stated on or after this date or time")
-    parser.add_argument("--until", type=_parse_when, help="stated on or before this date")
+    parser.add_argument(
+        "--since",
+        type=_parse_when,
+        help="stated on or after this date or time (2025-11-20; 2025-11 or 2025 from its start)",
+    )
+    parser.add_argument(
+        "--until",
+        type=_parse_when,
+        help="stated on or before this date (2025-11-20; 2025-11 or 2025 to its end)",
+    )
     parser.add_argument("--language", help="BCP-47 language tag; en also finds en-US")
+    parser.set_defaults(field_options=_FILTER_OPTIONS)
 
 
 def _add_serve_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -598,12 +732,12 @@ def build_parser() -> argparse.ArgumentParser:
         dest="stated_at",
         required=True,
         type=_parse_when,
-        help="when it was said: a date (2025-11-20) or an ISO 8601 time",
+        help=_WHEN_HELP,
     )
     add.add_argument(
         "--precision",
         choices=PRECISIONS,
-        help="how precisely the time is known (default: day for a date, else exact)",
+        help=f"how precisely the time is known (default: {_PRECISION_DEFAULT})",
     )
     add.add_argument("--channel", default="", help='how it was said, e.g. "post on X"')
     add.add_argument("--language", default="", help="BCP-47 language tag, e.g. en")
@@ -769,14 +903,13 @@ def _add_history_parsers(commands: "argparse._SubParsersAction[argparse.Argument
         "--date",
         dest="stated_at",
         type=_parse_when,
-        help="when it was said: a date (2025-11-20) or an ISO 8601 time",
+        help=_WHEN_HELP,
     )
     edit.add_argument(
         "--precision",
         dest="stated_at_precision",
         choices=PRECISIONS,
-        help="how precisely the time is known (default with --stated-at: day for a date,"
-        " else exact)",
+        help=f"how precisely the time is known (default with --stated-at: {_PRECISION_DEFAULT})",
     )
     edit.add_argument("--channel", help='how it was said, e.g. "post on X"; "" clears it')
     edit.add_argument("--language", help='BCP-47 language tag, e.g. en; "" clears it')
@@ -831,21 +964,71 @@ def _add_history_parsers(commands: "argparse._SubParsersAction[argparse.Argument
     history.set_defaults(handler=_cmd_history)
 
 
-def _report(error: ClaimstoreError, target: str) -> None:
+_FILTER_OPTIONS = {
+    "filter.speaker": "--speaker",
+    "filter.speaker_ids": "--speaker-id",
+    "filter.topics": "--topic",
+    "filter.publisher": "--publisher",
+    "filter.source_id": "--source-id",
+    "filter.attributions": "--attribution",
+    "filter.stated_since": "--since",
+    "filter.stated_before": "--until",
+    "filter.language": "--language",
+}
+"""The option that sets each field of the ClaimFilter the options of ``_add_filter_options``
+make, for the server's messages about it."""
+
+_FIELD_PATH = re.compile(r"\b([a-z_]\w*(?:\.[a-z_]\w*)+)(?:\[(\d+)\])?")
+
+
+def _in_options(text: str, options: dict[str, str]) -> str:
+    """``text`` with each field path in ``options`` named by its option instead, and an
+    element of a repeated field by its place: filter.topics[1] as --topic #2."""
+
+    def option(path: re.Match[str]) -> str:
+        name = options.get(path[1])
+        if name is None:
+            return path[0]
+        return name if path[2] is None else f"{name} #{int(path[2]) + 1}"
+
+    return _FIELD_PATH.sub(option, text)
+
+
+def _report(error: ClaimstoreError, args: argparse.Namespace) -> None:
     service = error if isinstance(error, ServiceError) else None
+    options: dict[str, str] = getattr(args, "field_options", {})
     fields = service.field_violations if service is not None else {}
-    violations = [f"{field}: {description}" for field, description in fields.items()]
-    if service is not None and len(violations) > 1 and service.message == "; ".join(violations):
+    violations = [
+        _in_options(f"{field}: {description}", options) for field, description in fields.items()
+    ]
+    message = _in_options(str(error), options)
+    if (
+        service is not None
+        and len(violations) > 1
+        and _in_options(service.message, options) == "; ".join(violations)
+    ):
         # The server's message joins them all: one a line reads better.
         header = f"claimstore: {service.code.name}: {len(violations)} fields at fault"
         print(header, file=sys.stderr)
         for violation in violations:
             print(f"  {violation}", file=sys.stderr)
     else:
-        print(f"claimstore: {error}", file=sys.stderr)
+        print(f"claimstore: {message}", file=sys.stderr)
         for violation in violations:
-            if violation not in str(error):
+            if violation not in message:
                 print(f"  {violation}", file=sys.stderr)
+    for subject in _deleted_subjects(error):
+        print(
+            f"  to undelete it: claimstore restore {subject}",
+            file=sys.stderr,
+        )
+    if isinstance(error, DeadlineExceeded):
+        option = "--import-timeout" if args.command == "import" else "--timeout"
+        seconds = getattr(args, option.removeprefix("--").replace("-", "_"))
+        print(
+            f"  not done within {seconds:g} seconds ({option}): raise {option} to wait longer",
+            file=sys.stderr,
+        )
     if isinstance(error, Aborted):
         print(
             "  the claim changed since it was read; look at it again and retry",
@@ -853,11 +1036,25 @@ def _report(error: ClaimstoreError, target: str) -> None:
         )
     if isinstance(error, Unavailable) and not error.details:
         # No details: gRPC's own (no connection), not a server's answer, which says why.
+        target = getattr(args, "target", DEFAULT_TARGET)
         print(
             f"  is a server running at {target}? Start one with 'make serve' or"
             " 'claimstore serve', or point --target / $CLAIMSTORE_TARGET at it.",
             file=sys.stderr,
         )
+
+
+def _deleted_subjects(error: ClaimstoreError) -> list[str]:
+    """The claims a FAILED_PRECONDITION names as deleted, which 'restore' brings back."""
+    if not isinstance(error, FailedPrecondition):
+        return []
+    return [
+        violation.subject
+        for detail in error.details
+        if isinstance(detail, error_details_pb2.PreconditionFailure)
+        for violation in detail.violations
+        if violation.type == "DELETED"
+    ]
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
@@ -884,5 +1081,5 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         print(f"claimstore: {error}", file=sys.stderr)
         return 2
     except ClaimstoreError as error:
-        _report(error, getattr(args, "target", DEFAULT_TARGET))
+        _report(error, args)
         return 1
