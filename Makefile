@@ -60,6 +60,7 @@ query: venv ## list claims; narrow with SPEAKER=, TOPIC=, SINCE=, UNTIL=, PUBLIS
 	@$(CLI) list --target $(TARGET) $(FILTERS)
 
 search: venv ## search claims, best first: make search Q='"peace plan"' (and the query filters)
+	@test -n "$$Q" || { echo "make search: give the words to look for: make search Q=capitulation" >&2; exit 2; }
 	@$(CLI) search --target $(TARGET) "$$Q" $(FILTERS)
 
 speakers: venv ## list speakers with their claim counts

@@ -115,6 +115,19 @@ def test_edit_without_a_change_is_a_usage_error(
     assert client.get_claim(claim.id).revision == 1
 
 
+def test_edit_to_what_the_claim_already_says_changes_nothing(
+    server: ClaimServer,
+    client: claimstore.Client,
+    claim: claim_pb2.Claim,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, output = run("edit", claim.id, "--target", server.target, "--text", claim.text)
+    assert status == 0
+    assert re.search(r"^revision +1$", output, re.MULTILINE)
+    assert "nothing changed: the claim already says so" in capsys.readouterr().err
+    assert [revision.revision for revision in client.list_claim_revisions(claim.id)] == [1]
+
+
 def test_edit_of_an_unknown_claim_exits_1(
     server: ClaimServer, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import claimstore
 import pytest
 from claimstore.cli._main import main
+from claimstore.cli._render import format_score
 from claimstore.v1 import claim_service_pb2, speaker_pb2
 from google.protobuf import json_format
 
@@ -99,7 +100,7 @@ def test_search_on_a_terminal_shows_the_matches_in_bold_in_aligned_columns(
     # Escapes take no room: the scores and ids line up under their headers, within the width.
     assert {line.index("clm_") for line in shown[1:]} == {header.index("ID")}
     scores = [line[header.index("SCORE") :].split()[0] for line in shown[1:]]
-    assert all(re.fullmatch(r"-?[0-9]+\.[0-9]{2}", score) for score in scores), scores
+    assert all(re.fullmatch(r"-?[0-9]+\.[0-9]+(e-[0-9]+)?", score) for score in scores), scores
     assert all(len(line) <= 100 for line in shown)
 
 
@@ -270,3 +271,11 @@ def test_make_search_with_filters_and_a_bad_query(
     assert bad.returncode != 0
     assert "query" in bad.stderr
     assert bad.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("score", "shown"),
+    [(3.634, "3.63"), (0.5, "0.50"), (0.005, "0.01"), (0.0, "0.00"), (2.1e-06, "2.1e-06")],
+)
+def test_a_score_too_small_for_two_decimals_shows_two_figures(score: float, shown: str) -> None:
+    assert format_score(score) == shown

@@ -164,3 +164,9 @@ def test_make_import_without_a_file_says_how_to_name_one(
     assert done.returncode != 0
     assert "make import FILE=claims.jsonl" in done.stderr
     assert list(client.list_claims()) == []
+
+
+def test_make_search_without_a_query_says_how_to_give_one(server: ClaimServer) -> None:
+    done = make("search", f"TARGET={server.target}")
+    assert done.returncode != 0
+    assert "make search Q=capitulation" in done.stderr

@@ -269,8 +269,14 @@ def _cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
         # The etag of the claim as read: a change made by someone else in between is
         # refused (ABORTED) rather than overwritten.
         current = client.get_claim(args.id, view="basic")
-        client.update_claim(args.id, **changes, etag=current.etag, reason=args.reason)
+        updated = client.update_claim(args.id, **changes, etag=current.etag, reason=args.reason)
         claim = client.get_claim(args.id)
+    if updated.revision == current.revision:
+        print(
+            f"claimstore edit: nothing changed: the claim already says so (revision"
+            f" {current.revision})",
+            file=sys.stderr,
+        )
     _show_claim(claim, args, out)
     return 0
 

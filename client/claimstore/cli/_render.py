@@ -161,11 +161,19 @@ def search_rows(results: Iterable[claim_service_pb2.SearchResult]) -> list[list[
             format_time(result.claim.stated_at, result.claim.stated_at_precision),
             result.claim.speaker.display_name,
             result.snippet,
-            f"{result.score:.2f}",
+            format_score(result.score),
             result.claim.id,
         ]
         for result in results
     ]
+
+
+def format_score(score: float) -> str:
+    """A search score for reading: two decimals, or two figures when that would show 0.00
+    (bm25 gives a word found in nearly every claim almost no weight)."""
+    if score == 0 or abs(score) >= 0.005:
+        return f"{score:.2f}"
+    return f"{score:.1e}"
 
 
 def change_name(revision: claim_revision_pb2.ClaimRevision) -> str:
