@@ -1,177 +1,42 @@
-"""The ``claimstore`` command: serve; add, edit, retract, restore, get, history; list, search,
-watch, speakers; import, export."""
+"""The ``claimstore`` command: its parser and its commands (serve; add, edit, retract, restore,
+get, history; list, search, watch, speakers, sources; import, export). Import has a module of its
+own (``_import``), as have the values the options take (``_arguments``) and the reports of calls
+that failed (``_report``)."""
 
 import argparse
-import json
 import os
-import re
-import shlex
 import signal
 import sys
 import threading
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable, Sequence
 from itertools import islice
 from typing import Any, TextIO
 
-from google.rpc import error_details_pb2
-
-from .._batches import MAX_BATCH_CLAIMS, batch_bytes, check_batch_size
-from .._client import Client
-from .._config import ClientConfig, check_timeout
-from .._exceptions import (
-    Aborted,
-    ClaimstoreError,
-    DeadlineExceeded,
-    FailedPrecondition,
-    ServiceError,
-    Unavailable,
-)
-from .._jsonl import (
-    format_import_line,
-    import_request,
-    is_json_but_not_an_object,
-    parse_import_line,
-)
-from ..v1 import claim_pb2, claim_service_pb2
+from .._exceptions import ClaimstoreError
+from .._jsonl import format_import_line, import_request
+from ..v1 import claim_pb2
 from . import _render
-from ._input import JSON_BYTES_PER_CLAIM_BYTE, UnreadableFile, count_lines, read_lines, unreadable
-from ._progress import Progress, drawn, progress
-
-DEFAULT_TARGET = "localhost:50051"
-TARGET_VARIABLE = "CLAIMSTORE_TARGET"
-ACTOR_VARIABLE = "CLAIMSTORE_ACTOR"
-ATTRIBUTIONS = ["direct_quote", "paraphrase", "reported"]
-PRECISIONS = ["year", "month", "day", "exact"]
-DELETION_REASONS = ["retracted", "duplicate", "fabricated", "other"]
+from ._arguments import (
+    ACTOR_VARIABLE,
+    ATTRIBUTIONS,
+    DEFAULT_TARGET,
+    DELETION_REASONS,
+    INTERRUPTED,
+    PRECISIONS,
+    TARGET_VARIABLE,
+    batch_size,
+    claim_precision,
+    open_client,
+    parse_when,
+    seconds_value,
+    server_target,
+    whole_number,
+)
+from ._import import cmd_import
+from ._progress import progress
+from ._report import FILTER_OPTIONS, report
 
 Handler = Callable[[argparse.Namespace, TextIO], int]
-
-
-def _config(args: argparse.Namespace) -> ClientConfig:
-    return ClientConfig(target=args.target, timeout=args.timeout, actor=args.actor or "")
-
-
-def _client(args: argparse.Namespace) -> Client:
-    return Client(config=_config(args))
-
-
-def _target(value: str) -> str:
-    """Refuses an empty server address, which gRPC would fail to make a channel to."""
-    if not value.strip():
-        raise argparse.ArgumentTypeError(
-            f"the server address is empty: give one such as {DEFAULT_TARGET}"
-        )
-    return value
-
-
-@dataclass(frozen=True)
-class _When:
-    """A date or time as the command line gave it, and how precisely: "year" for 2025,
-    "month" for 2025-11, "day" for 2025-11-20, "exact" for a time."""
-
-    text: str
-    start: datetime | date
-    precision: str
-
-    def end(self) -> datetime | date:
-        """The exclusive end of an inclusive --until: the start of the next year, month or
-        day; a time is its own end."""
-        start = self.start
-        if isinstance(start, datetime):
-            return start
-        if self.precision == "year":
-            return start.replace(year=start.year + 1)
-        if self.precision == "month":
-            return (start + timedelta(days=31)).replace(day=1)
-        return start + timedelta(days=1)
-
-
-_YEAR_OR_MONTH = re.compile(r"([0-9]{4})(?:-([0-9]{2}))?")
-
-
-def _parse_when(value: str) -> _When:
-    """Parses a year ("2025"), a month ("2025-11"), a date ("2025-11-20") or an ISO 8601 time
-    for the command line; a year or a month stands for its first day."""
-    try:
-        partial = _YEAR_OR_MONTH.fullmatch(value)
-        if partial is not None:
-            year, month = partial[1], partial[2]
-            start = date(int(year), int(month or 1), 1)
-            return _When(value, start, "month" if month else "year")
-        if len(value) == len("2025-11-20"):
-            return _When(value, date.fromisoformat(value), "day")
-        moment = datetime.fromisoformat(value)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a date (2025-11-20, 2025-11 or 2025) or an ISO 8601 time"
-        ) from error
-    return _When(value, moment if moment.tzinfo else moment.replace(tzinfo=UTC), "exact")
-
-
-_PRECISION_EXAMPLES = {
-    "month": "a month (2025-11)",
-    "day": "a whole date (2025-11-20)",
-    "exact": "an ISO 8601 time (2025-11-20T10:30:00Z)",
-}
-
-
-def _precision(stated: _When, precision: str | None) -> str:
-    """The precision of a claim's time: the one given, else as precise as the time was written.
-    A finer one than that is a usage error: 2025-11 says nothing of the day."""
-    if precision is None:
-        return stated.precision
-    if PRECISIONS.index(precision) > PRECISIONS.index(stated.precision):
-        wanted = "time of day" if precision == "exact" else precision
-        raise argparse.ArgumentTypeError(
-            f"{stated.text} gives no {wanted} for --precision {precision}: give"
-            f" {_PRECISION_EXAMPLES[precision]}, or --precision {stated.precision}"
-        )
-    return precision
-
-
-_INTERRUPTED = 128 + signal.SIGINT
-"""The exit status of a command stopped by Ctrl-C, as shells report one killed by SIGINT."""
-
-_PARTLY_IMPORTED = (
-    "the claims counted above are stored, and the ones after them may or may not be:"
-    " importing the files again stores what is missing"
-)
-"""What an import that ended early says of the claims it sent."""
-
-
-def _count(value: str) -> int:
-    """Parses a whole number of at least 1 for the command line."""
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of at least 1")
-    return number
-
-
-def _batch_size(value: str) -> int:
-    """Parses the claims of an import batch for the command line, as the client takes them."""
-    size = _count(value)
-    try:
-        check_batch_size(size)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"{value!r} is more than {MAX_BATCH_CLAIMS:,}") from error
-    return size
-
-
-def _seconds(value: str) -> float:
-    """Parses a timeout for the command line, as the client takes them."""
-    try:
-        seconds = float(value)
-        check_timeout(seconds)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds above 0") from error
-    return seconds
 
 
 # Commands
@@ -204,11 +69,11 @@ def _cmd_add(args: argparse.Namespace, out: TextIO) -> int:
         raise argparse.ArgumentTypeError(
             "--publisher names the publisher of the --report URLs: give --report URL too"
         )
-    precision = _precision(args.stated_at, args.precision)
+    precision = claim_precision(args.stated_at, args.precision)
     citations = [{"url": url, "role": "origin"} for url in args.origin] + [
         {"url": url, "role": "report", "publisher": args.publisher or ""} for url in args.report
     ]
-    with _client(args) as client:
+    with open_client(args) as client:
         claim = client.create_claim(
             args.text,
             speaker=args.speaker,
@@ -227,7 +92,7 @@ def _cmd_add(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_get(args: argparse.Namespace, out: TextIO) -> int:
-    with _client(args) as client:
+    with open_client(args) as client:
         claim = client.get_claim(args.id, revision=args.revision)
     _show_claim(claim, args, out)
     return 0
@@ -255,7 +120,7 @@ def _cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
     if args.no_topics:
         args.topics = []
     if args.stated_at is not None:
-        args.stated_at_precision = _precision(args.stated_at, args.stated_at_precision)
+        args.stated_at_precision = claim_precision(args.stated_at, args.stated_at_precision)
         args.stated_at = args.stated_at.start
     changes = {name: getattr(args, name) for name in _EDIT_OPTIONS}
     changes = {name: value for name, value in changes.items() if value is not None}
@@ -265,7 +130,7 @@ def _cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
             + ", ".join(_EDIT_OPTIONS.values())
             + " or --no-topics"
         )
-    with _client(args) as client:
+    with open_client(args) as client:
         # The etag of the claim as read: a change made by someone else in between is
         # refused (ABORTED) rather than overwritten.
         current = client.get_claim(args.id, view="basic")
@@ -284,7 +149,7 @@ def _cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_retract(args: argparse.Namespace, out: TextIO) -> int:
     if args.reason == "other" and not args.note.strip():
         raise argparse.ArgumentTypeError("--reason other needs a --note saying why")
-    with _client(args) as client:
+    with open_client(args) as client:
         client.delete_claim(args.id, reason=args.reason, note=args.note)
         claim = client.get_claim(args.id)
     _show_claim(claim, args, out)
@@ -292,7 +157,7 @@ def _cmd_retract(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_restore(args: argparse.Namespace, out: TextIO) -> int:
-    with _client(args) as client:
+    with open_client(args) as client:
         client.undelete_claim(args.id, reason=args.reason)
         claim = client.get_claim(args.id)
     _show_claim(claim, args, out)
@@ -300,7 +165,7 @@ def _cmd_restore(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_history(args: argparse.Namespace, out: TextIO) -> int:
-    with _client(args) as client:
+    with open_client(args) as client:
         revisions = client.list_claim_revisions(args.id, page_size=1000)
         _render.write_listing(revisions, _render.REVISIONS, out, as_json=args.json)
     return 0
@@ -313,7 +178,7 @@ def _cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
     gRPC's wait, so that the iteration simply ends.
     """
     try:
-        with _client(args) as client:
+        with open_client(args) as client:
             watch = client.watch_claims(
                 **_filter_arguments(args), after_cursor=args.after or "", view="full"
             )
@@ -350,7 +215,7 @@ def _filter_arguments(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
-    with _client(args) as client:
+    with open_client(args) as client:
         claims = client.list_claims(
             **_filter_arguments(args),
             order_by="stated_at asc" if args.oldest_first else "",
@@ -363,228 +228,10 @@ def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _cmd_import(args: argparse.Namespace, out: TextIO) -> int:
-    problems = {path: why for path in args.files if (why := unreadable(path))}
-    if problems:
-        for path, why in problems.items():
-            print(f"claimstore: cannot read {path}: {why}", file=sys.stderr)
-        print("claimstore import: nothing imported", file=sys.stderr)
-        return 2
-    report = _ImportReport()
-    # Where each claim sent came from, oldest first: results arrive in the same order.
-    sent: deque[tuple[str, int]] = deque()
-    config = _config(args)
-    most_bytes = batch_bytes(config.max_message_bytes)
-    most_line_bytes = most_bytes * JSON_BYTES_PER_CLAIM_BYTE
-    # gRPC reads the lines on a thread of its own; once the call has ended, it stops there.
-    ended = threading.Event()
-
-    def requests(bar: Progress) -> Iterator[claim_service_pb2.CreateClaimRequest]:
-        for path in args.files:
-            if ended.is_set():
-                return
-            try:
-                yield from file_requests(path, bar)
-            except UnreadableFile as error:
-                report.fail(path, str(error), always_shown=True)
-
-    def file_requests(path: str, bar: Progress) -> Iterator[claim_service_pb2.CreateClaimRequest]:
-        failed_before = False
-        with closing(read_lines(path, most_line_bytes)) as lines:
-            for number, (raw, size) in enumerate(lines, start=1):
-                if ended.is_set():
-                    return
-                if number == 1 and raw.startswith(_UTF16_MARKS):
-                    report.fail(path, _UTF16_FILE, always_shown=True)
-                    return
-                if not raw.strip():
-                    continue
-                request = _line_request(raw, size, number, most_bytes)
-                if isinstance(request, str):
-                    if not failed_before and raw.strip() in (b"{", b"["):
-                        report.hint(_one_claim_a_line(path, raw.strip()))
-                    failed_before = True
-                    report.fail(f"{path}:{number}", request)
-                    bar.advance()
-                    continue
-                sent.append((path, number))
-                yield request
-
-    # The bar's total: read only for a bar, as it means reading (and unzipping) every file twice.
-    total = count_lines(args.files, most_line_bytes) if drawn() else None
-    interrupted = False
-    counting = progress("importing", total=total or None, unit="claims")
-    with Client(config=config) as client, counting as bar:
-        results = client.import_claims(
-            requests(bar), batch_size=args.batch_size, timeout=args.import_timeout
-        )
-        try:
-            for result in results:
-                path, number = sent.popleft()
-                report.record(f"{path}:{number}", result)
-                bar.advance()
-        except KeyboardInterrupt:
-            # Closing the client cancels the call: the server keeps the batches it answered.
-            interrupted = True
-        except ClaimstoreError:
-            # The call ended (the server stopped, the deadline passed): say what was stored
-            # before main reports why.
-            if report.counted:
-                report.write(out, as_json=args.json)
-                print(f"claimstore import: stopped; {_PARTLY_IMPORTED}", file=sys.stderr)
-            raise
-        finally:
-            ended.set()
-    report.write(out, as_json=args.json)
-    for hint in report.hints():
-        print(f"claimstore import: {hint}", file=sys.stderr)
-    if interrupted:
-        print(f"claimstore import: interrupted; {_PARTLY_IMPORTED}", file=sys.stderr)
-        return _INTERRUPTED
-    return 1 if report.failed else 0
-
-
-_UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
-"""The byte order marks a UTF-16 file opens with."""
-
-_UTF16_FILE = "UTF-16 text, not UTF-8: save it as UTF-8, such as with iconv -f UTF-16 -t UTF-8"
-
-_NOT_AN_OBJECT = (
-    'not a JSON object: each line holds one claim as an object, such as {"claim": {...}}'
-)
-
-
-def _line_request(
-    raw: bytes, size: int, number: int, most_bytes: int
-) -> claim_service_pb2.CreateClaimRequest | str:
-    """The request line ``number`` holds, or what is wrong with it, as the summary says it.
-    Its size is looked at first: a line too large for any claim is not parsed."""
-    if size > most_bytes * JSON_BYTES_PER_CLAIM_BYTE:
-        return _too_large(size, most_bytes)
-    # A file may open with a byte order mark, as some editors on Windows write.
-    try:
-        text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-    except UnicodeDecodeError as error:
-        bad = error.object[error.start]
-        return f"not UTF-8 text (0x{bad:02x} at byte {error.start + 1:,}): save the file as UTF-8"
-    if is_json_but_not_an_object(text):
-        return _NOT_AN_OBJECT
-    try:
-        request = parse_import_line(text)
-    except ValueError as error:
-        return f"not a claim: {_readable(error)}"
-    size = request.ByteSize()
-    if size > most_bytes:
-        return _too_large(size, most_bytes)
-    return request
-
-
-def _too_large(size: int, most_bytes: int) -> str:
-    return f"too large: {size:,} bytes, more than a claim may take ({most_bytes:,})"
-
-
-def _one_claim_a_line(path: str, opening: bytes) -> str:
-    """The hint for a file that opens with a line of "{" or "[" alone: JSON over several lines,
-    as pretty-printers write it."""
-    each = "'.[]'" if opening == b"[" else "."
-    return (
-        f"{path} looks like JSON written over several lines, but import reads JSON Lines, one"
-        f" whole claim a line, as 'claimstore export' writes them: jq -c {each}"
-        f" {shlex.quote(path)} > claims.jsonl rewrites it so"
-    )
-
-
-@dataclass
-class _ImportReport:
-    """Counts what became of each imported line and keeps the first failures. Lines that
-    are not claims are counted on gRPC's thread as it reads them, results on the main one:
-    the lock keeps the counts, and a summary written while lines are still read, whole."""
-
-    created: int = 0
-    existing: int = 0
-    failed: int = 0
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    shown: int = 10
-    _hints: list[str] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    @property
-    def counted(self) -> int:
-        """The lines counted so far, whatever became of them."""
-        with self._lock:
-            return self.created + self.existing + self.failed
-
-    def fail(self, where: str, message: str, *, always_shown: bool = False) -> None:
-        """Counts a failure; a file that could not be read is ``always_shown``, as one would
-        otherwise go unseen after the first failures of its lines."""
-        with self._lock:
-            self.failed += 1
-            if always_shown or len(self.failures) < self.shown:
-                self.failures.append((where, " ".join(message.split())))
-
-    def hint(self, message: str) -> None:
-        """Keeps advice to give once the summary is written."""
-        with self._lock:
-            self._hints.append(message)
-
-    def hints(self) -> list[str]:
-        with self._lock:
-            return list(self._hints)
-
-    def record(self, where: str, result: claim_service_pb2.ImportResult) -> None:
-        if result.outcome == claim_service_pb2.IMPORT_OUTCOME_CREATED:
-            with self._lock:
-                self.created += 1
-        elif result.outcome == claim_service_pb2.IMPORT_OUTCOME_ALREADY_EXISTS:
-            with self._lock:
-                self.existing += 1
-        else:
-            self.fail(where, f"{result.error.code}: {result.error.message}")
-
-    def write(self, out: TextIO, *, as_json: bool) -> None:
-        with self._lock:
-            created, existing, failed = self.created, self.existing, self.failed
-            failures = list(self.failures)
-        if as_json:
-            summary = {
-                "created": created,
-                "already_existed": existing,
-                "failed": failed,
-                "first_failures": [{"line": w, "error": m} for w, m in failures],
-            }
-            out.write(json.dumps(summary) + "\n")
-            return
-        out.write(f"{created:,} created, {existing:,} already there, {failed:,} failed\n")
-        for where, message in failures:
-            out.write(f"  {where}: {message}\n")
-        if failed > len(failures):
-            out.write(f"  … and {failed - len(failures):,} more\n")
-
-
-_INVALID_ENUM = re.compile(r"Invalid enum value (\S+) for enum type ([\w.]+)")
-
-
-def _readable(error: ValueError) -> str:
-    """A line's parse error as the summary shows it: json_format's message with its doubled
-    final period made single and, for an unknown enum value, the names the enum takes."""
-    message = str(error)
-    if message.endswith(".."):
-        message = message[:-1]
-    invalid = _INVALID_ENUM.search(message)
-    if invalid is not None:
-        try:
-            enum = claim_service_pb2.DESCRIPTOR.pool.FindEnumTypeByName(invalid[2])
-        except KeyError:
-            return message
-        names = [value.name for value in enum.values if value.number != 0]
-        message = f"{message.rstrip('.')}; it takes {', '.join(names)}"
-    return message
-
-
 def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     # On a terminal the claims themselves show how far the export is; a bar would cut in.
     counting = progress("exporting", total=None, unit="claims", shown=not out.isatty())
-    with _client(args) as client, counting as bar:
+    with open_client(args) as client, counting as bar:
         claims = client.export_claims(**_filter_arguments(args), show_deleted=args.show_deleted)
         for claim in claims:
             out.write(format_import_line(import_request(claim)) + "\n")
@@ -595,7 +242,7 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_search(args: argparse.Namespace, out: TextIO) -> int:
     # A table on a terminal shows the matches in bold; elsewhere they stand in brackets.
     bold = out.isatty() and not args.json
-    with _client(args) as client:
+    with open_client(args) as client:
         results = client.search_claims(
             args.query,
             **_filter_arguments(args),
@@ -611,14 +258,14 @@ def _cmd_search(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_speakers(args: argparse.Namespace, out: TextIO) -> int:
-    with _client(args) as client:
+    with open_client(args) as client:
         speakers = client.list_speakers(name_prefix=args.prefix or "")
         _render.write_listing(speakers, _render.SPEAKERS, out, as_json=args.json)
     return 0
 
 
 def _cmd_sources(args: argparse.Namespace, out: TextIO) -> int:
-    with _client(args) as client:
+    with open_client(args) as client:
         sources = islice(client.list_sources(page_size=min(args.limit or 100, 100)), args.limit)
         _render.write_listing(sources, _render.SOURCES, out, as_json=args.json)
     return 0
@@ -634,12 +281,15 @@ _PRECISION_DEFAULT = "as precise as the date or time given"
 def _add_client_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--target",
-        type=_target,
+        type=server_target,
         default=os.environ.get(TARGET_VARIABLE) or DEFAULT_TARGET,
         help=f"server address (default: ${TARGET_VARIABLE} or {DEFAULT_TARGET})",
     )
     parser.add_argument(
-        "--timeout", type=_seconds, default=10.0, help="seconds per call (default: %(default)s)"
+        "--timeout",
+        type=seconds_value,
+        default=10.0,
+        help="seconds per call (default: %(default)s)",
     )
     parser.add_argument(
         "--json", action="store_true", help="print JSON (one object a line) for scripts"
@@ -678,16 +328,16 @@ def _add_filter_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--since",
-        type=_parse_when,
+        type=parse_when,
         help="stated on or after this date or time (2025-11-20; 2025-11 or 2025 from its start)",
     )
     parser.add_argument(
         "--until",
-        type=_parse_when,
+        type=parse_when,
         help="stated on or before this date (2025-11-20; 2025-11 or 2025 to its end)",
     )
     parser.add_argument("--language", help="BCP-47 language tag; en also finds en-US")
-    parser.set_defaults(field_options=_FILTER_OPTIONS)
+    parser.set_defaults(field_options=FILTER_OPTIONS)
 
 
 def _add_serve_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -737,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--date",
         dest="stated_at",
         required=True,
-        type=_parse_when,
+        type=parse_when,
         help=_WHEN_HELP,
     )
     add.add_argument(
@@ -781,7 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_show_deleted_option(listing)
     listing.add_argument("--oldest-first", action="store_true", help="oldest statement first")
     listing.add_argument(
-        "--limit", type=_count, default=None, help="show at most this many (default: all)"
+        "--limit", type=whole_number, default=None, help="show at most this many (default: all)"
     )
     listing.set_defaults(handler=_cmd_list)
 
@@ -801,17 +451,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     importing.add_argument(
         "--batch-size",
-        type=_batch_size,
+        type=batch_size,
         default=500,
         help="claims per message, 1 to 1,000 (default: %(default)s)",
     )
     importing.add_argument(
         "--import-timeout",
-        type=_seconds,
+        type=seconds_value,
         default=None,
         help="seconds the whole import may take (default: no limit)",
     )
-    importing.set_defaults(handler=_cmd_import)
+    importing.set_defaults(handler=cmd_import)
 
     exporting = commands.add_parser(
         "export",
@@ -844,7 +494,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_filter_options(searching)
     _add_show_deleted_option(searching)
     searching.add_argument(
-        "--limit", type=_count, default=20, help="show at most this many (default: %(default)s)"
+        "--limit",
+        type=whole_number,
+        default=20,
+        help="show at most this many (default: %(default)s)",
     )
     searching.set_defaults(handler=_cmd_search)
 
@@ -865,7 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_client_options(sources)
     sources.add_argument(
-        "--limit", type=_count, help="show at most this many (default: every source)"
+        "--limit", type=whole_number, help="show at most this many (default: every source)"
     )
     sources.set_defaults(handler=_cmd_sources)
 
@@ -908,7 +561,7 @@ def _add_history_parsers(commands: "argparse._SubParsersAction[argparse.Argument
         "--stated-at",
         "--date",
         dest="stated_at",
-        type=_parse_when,
+        type=parse_when,
         help=_WHEN_HELP,
     )
     edit.add_argument(
@@ -970,99 +623,6 @@ def _add_history_parsers(commands: "argparse._SubParsersAction[argparse.Argument
     history.set_defaults(handler=_cmd_history)
 
 
-_FILTER_OPTIONS = {
-    "filter.speaker": "--speaker",
-    "filter.speaker_ids": "--speaker-id",
-    "filter.topics": "--topic",
-    "filter.publisher": "--publisher",
-    "filter.source_id": "--source-id",
-    "filter.attributions": "--attribution",
-    "filter.stated_since": "--since",
-    "filter.stated_before": "--until",
-    "filter.language": "--language",
-}
-"""The option that sets each field of the ClaimFilter the options of ``_add_filter_options``
-make, for the server's messages about it."""
-
-_FIELD_PATH = re.compile(r"\b([a-z_]\w*(?:\.[a-z_]\w*)+)(?:\[(\d+)\])?")
-
-
-def _in_options(text: str, options: dict[str, str]) -> str:
-    """``text`` with each field path in ``options`` named by its option instead, and an
-    element of a repeated field by its place: filter.topics[1] as --topic #2."""
-
-    def option(path: re.Match[str]) -> str:
-        name = options.get(path[1])
-        if name is None:
-            return path[0]
-        return name if path[2] is None else f"{name} #{int(path[2]) + 1}"
-
-    return _FIELD_PATH.sub(option, text)
-
-
-def _report(error: ClaimstoreError, args: argparse.Namespace) -> None:
-    service = error if isinstance(error, ServiceError) else None
-    options: dict[str, str] = getattr(args, "field_options", {})
-    fields = service.field_violations if service is not None else {}
-    violations = [
-        _in_options(f"{field}: {description}", options) for field, description in fields.items()
-    ]
-    message = _in_options(str(error), options)
-    if (
-        service is not None
-        and len(violations) > 1
-        and _in_options(service.message, options) == "; ".join(violations)
-    ):
-        # The server's message joins them all: one a line reads better.
-        header = f"claimstore: {service.code.name}: {len(violations)} fields at fault"
-        print(header, file=sys.stderr)
-        for violation in violations:
-            print(f"  {violation}", file=sys.stderr)
-    else:
-        print(f"claimstore: {message}", file=sys.stderr)
-        for violation in violations:
-            if violation not in message:
-                print(f"  {violation}", file=sys.stderr)
-    for subject in _deleted_subjects(error):
-        print(
-            f"  to undelete it: claimstore restore {subject}",
-            file=sys.stderr,
-        )
-    if isinstance(error, DeadlineExceeded):
-        option = "--import-timeout" if args.command == "import" else "--timeout"
-        seconds = getattr(args, option.removeprefix("--").replace("-", "_"))
-        print(
-            f"  not done within {seconds:g} seconds ({option}): raise {option} to wait longer",
-            file=sys.stderr,
-        )
-    if isinstance(error, Aborted):
-        print(
-            "  the claim changed since it was read; look at it again and retry",
-            file=sys.stderr,
-        )
-    if isinstance(error, Unavailable) and not error.details:
-        # No details: gRPC's own (no connection), not a server's answer, which says why.
-        target = getattr(args, "target", DEFAULT_TARGET)
-        print(
-            f"  is a server running at {target}? Start one with 'make serve' or"
-            " 'claimstore serve', or point --target / $CLAIMSTORE_TARGET at it.",
-            file=sys.stderr,
-        )
-
-
-def _deleted_subjects(error: ClaimstoreError) -> list[str]:
-    """The claims a FAILED_PRECONDITION names as deleted, which 'restore' brings back."""
-    if not isinstance(error, FailedPrecondition):
-        return []
-    return [
-        violation.subject
-        for detail in error.details
-        if isinstance(detail, error_details_pb2.PreconditionFailure)
-        for violation in detail.violations
-        if violation.type == "DELETED"
-    ]
-
-
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Runs the ``claimstore`` command; returns its exit status."""
     parser = build_parser()
@@ -1074,7 +634,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         parser.exit(2, f"claimstore {args.command}: error: {error}\n")
     except KeyboardInterrupt:
         print(f"claimstore {args.command}: interrupted", file=sys.stderr)
-        return _INTERRUPTED
+        return INTERRUPTED
     except BrokenPipeError:
         # The reader went away (e.g. `claimstore export | head`): not an error. Point
         # stdout at devnull so that flushing it at exit does not complain again.
@@ -1087,5 +647,5 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         print(f"claimstore: {error}", file=sys.stderr)
         return 2
     except ClaimstoreError as error:
-        _report(error, args)
+        report(error, args)
         return 1

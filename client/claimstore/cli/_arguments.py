@@ -1,0 +1,136 @@
+"""What the options of the ``claimstore`` command take: the parsers argparse calls for their
+values, the choices they offer, and the client configuration they make."""
+
+import argparse
+import re
+import signal
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from .._batches import MAX_BATCH_CLAIMS, check_batch_size
+from .._client import Client
+from .._config import ClientConfig, check_timeout
+
+DEFAULT_TARGET = "localhost:50051"
+TARGET_VARIABLE = "CLAIMSTORE_TARGET"
+ACTOR_VARIABLE = "CLAIMSTORE_ACTOR"
+ATTRIBUTIONS = ["direct_quote", "paraphrase", "reported"]
+PRECISIONS = ["year", "month", "day", "exact"]
+DELETION_REASONS = ["retracted", "duplicate", "fabricated", "other"]
+
+
+def client_config(args: argparse.Namespace) -> ClientConfig:
+    return ClientConfig(target=args.target, timeout=args.timeout, actor=args.actor or "")
+
+
+def open_client(args: argparse.Namespace) -> Client:
+    return Client(config=client_config(args))
+
+
+def server_target(value: str) -> str:
+    """Refuses an empty server address, which gRPC would fail to make a channel to."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError(
+            f"the server address is empty: give one such as {DEFAULT_TARGET}"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class When:
+    """A date or time as the command line gave it, and how precisely: "year" for 2025,
+    "month" for 2025-11, "day" for 2025-11-20, "exact" for a time."""
+
+    text: str
+    start: datetime | date
+    precision: str
+
+    def end(self) -> datetime | date:
+        """The exclusive end of an inclusive --until: the start of the next year, month or
+        day; a time is its own end."""
+        start = self.start
+        if isinstance(start, datetime):
+            return start
+        if self.precision == "year":
+            return start.replace(year=start.year + 1)
+        if self.precision == "month":
+            return (start + timedelta(days=31)).replace(day=1)
+        return start + timedelta(days=1)
+
+
+_YEAR_OR_MONTH = re.compile(r"([0-9]{4})(?:-([0-9]{2}))?")
+
+
+def parse_when(value: str) -> When:
+    """Parses a year ("2025"), a month ("2025-11"), a date ("2025-11-20") or an ISO 8601 time
+    for the command line; a year or a month stands for its first day."""
+    try:
+        partial = _YEAR_OR_MONTH.fullmatch(value)
+        if partial is not None:
+            year, month = partial[1], partial[2]
+            start = date(int(year), int(month or 1), 1)
+            return When(value, start, "month" if month else "year")
+        if len(value) == len("2025-11-20"):
+            return When(value, date.fromisoformat(value), "day")
+        moment = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a date (2025-11-20, 2025-11 or 2025) or an ISO 8601 time"
+        ) from error
+    return When(value, moment if moment.tzinfo else moment.replace(tzinfo=UTC), "exact")
+
+
+_PRECISION_EXAMPLES = {
+    "month": "a month (2025-11)",
+    "day": "a whole date (2025-11-20)",
+    "exact": "an ISO 8601 time (2025-11-20T10:30:00Z)",
+}
+
+
+def claim_precision(stated: When, precision: str | None) -> str:
+    """The precision of a claim's time: the one given, else as precise as the time was written.
+    A finer one than that is a usage error: 2025-11 says nothing of the day."""
+    if precision is None:
+        return stated.precision
+    if PRECISIONS.index(precision) > PRECISIONS.index(stated.precision):
+        wanted = "time of day" if precision == "exact" else precision
+        raise argparse.ArgumentTypeError(
+            f"{stated.text} gives no {wanted} for --precision {precision}: give"
+            f" {_PRECISION_EXAMPLES[precision]}, or --precision {stated.precision}"
+        )
+    return precision
+
+
+INTERRUPTED = 128 + signal.SIGINT
+"""The exit status of a command stopped by Ctrl-C, as shells report one killed by SIGINT."""
+
+
+def whole_number(value: str) -> int:
+    """Parses a whole number of at least 1 for the command line."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of at least 1")
+    return number
+
+
+def batch_size(value: str) -> int:
+    """Parses the claims of an import batch for the command line, as the client takes them."""
+    size = whole_number(value)
+    try:
+        check_batch_size(size)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{value!r} is more than {MAX_BATCH_CLAIMS:,}") from error
+    return size
+
+
+def seconds_value(value: str) -> float:
+    """Parses a timeout for the command line, as the client takes them."""
+    try:
+        seconds = float(value)
+        check_timeout(seconds)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds above 0") from error
+    return seconds

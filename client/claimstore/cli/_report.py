@@ -1,0 +1,110 @@
+"""How the ``claimstore`` command reports a failed call: the server's message, its fields at
+fault named by the options that set them, and what to do next."""
+
+import argparse
+import re
+import sys
+
+from google.rpc import error_details_pb2
+
+from .._exceptions import (
+    Aborted,
+    ClaimstoreError,
+    DeadlineExceeded,
+    FailedPrecondition,
+    ServiceError,
+    Unavailable,
+)
+from ._arguments import DEFAULT_TARGET
+
+FILTER_OPTIONS = {
+    "filter.speaker": "--speaker",
+    "filter.speaker_ids": "--speaker-id",
+    "filter.topics": "--topic",
+    "filter.publisher": "--publisher",
+    "filter.source_id": "--source-id",
+    "filter.attributions": "--attribution",
+    "filter.stated_since": "--since",
+    "filter.stated_before": "--until",
+    "filter.language": "--language",
+}
+"""The option that sets each field of the ClaimFilter the options of ``_add_filter_options``
+make, for the server's messages about it."""
+
+_FIELD_PATH = re.compile(r"\b([a-z_]\w*(?:\.[a-z_]\w*)+)(?:\[(\d+)\])?")
+
+
+def _in_options(text: str, options: dict[str, str]) -> str:
+    """``text`` with each field path in ``options`` named by its option instead, and an
+    element of a repeated field by its place: filter.topics[1] as --topic #2."""
+
+    def option(path: re.Match[str]) -> str:
+        name = options.get(path[1])
+        if name is None:
+            return path[0]
+        return name if path[2] is None else f"{name} #{int(path[2]) + 1}"
+
+    return _FIELD_PATH.sub(option, text)
+
+
+def report(error: ClaimstoreError, args: argparse.Namespace) -> None:
+    service = error if isinstance(error, ServiceError) else None
+    options: dict[str, str] = getattr(args, "field_options", {})
+    fields = service.field_violations if service is not None else {}
+    violations = [
+        _in_options(f"{field}: {description}", options) for field, description in fields.items()
+    ]
+    message = _in_options(str(error), options)
+    if (
+        service is not None
+        and len(violations) > 1
+        and _in_options(service.message, options) == "; ".join(violations)
+    ):
+        # The server's message joins them all: one a line reads better.
+        header = f"claimstore: {service.code.name}: {len(violations)} fields at fault"
+        print(header, file=sys.stderr)
+        for violation in violations:
+            print(f"  {violation}", file=sys.stderr)
+    else:
+        print(f"claimstore: {message}", file=sys.stderr)
+        for violation in violations:
+            if violation not in message:
+                print(f"  {violation}", file=sys.stderr)
+    for subject in _deleted_subjects(error):
+        print(
+            f"  to undelete it: claimstore restore {subject}",
+            file=sys.stderr,
+        )
+    if isinstance(error, DeadlineExceeded):
+        option = "--import-timeout" if args.command == "import" else "--timeout"
+        seconds = getattr(args, option.removeprefix("--").replace("-", "_"))
+        print(
+            f"  not done within {seconds:g} seconds ({option}): raise {option} to wait longer",
+            file=sys.stderr,
+        )
+    if isinstance(error, Aborted):
+        print(
+            "  the claim changed since it was read; look at it again and retry",
+            file=sys.stderr,
+        )
+    if isinstance(error, Unavailable) and not error.details:
+        # No details: gRPC's own (no connection), not a server's answer, which says why.
+        target = getattr(args, "target", DEFAULT_TARGET)
+        print(
+            f"  is a server running at {target}? Start one with 'make serve' or"
+            " 'claimstore serve', or point --target / $CLAIMSTORE_TARGET at it.",
+            file=sys.stderr,
+        )
+
+
+def _deleted_subjects(error: ClaimstoreError) -> list[str]:
+    """The claims a FAILED_PRECONDITION names as deleted, which 'restore' brings back."""
+    if not isinstance(error, FailedPrecondition):
+        return []
+    return [
+        violation.subject
+        for detail in error.details
+        if isinstance(detail, error_details_pb2.PreconditionFailure)
+        for violation in detail.violations
+        if violation.type == "DELETED"
+    ]
