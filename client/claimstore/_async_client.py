@@ -552,6 +552,32 @@ class AsyncClient(BaseClient):
         request = self._get_speaker_request(speaker_id)
         return await self._call(self._stub.GetSpeaker, request, timeout)
 
+    async def update_speaker(
+        self,
+        speaker_id: str,
+        *,
+        display_name: str | Unset = UNSET,
+        kind: EnumLike | Unset = UNSET,
+        title: str | Unset = UNSET,
+        affiliation: str | Unset = UNSET,
+        aliases: Iterable[str] | Unset = UNSET,
+        wikidata_id: str | Unset = UNSET,
+        etag: str | None = None,
+        timeout: float | None = None,
+    ) -> speaker_pb2.Speaker:
+        """Changes the fields given; see :meth:`Client.update_speaker`."""
+        request = self._update_speaker_request(
+            speaker_id,
+            display_name=display_name,
+            kind=kind,
+            title=title,
+            affiliation=affiliation,
+            aliases=aliases,
+            wikidata_id=wikidata_id,
+            etag=etag,
+        )
+        return await self._call(self._stub.UpdateSpeaker, request, timeout)
+
     def list_speakers(
         self, *, name_prefix: str = "", page_size: int = 0, timeout: float | None = None
     ) -> AsyncPager[speaker_pb2.Speaker]:
@@ -588,6 +614,30 @@ class AsyncClient(BaseClient):
         """Returns the source with id ``source_id``."""
         request = self._get_source_request(source_id)
         return await self._call(self._stub.GetSource, request, timeout)
+
+    async def update_source(
+        self,
+        source_id: str,
+        *,
+        url: str | Unset = UNSET,
+        publisher: str | Unset = UNSET,
+        title: str | Unset = UNSET,
+        kind: EnumLike | Unset = UNSET,
+        published_at: TimeLike | Unset | None = UNSET,
+        etag: str | None = None,
+        timeout: float | None = None,
+    ) -> source_pb2.Source:
+        """Changes the fields given; see :meth:`Client.update_source`."""
+        request = self._update_source_request(
+            source_id,
+            url=url,
+            publisher=publisher,
+            title=title,
+            kind=kind,
+            published_at=published_at,
+            etag=etag,
+        )
+        return await self._call(self._stub.UpdateSource, request, timeout)
 
     def list_sources(
         self, *, page_size: int = 0, timeout: float | None = None

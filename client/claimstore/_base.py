@@ -402,6 +402,44 @@ class BaseClient:
         return claim_service_pb2.CreateSourceRequest(source=source)
 
     @staticmethod
+    def _update_speaker_request(
+        speaker_id: str,
+        *,
+        display_name: str | Unset,
+        kind: EnumLike | Unset,
+        title: str | Unset,
+        affiliation: str | Unset,
+        aliases: Iterable[str] | Unset,
+        wikidata_id: str | Unset,
+        etag: str | None,
+    ) -> claim_service_pb2.UpdateSpeakerRequest:
+        """Builds an UpdateSpeakerRequest whose update_mask names exactly the fields given."""
+        speaker = speaker_pb2.Speaker(id=speaker_id, etag=etag or "")
+        paths: list[str] = []
+        for name, value in (
+            ("display_name", display_name),
+            ("title", title),
+            ("affiliation", affiliation),
+            ("wikidata_id", wikidata_id),
+        ):
+            if not isinstance(value, Unset):
+                setattr(speaker, name, value)
+                paths.append(name)
+        if not isinstance(kind, Unset):
+            speaker.kind = enum_value(speaker_pb2.SpeakerKind, kind, "kind")
+            paths.append("kind")
+        if not isinstance(aliases, Unset):
+            if isinstance(aliases, str):
+                raise TypeError("aliases: expected a sequence of strings, not one string")
+            speaker.aliases.extend(aliases)
+            paths.append("aliases")
+        if not paths:
+            raise ValueError("nothing to update: give at least one field to change")
+        return claim_service_pb2.UpdateSpeakerRequest(
+            speaker=speaker, update_mask=FieldMask(paths=paths)
+        )
+
+    @staticmethod
     def _get_speaker_request(speaker_id: str) -> claim_service_pb2.GetSpeakerRequest:
         return claim_service_pb2.GetSpeakerRequest(id=speaker_id)
 
@@ -415,6 +453,38 @@ class BaseClient:
             )
 
         return page
+
+    @staticmethod
+    def _update_source_request(
+        source_id: str,
+        *,
+        url: str | Unset,
+        publisher: str | Unset,
+        title: str | Unset,
+        kind: EnumLike | Unset,
+        published_at: TimeLike | Unset | None,
+        etag: str | None,
+    ) -> claim_service_pb2.UpdateSourceRequest:
+        """Builds an UpdateSourceRequest whose update_mask names exactly the fields given;
+        ``published_at=None`` clears the date."""
+        source = source_pb2.Source(id=source_id, etag=etag or "")
+        paths: list[str] = []
+        for name, value in (("url", url), ("publisher", publisher), ("title", title)):
+            if not isinstance(value, Unset):
+                setattr(source, name, value)
+                paths.append(name)
+        if not isinstance(kind, Unset):
+            source.kind = enum_value(source_pb2.SourceKind, kind, "kind")
+            paths.append("kind")
+        if not isinstance(published_at, Unset):
+            if published_at is not None:
+                source.published_at.CopyFrom(timestamp(published_at, "published_at"))
+            paths.append("published_at")
+        if not paths:
+            raise ValueError("nothing to update: give at least one field to change")
+        return claim_service_pb2.UpdateSourceRequest(
+            source=source, update_mask=FieldMask(paths=paths)
+        )
 
     @staticmethod
     def _get_source_request(source_id: str) -> claim_service_pb2.GetSourceRequest:

@@ -621,6 +621,49 @@ class Client(BaseClient):
         request = self._get_speaker_request(speaker_id)
         return self._call(self._stub.GetSpeaker, request, timeout)
 
+    def update_speaker(
+        self,
+        speaker_id: str,
+        *,
+        display_name: str | Unset = UNSET,
+        kind: EnumLike | Unset = UNSET,
+        title: str | Unset = UNSET,
+        affiliation: str | Unset = UNSET,
+        aliases: Iterable[str] | Unset = UNSET,
+        wikidata_id: str | Unset = UNSET,
+        etag: str | None = None,
+        timeout: float | None = None,
+    ) -> speaker_pb2.Speaker:
+        """Changes the fields given, and only those; returns the speaker.
+
+        Each field takes the values :meth:`create_speaker` takes; an empty value clears
+        it, or is refused where the field is required. ``aliases`` replaces them all.
+        Every claim of the speaker shows the change and is found by its new names; the
+        claims themselves keep their revisions.
+
+        Args:
+            speaker_id: The speaker to change.
+            etag: The ``etag`` of the speaker as last read: the change is made only if
+                nobody changed the speaker since, else :class:`~claimstore.Aborted`.
+                None changes it whatever its version.
+            timeout: Seconds before the call gives up.
+
+        Raises:
+            ValueError: No field given.
+            AlreadyExists: ``wikidata_id`` is another speaker's.
+        """
+        request = self._update_speaker_request(
+            speaker_id,
+            display_name=display_name,
+            kind=kind,
+            title=title,
+            affiliation=affiliation,
+            aliases=aliases,
+            wikidata_id=wikidata_id,
+            etag=etag,
+        )
+        return self._call(self._stub.UpdateSpeaker, request, timeout)
+
     def list_speakers(
         self, *, name_prefix: str = "", page_size: int = 0, timeout: float | None = None
     ) -> Pager[speaker_pb2.Speaker]:
@@ -656,6 +699,46 @@ class Client(BaseClient):
         """Returns the source with id ``source_id``."""
         request = self._get_source_request(source_id)
         return self._call(self._stub.GetSource, request, timeout)
+
+    def update_source(
+        self,
+        source_id: str,
+        *,
+        url: str | Unset = UNSET,
+        publisher: str | Unset = UNSET,
+        title: str | Unset = UNSET,
+        kind: EnumLike | Unset = UNSET,
+        published_at: TimeLike | Unset | None = UNSET,
+        etag: str | None = None,
+        timeout: float | None = None,
+    ) -> source_pb2.Source:
+        """Changes the fields given, and only those; returns the source.
+
+        Each field takes the values :meth:`create_source` takes; an empty value (None for
+        ``published_at``) clears it, but the source must keep a url, a title or a
+        publisher. The claims citing the source show the change.
+
+        Args:
+            source_id: The source to change.
+            etag: The ``etag`` of the source as last read: the change is made only if
+                nobody changed the source since, else :class:`~claimstore.Aborted`.
+                None changes it whatever its version.
+            timeout: Seconds before the call gives up.
+
+        Raises:
+            ValueError: No field given.
+            AlreadyExists: ``url`` is another source's.
+        """
+        request = self._update_source_request(
+            source_id,
+            url=url,
+            publisher=publisher,
+            title=title,
+            kind=kind,
+            published_at=published_at,
+            etag=etag,
+        )
+        return self._call(self._stub.UpdateSource, request, timeout)
 
     def list_sources(
         self, *, page_size: int = 0, timeout: float | None = None

@@ -33,7 +33,7 @@ from claimstore.v1.claim_pb2 import Claim
 from claimstore.v1.source_pb2 import Source
 from claimstore.v1.speaker_pb2 import Speaker
 
-from . import _ids, _pagination, _validation
+from . import _ids, _pagination, _updates, _validation
 from ._changes import EVERY_CLAIM, ChangeFeed, decode_cursor, encode_cursor, watch_events
 from ._search import parse_search_query, search_key
 from ._status import Context, import_error, reports_errors, reports_stream_errors
@@ -145,13 +145,13 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         self, request: claim_service_pb2.UpdateClaimRequest, context: Context
     ) -> Claim:
         claim_id = _validation.resource_id(request.claim.id, _ids.CLAIM_PREFIX, "claim.id")
-        paths = _validation.update_paths(request)
+        paths = _updates.claim_paths(request)
         reason = _validation.change_reason(request.reason)
         actor = _validation.actor(context.invocation_metadata())
         note = ChangeNote(actor, reason, paths, request.claim.etag)
         return self._revise(
             claim_id,
-            lambda current: _validation.revised_claim(current, request.claim, paths),
+            lambda current: _updates.revised_claim(current, request.claim, paths),
             note,
             claim_field="claim.id",
         )
@@ -552,6 +552,22 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         return self._store.get_speaker(_validation.resource_id(request.id, _ids.SPEAKER_PREFIX))
 
     @reports_errors
+    async def UpdateSpeaker(
+        self, request: claim_service_pb2.UpdateSpeakerRequest, context: Context
+    ) -> Speaker:
+        speaker = request.speaker
+        speaker_id = _validation.resource_id(speaker.id, _ids.SPEAKER_PREFIX, "speaker.id")
+        paths = _updates.speaker_paths(request)
+        # On the bulk thread: new names are indexed anew for every claim of the speaker,
+        # which may be many, and the calls on the event loop go on meanwhile.
+        return await self._in_bulk_thread(
+            self._store.update_speaker,
+            speaker_id,
+            lambda current: _updates.revised_speaker(current, speaker, paths),
+            speaker.etag,
+        )
+
+    @reports_errors
     async def ListSpeakers(
         self, request: claim_service_pb2.ListSpeakersRequest, context: Context
     ) -> claim_service_pb2.ListSpeakersResponse:
@@ -576,6 +592,17 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         self, request: claim_service_pb2.GetSourceRequest, context: Context
     ) -> Source:
         return self._store.get_source(_validation.resource_id(request.id, _ids.SOURCE_PREFIX))
+
+    @reports_errors
+    async def UpdateSource(
+        self, request: claim_service_pb2.UpdateSourceRequest, context: Context
+    ) -> Source:
+        source = request.source
+        source_id = _validation.resource_id(source.id, _ids.SOURCE_PREFIX, "source.id")
+        paths = _updates.source_paths(request)
+        return self._store.update_source(
+            source_id, lambda current: _updates.revised_source(current, source, paths), source.etag
+        )
 
     @reports_errors
     async def ListSources(

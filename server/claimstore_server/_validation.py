@@ -63,7 +63,7 @@ _REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9._:-]+$")
 
 _SECONDS_PER_DAY: Final = 86_400
 
-_OUTPUT_ONLY_PATHS: Final = (
+CLAIM_OUTPUT_ONLY_PATHS: Final = (
     "id",
     "create_time",
     "update_time",
@@ -512,7 +512,7 @@ def _fingerprint(claim: claim_pb2.Claim) -> str:
     ):
         content = claim_pb2.Claim()
         content.CopyFrom(claim)
-        for output_only in _OUTPUT_ONLY_PATHS:
+        for output_only in CLAIM_OUTPUT_ONLY_PATHS:
             content.ClearField(output_only)
     return hashlib.sha256(content.SerializeToString(deterministic=True)).hexdigest()
 
@@ -861,20 +861,6 @@ MAX_REASON: Final = 1_000
 MAX_ACTOR: Final = 200
 ACTOR_METADATA_KEY: Final = "claimstore-actor"
 
-_UPDATABLE_PATHS: Final = (
-    "text",
-    "attribution",
-    "speaker_id",
-    "speaker",
-    "stated_at",
-    "stated_at_precision",
-    "channel",
-    "language",
-    "topics",
-    "citations",
-)
-"""The fields of a Claim that UpdateClaim changes, in the order of the message."""
-
 
 def actor(metadata: Iterable[tuple[str, str | bytes]] | None) -> str:
     """Returns who makes a change, from the request's ``claimstore-actor`` metadata ("" when
@@ -905,64 +891,6 @@ def revision_number(value: int, field: str = "revision") -> int:
     if value < 0:
         raise ValidationError([FieldViolation(field, f"must not be negative, not {value}")])
     return value
-
-
-def update_paths(request: claim_service_pb2.UpdateClaimRequest) -> tuple[str, ...]:
-    """Returns the fields an UpdateClaimRequest changes, in message order (AIP-134).
-
-    An empty mask means the fields set in the claim; "*" means every field
-    UpdateClaim changes (the claim's speaker inline when it is given, else its
-    speaker_id).
-    """
-    paths = list(request.update_mask.paths)
-    claim = request.claim
-    check = _Violations()
-    if not paths:
-        paths = [field.name for field, _ in claim.ListFields() if field.name in _UPDATABLE_PATHS]
-        if not paths:
-            check.add("update_mask", "is empty and the claim sets no field that can change")
-    elif "*" in paths:
-        if len(paths) > 1:
-            check.add("update_mask", "'*' stands for every field and comes alone")
-        speaker = "speaker_id" if claim.HasField("speaker") else "speaker"
-        paths = [path for path in _UPDATABLE_PATHS if path != speaker]
-    for path in paths:
-        if path in _OUTPUT_ONLY_PATHS:
-            check.add("update_mask", f"{path!r} is output only and cannot be changed")
-        elif path not in _UPDATABLE_PATHS and path != "*":
-            names = ", ".join(_UPDATABLE_PATHS)
-            check.add("update_mask", f"{path!r} is not a field UpdateClaim changes: {names}")
-    if "speaker" in paths and "speaker_id" in paths:
-        check.add("update_mask", "names speaker and speaker_id: give one of them")
-    check.raise_if_any()
-    return tuple(path for path in _UPDATABLE_PATHS if path in paths)
-
-
-def revised_claim(
-    current: claim_pb2.Claim, given: claim_pb2.Claim, paths: Iterable[str]
-) -> claim_pb2.Claim:
-    """Returns ``current`` (in the basic view) with the fields ``paths`` names taken from
-    ``given``: the claim an update asks for, to be checked as a whole by :func:`claim_draft`."""
-    revised = claim_pb2.Claim()
-    revised.CopyFrom(current)
-    # Field names as strings: the generated stubs type these calls with literal names.
-    target: Message = revised
-    source: Message = given
-    for path in paths:
-        if path == "speaker":
-            revised.ClearField("speaker_id")
-        elif path == "speaker_id":
-            revised.ClearField("speaker")
-        target.ClearField(path)
-        descriptor = claim_pb2.Claim.DESCRIPTOR.fields_by_name[path]
-        if descriptor.is_repeated:
-            getattr(target, path).extend(getattr(source, path))
-        elif descriptor.message_type is not None:
-            if source.HasField(path):
-                getattr(target, path).CopyFrom(getattr(source, path))
-        else:
-            setattr(target, path, getattr(source, path))
-    return revised
 
 
 def citation_draft(citation: claim_pb2.Citation | None, field: str = "citation") -> CitationDraft:

@@ -992,6 +992,45 @@ class GetSpeakerRequest(_message.Message):
 Global___GetSpeakerRequest: _TypeAlias = GetSpeakerRequest  # noqa: Y015
 
 @_typing.final
+class UpdateSpeakerRequest(_message.Message):
+    """Request for UpdateSpeaker."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SPEAKER_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def speaker(self) -> _speaker_pb2.Speaker:
+        """The speaker's new values, with its id. Only the fields named in
+        update_mask are read. With its etag set, the update is made only if the
+        speaker is still at that version, else ABORTED.
+        """
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """The fields to change: any of "display_name", "kind", "title",
+        "affiliation", "aliases" (all of them replaced) and "wikidata_id". A field
+        named here but left empty in speaker is cleared, or rejected where the
+        field is required. "*" changes all of them. Empty means the fields that
+        are set in speaker. Any other path, including output-only fields such as
+        "claim_count", is INVALID_ARGUMENT.
+        """
+
+    def __init__(
+        self,
+        *,
+        speaker: _speaker_pb2.Speaker | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["speaker", b"speaker", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["speaker", b"speaker", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateSpeakerRequest: _TypeAlias = UpdateSpeakerRequest  # noqa: Y015
+
+@_typing.final
 class ListSpeakersRequest(_message.Message):
     """Request for ListSpeakers."""
 
@@ -1099,6 +1138,44 @@ class GetSourceRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetSourceRequest: _TypeAlias = GetSourceRequest  # noqa: Y015
+
+@_typing.final
+class UpdateSourceRequest(_message.Message):
+    """Request for UpdateSource."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SOURCE_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def source(self) -> _source_pb2.Source:
+        """The source's new values, with its id. Only the fields named in
+        update_mask are read. With its etag set, the update is made only if the
+        source is still at that version, else ABORTED.
+        """
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """The fields to change: any of "url", "publisher", "title", "kind" and
+        "published_at". A field named here but left empty in source is cleared;
+        the source must keep a url, a title or a publisher. "*" changes all of
+        them. Empty means the fields that are set in source. Any other path is
+        INVALID_ARGUMENT.
+        """
+
+    def __init__(
+        self,
+        *,
+        source: _source_pb2.Source | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["source", b"source", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["source", b"source", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateSourceRequest: _TypeAlias = UpdateSourceRequest  # noqa: Y015
 
 @_typing.final
 class ListSourcesRequest(_message.Message):

@@ -123,6 +123,11 @@ class ClaimServiceStub:
                 request_serializer=claimstore_dot_v1_dot_claim__service__pb2.GetSpeakerRequest.SerializeToString,
                 response_deserializer=claimstore_dot_v1_dot_speaker__pb2.Speaker.FromString,
                 _registered_method=True)
+        self.UpdateSpeaker = channel.unary_unary(
+                '/claimstore.v1.ClaimService/UpdateSpeaker',
+                request_serializer=claimstore_dot_v1_dot_claim__service__pb2.UpdateSpeakerRequest.SerializeToString,
+                response_deserializer=claimstore_dot_v1_dot_speaker__pb2.Speaker.FromString,
+                _registered_method=True)
         self.ListSpeakers = channel.unary_unary(
                 '/claimstore.v1.ClaimService/ListSpeakers',
                 request_serializer=claimstore_dot_v1_dot_claim__service__pb2.ListSpeakersRequest.SerializeToString,
@@ -136,6 +141,11 @@ class ClaimServiceStub:
         self.GetSource = channel.unary_unary(
                 '/claimstore.v1.ClaimService/GetSource',
                 request_serializer=claimstore_dot_v1_dot_claim__service__pb2.GetSourceRequest.SerializeToString,
+                response_deserializer=claimstore_dot_v1_dot_source__pb2.Source.FromString,
+                _registered_method=True)
+        self.UpdateSource = channel.unary_unary(
+                '/claimstore.v1.ClaimService/UpdateSource',
+                request_serializer=claimstore_dot_v1_dot_claim__service__pb2.UpdateSourceRequest.SerializeToString,
                 response_deserializer=claimstore_dot_v1_dot_source__pb2.Source.FromString,
                 _registered_method=True)
         self.ListSources = channel.unary_unary(
@@ -309,6 +319,19 @@ class ClaimServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateSpeaker(self, request, context):
+        """Changes the fields of a speaker that update_mask names (AIP-134): a new
+        title, another alias. Every claim of the speaker shows the change, and is
+        found by the speaker's new names in searches and filters; the claims
+        themselves do not change (they keep their revisions and etags). With the
+        speaker's etag, the change is made only if the speaker is still at that
+        version, else ABORTED. A wikidata_id held by another speaker is
+        ALREADY_EXISTS.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListSpeakers(self, request, context):
         """Lists speakers in the order they were created, each with its claim count.
         """
@@ -326,6 +349,17 @@ class ClaimServiceServicer:
 
     def GetSource(self, request, context):
         """Gets a source by id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateSource(self, request, context):
+        """Changes the fields of a source that update_mask names (AIP-134), such as
+        a title or a publisher spelled better. The claims citing it show the
+        change and are found by its new publisher. With the source's etag, the
+        change is made only if the source is still at that version, else ABORTED.
+        A url held by another source is ALREADY_EXISTS.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -416,6 +450,11 @@ def add_ClaimServiceServicer_to_server(servicer, server):
                     request_deserializer=claimstore_dot_v1_dot_claim__service__pb2.GetSpeakerRequest.FromString,
                     response_serializer=claimstore_dot_v1_dot_speaker__pb2.Speaker.SerializeToString,
             ),
+            'UpdateSpeaker': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateSpeaker,
+                    request_deserializer=claimstore_dot_v1_dot_claim__service__pb2.UpdateSpeakerRequest.FromString,
+                    response_serializer=claimstore_dot_v1_dot_speaker__pb2.Speaker.SerializeToString,
+            ),
             'ListSpeakers': grpc.unary_unary_rpc_method_handler(
                     servicer.ListSpeakers,
                     request_deserializer=claimstore_dot_v1_dot_claim__service__pb2.ListSpeakersRequest.FromString,
@@ -429,6 +468,11 @@ def add_ClaimServiceServicer_to_server(servicer, server):
             'GetSource': grpc.unary_unary_rpc_method_handler(
                     servicer.GetSource,
                     request_deserializer=claimstore_dot_v1_dot_claim__service__pb2.GetSourceRequest.FromString,
+                    response_serializer=claimstore_dot_v1_dot_source__pb2.Source.SerializeToString,
+            ),
+            'UpdateSource': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateSource,
+                    request_deserializer=claimstore_dot_v1_dot_claim__service__pb2.UpdateSourceRequest.FromString,
                     response_serializer=claimstore_dot_v1_dot_source__pb2.Source.SerializeToString,
             ),
             'ListSources': grpc.unary_unary_rpc_method_handler(
@@ -864,6 +908,33 @@ class ClaimService:
             _registered_method=True)
 
     @staticmethod
+    def UpdateSpeaker(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/claimstore.v1.ClaimService/UpdateSpeaker',
+            claimstore_dot_v1_dot_claim__service__pb2.UpdateSpeakerRequest.SerializeToString,
+            claimstore_dot_v1_dot_speaker__pb2.Speaker.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def ListSpeakers(request,
             target,
             options=(),
@@ -933,6 +1004,33 @@ class ClaimService:
             target,
             '/claimstore.v1.ClaimService/GetSource',
             claimstore_dot_v1_dot_claim__service__pb2.GetSourceRequest.SerializeToString,
+            claimstore_dot_v1_dot_source__pb2.Source.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateSource(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/claimstore.v1.ClaimService/UpdateSource',
+            claimstore_dot_v1_dot_claim__service__pb2.UpdateSourceRequest.SerializeToString,
             claimstore_dot_v1_dot_source__pb2.Source.FromString,
             options,
             channel_credentials,

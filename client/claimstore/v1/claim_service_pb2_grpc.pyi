@@ -134,6 +134,15 @@ class ClaimServiceStub:
     """Creates a speaker."""
     GetSpeaker: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.GetSpeakerRequest, _speaker_pb2.Speaker]
     """Gets a speaker by id."""
+    UpdateSpeaker: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.UpdateSpeakerRequest, _speaker_pb2.Speaker]
+    """Changes the fields of a speaker that update_mask names (AIP-134): a new
+    title, another alias. Every claim of the speaker shows the change, and is
+    found by the speaker's new names in searches and filters; the claims
+    themselves do not change (they keep their revisions and etags). With the
+    speaker's etag, the change is made only if the speaker is still at that
+    version, else ABORTED. A wikidata_id held by another speaker is
+    ALREADY_EXISTS.
+    """
     ListSpeakers: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.ListSpeakersRequest, _claim_service_pb2.ListSpeakersResponse]
     """Lists speakers in the order they were created, each with its claim count."""
     CreateSource: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.CreateSourceRequest, _source_pb2.Source]
@@ -142,6 +151,13 @@ class ClaimServiceStub:
     """
     GetSource: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.GetSourceRequest, _source_pb2.Source]
     """Gets a source by id."""
+    UpdateSource: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.UpdateSourceRequest, _source_pb2.Source]
+    """Changes the fields of a source that update_mask names (AIP-134), such as
+    a title or a publisher spelled better. The claims citing it show the
+    change and are found by its new publisher. With the source's etag, the
+    change is made only if the source is still at that version, else ABORTED.
+    A url held by another source is ALREADY_EXISTS.
+    """
     ListSources: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.ListSourcesRequest, _claim_service_pb2.ListSourcesResponse]
     """Lists sources in the order they were created."""
 
@@ -248,6 +264,15 @@ class ClaimServiceAsyncStub(ClaimServiceStub):
     """Creates a speaker."""
     GetSpeaker: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.GetSpeakerRequest, _speaker_pb2.Speaker]  # type: ignore[assignment]
     """Gets a speaker by id."""
+    UpdateSpeaker: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.UpdateSpeakerRequest, _speaker_pb2.Speaker]  # type: ignore[assignment]
+    """Changes the fields of a speaker that update_mask names (AIP-134): a new
+    title, another alias. Every claim of the speaker shows the change, and is
+    found by the speaker's new names in searches and filters; the claims
+    themselves do not change (they keep their revisions and etags). With the
+    speaker's etag, the change is made only if the speaker is still at that
+    version, else ABORTED. A wikidata_id held by another speaker is
+    ALREADY_EXISTS.
+    """
     ListSpeakers: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.ListSpeakersRequest, _claim_service_pb2.ListSpeakersResponse]  # type: ignore[assignment]
     """Lists speakers in the order they were created, each with its claim count."""
     CreateSource: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.CreateSourceRequest, _source_pb2.Source]  # type: ignore[assignment]
@@ -256,6 +281,13 @@ class ClaimServiceAsyncStub(ClaimServiceStub):
     """
     GetSource: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.GetSourceRequest, _source_pb2.Source]  # type: ignore[assignment]
     """Gets a source by id."""
+    UpdateSource: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.UpdateSourceRequest, _source_pb2.Source]  # type: ignore[assignment]
+    """Changes the fields of a source that update_mask names (AIP-134), such as
+    a title or a publisher spelled better. The claims citing it show the
+    change and are found by its new publisher. With the source's etag, the
+    change is made only if the source is still at that version, else ABORTED.
+    A url held by another source is ALREADY_EXISTS.
+    """
     ListSources: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.ListSourcesRequest, _claim_service_pb2.ListSourcesResponse]  # type: ignore[assignment]
     """Lists sources in the order they were created."""
 
@@ -451,6 +483,21 @@ class ClaimServiceServicer(metaclass=_abc_1.ABCMeta):
         """Gets a speaker by id."""
 
     @_abc_1.abstractmethod
+    def UpdateSpeaker(
+        self,
+        request: _claim_service_pb2.UpdateSpeakerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_speaker_pb2.Speaker, _abc.Awaitable[_speaker_pb2.Speaker]]:
+        """Changes the fields of a speaker that update_mask names (AIP-134): a new
+        title, another alias. Every claim of the speaker shows the change, and is
+        found by the speaker's new names in searches and filters; the claims
+        themselves do not change (they keep their revisions and etags). With the
+        speaker's etag, the change is made only if the speaker is still at that
+        version, else ABORTED. A wikidata_id held by another speaker is
+        ALREADY_EXISTS.
+        """
+
+    @_abc_1.abstractmethod
     def ListSpeakers(
         self,
         request: _claim_service_pb2.ListSpeakersRequest,
@@ -475,6 +522,19 @@ class ClaimServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_source_pb2.Source, _abc.Awaitable[_source_pb2.Source]]:
         """Gets a source by id."""
+
+    @_abc_1.abstractmethod
+    def UpdateSource(
+        self,
+        request: _claim_service_pb2.UpdateSourceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_source_pb2.Source, _abc.Awaitable[_source_pb2.Source]]:
+        """Changes the fields of a source that update_mask names (AIP-134), such as
+        a title or a publisher spelled better. The claims citing it show the
+        change and are found by its new publisher. With the source's etag, the
+        change is made only if the source is still at that version, else ABORTED.
+        A url held by another source is ALREADY_EXISTS.
+        """
 
     @_abc_1.abstractmethod
     def ListSources(

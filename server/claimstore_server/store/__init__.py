@@ -31,7 +31,9 @@ from ._model import (
     SearchQuery,
     SearchTerm,
     SourceDraft,
+    SourceReviser,
     SpeakerDraft,
+    SpeakerReviser,
     Workload,
 )
 from ._sqlite import SqliteStore
@@ -62,7 +64,9 @@ __all__ = [
     "SearchQuery",
     "SearchTerm",
     "SourceDraft",
+    "SourceReviser",
     "SpeakerDraft",
+    "SpeakerReviser",
     "SqliteStore",
     "StaleEtagError",
     "StoreError",

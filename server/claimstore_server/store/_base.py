@@ -28,7 +28,9 @@ from ._model import (
     SearchHit,
     SearchQuery,
     SourceDraft,
+    SourceReviser,
     SpeakerDraft,
+    SpeakerReviser,
     Workload,
 )
 
@@ -69,6 +71,15 @@ class ClaimStore(Protocol):
         """Returns the speaker, or raises NotFoundError."""
         ...
 
+    def update_speaker(self, speaker_id: str, revise: SpeakerReviser, etag: str) -> Speaker:
+        """Stores the speaker as ``revise`` makes it of the stored one, and returns it.
+
+        Raises NotFoundError, StaleEtagError when ``etag`` (if given) is no longer the
+        speaker's, or AlreadyExistsError for a wikidata_id another speaker holds. A revision
+        that changes nothing writes nothing. The speaker's claims are found by its new names.
+        """
+        ...
+
     def list_speakers(self, *, after_id: str, limit: int, name_prefix: str = "") -> Page[Speaker]:
         """Returns up to ``limit`` speakers with ids greater than ``after_id``, by id.
 
@@ -83,6 +94,15 @@ class ClaimStore(Protocol):
 
     def get_source(self, source_id: str) -> Source:
         """Returns the source, or raises NotFoundError."""
+        ...
+
+    def update_source(self, source_id: str, revise: SourceReviser, etag: str) -> Source:
+        """Stores the source as ``revise`` makes it of the stored one, and returns it.
+
+        Raises NotFoundError, StaleEtagError when ``etag`` (if given) is no longer the
+        source's, or AlreadyExistsError for a url another source holds. A revision that
+        changes nothing writes nothing.
+        """
         ...
 
     def list_sources(self, *, after_id: str, limit: int) -> Page[Source]:

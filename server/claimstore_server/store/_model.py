@@ -22,6 +22,8 @@ from .._text import fold_name
 if TYPE_CHECKING:
     from claimstore.v1.claim_pb2 import Claim
     from claimstore.v1.claim_revision_pb2 import ClaimRevision
+    from claimstore.v1.source_pb2 import Source
+    from claimstore.v1.speaker_pb2 import Speaker
 
 T = TypeVar("T")
 
@@ -148,6 +150,14 @@ ClaimReviser: TypeAlias = Callable[["Claim"], ClaimDraft]
 """Turns the stored claim (basic view) into the whole of its next revision: what an update
 asks for. The store calls it inside the write's transaction, so nothing changes the claim in
 between; whatever it raises aborts the write."""
+
+SpeakerReviser: TypeAlias = Callable[["Speaker"], "SpeakerDraft"]
+"""Turns the stored speaker into the speaker an update asks for, inside the write's
+transaction, as :data:`ClaimReviser` does a claim."""
+
+SourceReviser: TypeAlias = Callable[["Source"], "SourceDraft"]
+"""Turns the stored source into the source an update asks for, inside the write's
+transaction, as :data:`ClaimReviser` does a claim."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,8 +48,11 @@ def etag(resource_id: str, version: int) -> str:
 # Writing: drafts to bodies
 
 
-def speaker_body(speaker_id: str, draft: SpeakerDraft, now_us: int) -> bytes:
-    """Returns the body of a new speaker row."""
+def speaker_body(
+    speaker_id: str, draft: SpeakerDraft, now_us: int, *, create_time_us: int | None = None
+) -> bytes:
+    """Returns the body of a speaker row written at ``now_us``: a new speaker, or one changed
+    that keeps its ``create_time_us``."""
     return Speaker(
         id=speaker_id,
         display_name=draft.display_name,
@@ -58,21 +61,24 @@ def speaker_body(speaker_id: str, draft: SpeakerDraft, now_us: int) -> bytes:
         affiliation=draft.affiliation,
         aliases=draft.aliases,
         wikidata_id=draft.wikidata_id,
-        create_time=timestamp(now_us),
+        create_time=timestamp(now_us if create_time_us is None else create_time_us),
         update_time=timestamp(now_us),
         etag=etag(speaker_id, now_us),
     ).SerializeToString()
 
 
-def source_body(source_id: str, draft: SourceDraft, now_us: int) -> bytes:
-    """Returns the body of a new source row."""
+def source_body(
+    source_id: str, draft: SourceDraft, now_us: int, *, create_time_us: int | None = None
+) -> bytes:
+    """Returns the body of a source row written at ``now_us``: a new source, or one changed
+    that keeps its ``create_time_us``."""
     source = Source(
         id=source_id,
         url=draft.url,
         publisher=draft.publisher,
         title=draft.title,
         kind=draft.kind,  # type: ignore[arg-type]
-        create_time=timestamp(now_us),
+        create_time=timestamp(now_us if create_time_us is None else create_time_us),
         update_time=timestamp(now_us),
         etag=etag(source_id, now_us),
     )

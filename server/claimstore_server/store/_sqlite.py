@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import sqlite_utils
 from claimstore.v1.claim_pb2 import Claim
@@ -61,7 +61,9 @@ from ._model import (
     SearchHit,
     SearchQuery,
     SourceDraft,
+    SourceReviser,
     SpeakerDraft,
+    SpeakerReviser,
     Workload,
 )
 from ._schema import migrate
@@ -74,6 +76,8 @@ from ._sqlite_writer import (
     insert_source,
     insert_speaker,
     revision_row,
+    rewrite_source,
+    rewrite_speaker,
 )
 
 
@@ -91,6 +95,46 @@ def _tuples(connection: sqlite3.Connection) -> sqlite3.Cursor:
     cursor = connection.cursor()
     cursor.row_factory = None
     return cursor
+
+
+Body = TypeVar("Body", Speaker, Source)
+
+
+def _changed_from(
+    kind: str, resource_id: str, row: tuple[bytes] | None, message: type[Body], etag: str
+) -> Body:
+    """The stored speaker or source (``row`` holds its body) that an update changes; raises
+    NotFoundError, or StaleEtagError when ``etag`` is given and is no longer its."""
+    if row is None:
+        raise NotFoundError(kind, resource_id, f"{kind}.id")
+    current = message.FromString(row[0])
+    if etag and etag != current.etag:
+        raise StaleEtagError(kind, resource_id, current.etag)
+    return current
+
+
+def _speaker_fields(speaker: SpeakerDraft | Speaker) -> tuple[object, ...]:
+    return (
+        speaker.display_name,
+        speaker.kind,
+        speaker.title,
+        speaker.affiliation,
+        tuple(speaker.aliases),
+        speaker.wikidata_id,
+    )
+
+
+def _source_fields(source: SourceDraft | Source) -> tuple[object, ...]:
+    published = source.published_at_us if isinstance(source, SourceDraft) else None
+    if isinstance(source, Source) and source.HasField("published_at"):
+        published = source.published_at.ToMicroseconds()
+    return (source.url, source.publisher, source.title, source.kind, published)
+
+
+def _later_than(update_time_us: int) -> int:
+    """Now, or a microsecond after ``update_time_us`` if the clock says otherwise: an etag is
+    made of the update time, and a change must have a new one."""
+    return max(_now_us(), update_time_us + 1)
 
 
 def _in_the_way(path: Path) -> str:
@@ -403,6 +447,33 @@ class SqliteStore:
             ).fetchall()
         )
 
+    def update_speaker(self, speaker_id: str, revise: SpeakerReviser, etag: str) -> Speaker:
+        with self._write() as connection:
+            row = connection.execute("SELECT body FROM speakers WHERE id = ?", (speaker_id,))
+            current = _changed_from("speaker", speaker_id, row.fetchone(), Speaker, etag)
+            draft = revise(current)
+            if _speaker_fields(draft) == _speaker_fields(current):
+                return self._fetch_speaker(connection, speaker_id)
+            if draft.wikidata_id:
+                other = connection.execute(
+                    "SELECT id FROM speakers WHERE wikidata_id = ? AND id != ?",
+                    (draft.wikidata_id, speaker_id),
+                ).fetchone()
+                if other is not None:
+                    raise AlreadyExistsError(
+                        "speaker", "speaker.wikidata_id", draft.wikidata_id, existing_id=other[0]
+                    )
+            rewrite_speaker(
+                connection,
+                speaker_id,
+                draft,
+                _later_than(current.update_time.ToMicroseconds()),
+                create_time_us=current.create_time.ToMicroseconds(),
+                names_changed=(draft.display_name, draft.aliases)
+                != (current.display_name, tuple(current.aliases)),
+            )
+            return self._fetch_speaker(connection, speaker_id)
+
     def _fetch_speaker(self, connection: sqlite3.Connection, speaker_id: str) -> Speaker:
         row = connection.execute("SELECT body FROM speakers WHERE id = ?", (speaker_id,)).fetchone()
         if row is None:
@@ -425,6 +496,28 @@ class SqliteStore:
 
     def get_source(self, source_id: str) -> Source:
         with self._read() as connection:
+            return self._fetch_source(connection, source_id)
+
+    def update_source(self, source_id: str, revise: SourceReviser, etag: str) -> Source:
+        with self._write() as connection:
+            row = connection.execute("SELECT body FROM sources WHERE id = ?", (source_id,))
+            current = _changed_from("source", source_id, row.fetchone(), Source, etag)
+            draft = revise(current)
+            if _source_fields(draft) == _source_fields(current):
+                return current
+            if draft.url and draft.url != current.url:
+                existing = self._source_id_by_url(connection, draft.url)
+                if existing is not None:
+                    raise AlreadyExistsError(
+                        "source", "source.url", draft.url, existing_id=existing
+                    )
+            rewrite_source(
+                connection,
+                source_id,
+                draft,
+                _later_than(current.update_time.ToMicroseconds()),
+                create_time_us=current.create_time.ToMicroseconds(),
+            )
             return self._fetch_source(connection, source_id)
 
     def list_sources(self, *, after_id: str, limit: int) -> Page[Source]:

@@ -209,6 +209,73 @@ def insert_speaker(
     return speaker_id
 
 
+def rewrite_speaker(
+    connection: sqlite3.Connection,
+    speaker_id: str,
+    draft: SpeakerDraft,
+    now_us: int,
+    *,
+    create_time_us: int,
+    names_changed: bool,
+) -> None:
+    """Stores ``draft`` as the speaker ``speaker_id``, written at ``now_us``. When its names
+    changed, they replace the old ones, and the search index takes them for each of the
+    speaker's claims (it holds a claim's speaker names beside its text)."""
+    connection.execute(
+        "UPDATE speakers SET display_name = ?, kind = ?, title = ?, affiliation = ?,"
+        " aliases = ?, wikidata_id = ?, update_time = ?, body = ? WHERE id = ?",
+        (
+            draft.display_name,
+            draft.kind,
+            draft.title,
+            draft.affiliation,
+            to_json(draft.aliases),
+            draft.wikidata_id or None,
+            now_us,
+            _rows.speaker_body(speaker_id, draft, now_us, create_time_us=create_time_us),
+            speaker_id,
+        ),
+    )
+    if not names_changed:
+        return
+    connection.execute("DELETE FROM speaker_names WHERE speaker_id = ?", (speaker_id,))
+    connection.executemany(
+        "INSERT OR IGNORE INTO speaker_names (name, speaker_id) VALUES (?, ?)",
+        [(name, speaker_id) for name in draft.folded_names],
+    )
+    connection.execute(
+        "DELETE FROM claims_search WHERE rowid IN (SELECT seq FROM claims WHERE speaker_id = ?)",
+        (speaker_id,),
+    )
+    connection.execute(f"{_INDEX_FOR_SEARCH} WHERE c.speaker_id = ?", (speaker_id,))
+
+
+def rewrite_source(
+    connection: sqlite3.Connection,
+    source_id: str,
+    draft: SourceDraft,
+    now_us: int,
+    *,
+    create_time_us: int,
+) -> None:
+    """Stores ``draft`` as the source ``source_id``, written at ``now_us``."""
+    connection.execute(
+        "UPDATE sources SET url = ?, publisher = ?, publisher_folded = ?, title = ?, kind = ?,"
+        " published_at = ?, update_time = ?, body = ? WHERE id = ?",
+        (
+            draft.url or None,
+            draft.publisher,
+            fold_name(draft.publisher),
+            draft.title,
+            draft.kind,
+            draft.published_at_us,
+            now_us,
+            _rows.source_body(source_id, draft, now_us, create_time_us=create_time_us),
+            source_id,
+        ),
+    )
+
+
 def insert_source(
     connection: sqlite3.Connection, ids: _ids.IdGenerator, draft: SourceDraft, now_us: int
 ) -> str:
