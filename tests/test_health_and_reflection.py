@@ -91,9 +91,11 @@ def test_reflection_rebuilds_the_claim_service(channel: grpc.Channel) -> None:
         "ExportClaims",
         "CreateSpeaker",
         "GetSpeaker",
+        "UpdateSpeaker",
         "ListSpeakers",
         "CreateSource",
         "GetSource",
+        "UpdateSource",
         "ListSources",
     }
     list_claims = service.FindMethodByName("ListClaims")
