@@ -160,6 +160,21 @@ def test_listings_follow_their_page_tokens(server: ClaimServer) -> None:
     run(server.target, scenario)
 
 
+def test_speakers_and_sources_are_updated(server: ClaimServer) -> None:
+    async def scenario(client: claimstore.AsyncClient) -> None:
+        claim = await create(client, "Consultations are not under way")
+        speaker = await client.update_speaker(claim.speaker_id, title="Kremlin spokesman")
+        assert speaker.title == "Kremlin spokesman"
+        with pytest.raises(claimstore.Aborted):
+            await client.update_speaker(claim.speaker_id, title="x", etag="stale")
+        source_id = claim.citations[0].source_id
+        source = await client.update_source(source_id, title="Kremlin says", etag=None)
+        assert (await client.get_source(source_id)) == source
+        assert source.title == "Kremlin says"
+
+    run(server.target, scenario)
+
+
 def test_errors_are_the_clients_exceptions_raised_from_the_rpc_error(server: ClaimServer) -> None:
     async def scenario(client: claimstore.AsyncClient) -> None:
         with pytest.raises(claimstore.NotFound) as missing:

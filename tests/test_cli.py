@@ -609,6 +609,9 @@ def test_list_since_and_until_a_month_or_a_year_take_in_all_of_it(
     assert listing(server.target, "--since", "2025-12", "--until", "2025-12") == ["December"]
     assert listing(server.target, "--until", "2025") == ["December", "November", "October"]
     assert listing(server.target, "--since", "2026") == ["Next year"]
+    # The last month and year there are end nowhere.
+    assert listing(server.target, "--since", "2026", "--until", "9999-12") == ["Next year"]
+    assert listing(server.target, "--since", "2026", "--until", "9999") == ["Next year"]
 
 
 @pytest.mark.parametrize("command", [["list"], ["search", "peace"], ["export"]])

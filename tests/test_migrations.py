@@ -1,7 +1,7 @@
 """Forward migrations of a version-1 database: the claims it holds become searchable
 (version 2), get their first revision and etags (version 3), links keyed by what queries read
 (version 4) and their sources indexed by claim (version 5) when the current store opens it,
-once."""
+once; and source urls with their scheme and host in lower case (version 6)."""
 
 import sqlite3
 from collections.abc import Callable
@@ -14,6 +14,7 @@ import sqlite_utils
 from claimstore.v1 import claim_service_pb2, claim_service_pb2_grpc
 from claimstore.v1.claim_pb2 import Claim
 from claimstore.v1.claim_revision_pb2 import CHANGE_TYPE_CREATED
+from claimstore.v1.source_pb2 import Source
 from claimstore_server.store import SchemaError, SqliteStore, _schema
 from google.protobuf.field_mask_pb2 import FieldMask
 from helpers import start_server
@@ -139,9 +140,9 @@ def test_opening_a_version_1_database_indexes_its_claims_once(
 ) -> None:
     ran = spying(monkeypatch)
     store = SqliteStore(v1_db)
-    assert store.schema_version == _schema.LATEST_VERSION == 5
+    assert store.schema_version == _schema.LATEST_VERSION == 6
     store.close()
-    assert ran == [1, 2, 3, 4]
+    assert ran == [1, 2, 3, 4, 5]
     assert user_version(v1_db) == _schema.LATEST_VERSION
     with sqlite3.connect(v1_db) as database:
         assert database.execute("SELECT count(*) FROM claims_search").fetchone() == (len(CLAIMS),)
@@ -155,7 +156,7 @@ def test_opening_a_version_1_database_indexes_its_claims_once(
     again = SqliteStore(v1_db)
     assert again.schema_version == _schema.LATEST_VERSION
     again.close()
-    assert ran == [1, 2, 3, 4], "opening a migrated database runs no migration"
+    assert ran == [1, 2, 3, 4, 5], "opening a migrated database runs no migration"
     assert user_version(v1_db) == _schema.LATEST_VERSION
     with sqlite3.connect(v1_db) as database:
         assert database.execute("SELECT count(*) FROM claims_search").fetchone() == (len(CLAIMS),)
@@ -274,3 +275,51 @@ def test_migrated_claims_keep_their_topics_and_sources(v1_db: Path) -> None:
             assert [c.id for c in client.list_claims(topics=["ceasefire"])] == [claim.id]
     finally:
         server.stop(0)
+
+
+def test_source_urls_take_their_scheme_and_host_in_lower_case_once(tmp_path: Path) -> None:
+    path = tmp_path / "v5.db"
+    server = start_server(path)
+    try:
+        with claimstore.Client(server.target) as client:
+            mixed = client.create_source(url="https://news.example.com/Story", publisher="AP")
+            lower = client.create_source(url="https://twice.example.com/x")
+            clashing = client.create_source(url="https://other.example.com/x")
+    finally:
+        server.stop(0)
+    # The urls as version 5 kept them: as they were given.
+    with sqlite3.connect(path) as database:
+        for source_id, url in (
+            (mixed.id, "HTTPS://News.Example.COM/Story"),
+            (clashing.id, "https://TWICE.example.com/x"),
+        ):
+            (body,) = database.execute("SELECT body FROM sources WHERE id = ?", (source_id,))
+            source = Source.FromString(body[0])
+            source.url = url
+            database.execute(
+                "UPDATE sources SET url = ?, body = ? WHERE id = ?",
+                (url, source.SerializeToString(), source_id),
+            )
+        database.execute("PRAGMA user_version = 5")
+    database.close()
+
+    server = start_server(path)
+    try:
+        with claimstore.Client(server.target) as client:
+            migrated = client.get_source(mixed.id)
+            assert migrated.url == "https://news.example.com/Story"
+            assert migrated.etag != mixed.etag
+            # Its lower-case form is another source's: it stays as it was, found by its id.
+            assert client.get_source(clashing.id).url == "https://TWICE.example.com/x"
+            assert client.get_source(lower.id) == lower
+            claim = client.create_claim(
+                "Talks will go on",
+                speaker="Dmitry Peskov",
+                attribution="reported",
+                stated_at="2025-11-21",
+                citations=[{"url": "https://NEWS.example.com/Story"}],
+            )
+            assert claim.citations[0].source_id == mixed.id
+    finally:
+        server.stop(0)
+    assert user_version(path) == _schema.LATEST_VERSION

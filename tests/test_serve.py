@@ -275,7 +275,8 @@ def test_stop_while_a_write_is_in_flight_does_not_crash(tmp_path: Path) -> None:
 
 
 def test_serving_on_a_unix_socket(tmp_path: Path) -> None:
-    listen = f"unix:{tmp_path / 'claimstore.sock'}"
+    # A socket's path is not host:port, even where it ends as one would.
+    listen = f"unix:{tmp_path / 'claimstore:8080'}"
     server = build_server(ServerConfig(db_path=tmp_path / "x.db", listen=listen))
     server.start()
     try:

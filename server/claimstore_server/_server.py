@@ -84,9 +84,10 @@ def _configure_listener(server: grpc.aio.Server, listen: str) -> int:
 def _bind_problem(listen: str) -> str:
     """Why the TCP address ``listen`` cannot be bound ("" when it can, or when only gRPC
     can tell): asked of the operating system first, which names the reason (gRPC says
-    "failed to bind" and logs the reason natively)."""
+    "failed to bind" and logs the reason natively). gRPC binds every address a host name
+    resolves to and needs one of them, so there is a problem only when all of them fail."""
     host, _, port = listen.rpartition(":")
-    if not port.isdigit() or int(port) == 0:
+    if listen.startswith(SOCKET_PATH_SCHEMES) or not port.isdigit() or int(port) == 0:
         return ""
     try:
         addresses = socket.getaddrinfo(
@@ -96,17 +97,21 @@ def _bind_problem(listen: str) -> str:
         return f"cannot find the host {host!r}: {error.strerror}"
     except (OSError, UnicodeError):
         return ""
-    family, kind, protocol, _, address = addresses[0]
-    with socket.socket(family, kind, protocol) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(address)
-        except OSError as error:
-            reason = (error.strerror or str(error)).lower()
-            if error.errno == errno.EADDRINUSE:
-                return f"{reason}: is another server running on it?"
-            return reason
-    return ""
+    reasons = []
+    for family, kind, protocol, _, address in addresses:
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as error:
+                reasons.append(error)
+                continue
+        return ""
+    first = reasons[0]
+    reason = (first.strerror or str(first)).lower()
+    if first.errno == errno.EADDRINUSE:
+        return f"{reason}: is another server running on it?"
+    return reason
 
 
 async def _set_health(servicer: health.aio.HealthServicer, status: int) -> None:

@@ -39,6 +39,26 @@ fold_name = functools.lru_cache(maxsize=16_384)(fold)
 few hundred characters each), which recur from claim to claim; long texts go to ``fold``."""
 
 
+_SCHEME_AND_AUTHORITY = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)(.*)", re.DOTALL)
+
+
+@functools.lru_cache(maxsize=4_096)
+def canonical_url(url: str) -> str:
+    """``url`` with its scheme and host in lower case, which is how they compare (RFC 3986):
+    "HTTPS://Example.ORG/a" is "https://example.org/a". Everything else (user, path, query,
+    fragment, an empty "?" or "#") is kept as given, as it may tell documents apart.
+
+    >>> canonical_url("HTTPS://User@News.Example.COM:8080/Story?Q#F")
+    'https://User@news.example.com:8080/Story?Q#F'
+    """
+    parts = _SCHEME_AND_AUTHORITY.fullmatch(url)
+    if parts is None:
+        return url
+    scheme, authority, rest = parts.groups()
+    userinfo, at, host = authority.rpartition("@")
+    return f"{scheme.lower()}{userinfo}{at}{host.lower()}{rest}"
+
+
 def words(text: str) -> tuple[str, ...]:
     """Returns the folded words of ``text``, in order, without repeats."""
     return tuple(dict.fromkeys(fold(text).split()))

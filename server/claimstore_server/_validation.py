@@ -19,9 +19,9 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from . import _ids
+from ._text import canonical_url, words
 from ._text import fold as fold_text
 from ._text import fold_name as fold
-from ._text import words
 from .store import (
     CitationDraft,
     ClaimDraft,
@@ -307,20 +307,8 @@ def _url(value: str, field: str, check: _Violations) -> str:
         if problem:
             check.add(field, problem)
         else:
-            url = _canonical_url(url)
+            url = canonical_url(url)
     return url
-
-
-@functools.lru_cache(maxsize=4_096)
-def _canonical_url(url: str) -> str:
-    """``url`` with its scheme and host in lower case, which is how they compare (RFC 3986),
-    so that "HTTPS://Example.ORG/a" is the source "https://example.org/a" is. The rest
-    (path, query, fragment) may tell documents apart by case and is kept as given."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    userinfo, at, host = netloc.rpartition("@")
-    canonical = parts._replace(scheme=parts.scheme.lower(), netloc=userinfo + at + host.lower())
-    return canonical.geturl() if canonical != parts else url
 
 
 @functools.lru_cache(maxsize=4_096)

@@ -45,17 +45,20 @@ class When:
     start: datetime | date
     precision: str
 
-    def end(self) -> datetime | date:
+    def end(self) -> datetime | date | None:
         """The exclusive end of an inclusive --until: the start of the next year, month or
-        day; a time is its own end."""
+        day; a time is its own end. None past the last day there is (9999-12-31): no end."""
         start = self.start
         if isinstance(start, datetime):
             return start
-        if self.precision == "year":
-            return start.replace(year=start.year + 1)
-        if self.precision == "month":
-            return (start + timedelta(days=31)).replace(day=1)
-        return start + timedelta(days=1)
+        try:
+            if self.precision == "year":
+                return start.replace(year=start.year + 1)
+            if self.precision == "month":
+                return (start + timedelta(days=31)).replace(day=1)
+            return start + timedelta(days=1)
+        except (OverflowError, ValueError):
+            return None
 
 
 _YEAR_OR_MONTH = re.compile(r"([0-9]{4})(?:-([0-9]{2}))?")

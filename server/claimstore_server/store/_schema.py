@@ -7,6 +7,7 @@ ones it lacks, and refuses a database whose version is newer than this code.
 
 import secrets
 import sqlite3
+import time
 from collections.abc import Callable
 
 import sqlite_utils
@@ -15,6 +16,7 @@ from claimstore.v1.claim_revision_pb2 import CHANGE_TYPE_CREATED
 from claimstore.v1.source_pb2 import Source
 from claimstore.v1.speaker_pb2 import Speaker
 
+from .._text import canonical_url
 from . import _rows
 from ._errors import SchemaError
 
@@ -294,12 +296,36 @@ def _sources_by_claim_v5(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX claim_sources_by_claim ON claim_sources (claim_seq)")
 
 
+def _canonical_urls_v6(db: sqlite_utils.Database) -> None:
+    """Source urls take their scheme and host in lower case, as new ones now do, so that an
+    inline source of "https://news.example.com/a" finds the one stored as
+    "https://News.Example.com/a". A url whose canonical form another source holds already is
+    left as it was: the two stay two sources, each still found by its id."""
+    rows = db.conn.execute("SELECT id, url, body FROM sources WHERE url IS NOT NULL").fetchall()
+    taken = {url for _, url, _ in rows}
+    now_us = time.time_ns() // 1_000
+    for source_id, url, body in rows:
+        canonical = canonical_url(url)
+        if canonical == url or canonical in taken:
+            continue
+        source = Source.FromString(body)
+        source.url = canonical
+        source.update_time.FromMicroseconds(now_us)
+        source.etag = _rows.etag(source_id, now_us)
+        db.conn.execute(
+            "UPDATE sources SET url = ?, update_time = ?, body = ? WHERE id = ?",
+            (canonical, now_us, source.SerializeToString(), source_id),
+        )
+        taken.add(canonical)
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _create_v1,
     _create_search_index_v2,
     _claim_history_v3,
     _lean_links_v4,
     _sources_by_claim_v5,
+    _canonical_urls_v6,
 )
 """``MIGRATIONS[n]`` moves a database from version ``n`` to ``n + 1``."""
 

@@ -113,24 +113,6 @@ def _changed_from(
     return current
 
 
-def _speaker_fields(speaker: SpeakerDraft | Speaker) -> tuple[object, ...]:
-    return (
-        speaker.display_name,
-        speaker.kind,
-        speaker.title,
-        speaker.affiliation,
-        tuple(speaker.aliases),
-        speaker.wikidata_id,
-    )
-
-
-def _source_fields(source: SourceDraft | Source) -> tuple[object, ...]:
-    published = source.published_at_us if isinstance(source, SourceDraft) else None
-    if isinstance(source, Source) and source.HasField("published_at"):
-        published = source.published_at.ToMicroseconds()
-    return (source.url, source.publisher, source.title, source.kind, published)
-
-
 def _later_than(update_time_us: int) -> int:
     """Now, or a microsecond after ``update_time_us`` if the clock says otherwise: an etag is
     made of the update time, and a change must have a new one."""
@@ -260,9 +242,11 @@ class SqliteStore:
             self.schema_version = migrate(db)
         except sqlite3.DatabaseError as error:
             self.close()
+            # SQLite says this of a missing folder, a folder, and a lack of permission alike.
+            unopened = str(error) == "unable to open database file"
             raise DatabaseFileError(
                 f"cannot open {self._path} as a claimstore database: {error}"
-                f"{_in_the_way(Path(self._path))}"
+                f"{_in_the_way(Path(self._path)) if unopened else ''}"
             ) from error
 
     @functools.cached_property
@@ -452,7 +436,13 @@ class SqliteStore:
             row = connection.execute("SELECT body FROM speakers WHERE id = ?", (speaker_id,))
             current = _changed_from("speaker", speaker_id, row.fetchone(), Speaker, etag)
             draft = revise(current)
-            if _speaker_fields(draft) == _speaker_fields(current):
+            written = _rows.speaker_body(
+                speaker_id,
+                draft,
+                current.update_time.ToMicroseconds(),
+                create_time_us=current.create_time.ToMicroseconds(),
+            )
+            if Speaker.FromString(written) == current:
                 return self._fetch_speaker(connection, speaker_id)
             if draft.wikidata_id:
                 other = connection.execute(
@@ -503,7 +493,13 @@ class SqliteStore:
             row = connection.execute("SELECT body FROM sources WHERE id = ?", (source_id,))
             current = _changed_from("source", source_id, row.fetchone(), Source, etag)
             draft = revise(current)
-            if _source_fields(draft) == _source_fields(current):
+            written = _rows.source_body(
+                source_id,
+                draft,
+                current.update_time.ToMicroseconds(),
+                create_time_us=current.create_time.ToMicroseconds(),
+            )
+            if Source.FromString(written) == current:
                 return current
             if draft.url and draft.url != current.url:
                 existing = self._source_id_by_url(connection, draft.url)
