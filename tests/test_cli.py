@@ -56,6 +56,8 @@ def test_every_subcommand_and_option_has_help() -> None:
         "import",
         "export",
         "edit",
+        "edit-speaker",
+        "edit-source",
         "retract",
         "restore",
         "history",

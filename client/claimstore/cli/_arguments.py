@@ -2,6 +2,7 @@
 values, the choices they offer, and the client configuration they make."""
 
 import argparse
+import os
 import re
 import signal
 from dataclasses import dataclass
@@ -137,3 +138,30 @@ def seconds_value(value: str) -> float:
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds above 0") from error
     return seconds
+
+
+def add_client_options(parser: argparse.ArgumentParser) -> None:
+    """Adds the options of every command that calls the server: where, how long, as whom,
+    and --json."""
+    parser.add_argument(
+        "--target",
+        type=server_target,
+        default=os.environ.get(TARGET_VARIABLE) or DEFAULT_TARGET,
+        help=f"server address (default: ${TARGET_VARIABLE} or {DEFAULT_TARGET})",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=seconds_value,
+        default=10.0,
+        help="seconds per call (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print JSON (one object a line) for scripts"
+    )
+    # No default here: the one of the main parser (given before the command, or from the
+    # environment) stays unless the option is given after the command.
+    parser.add_argument(
+        "--actor",
+        default=argparse.SUPPRESS,
+        help=f"who makes the changes, recorded in each revision (default: ${ACTOR_VARIABLE})",
+    )

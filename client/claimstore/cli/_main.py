@@ -1,7 +1,7 @@
 """The ``claimstore`` command: its parser and its commands (serve; add, edit, retract, restore,
 get, history; list, search, watch, speakers, sources; import, export). Import has a module of its
-own (``_import``), as have the values the options take (``_arguments``) and the reports of calls
-that failed (``_report``)."""
+own (``_import``), as have edit-speaker and edit-source (``_resources``), the values the options
+take (``_arguments``) and the reports of calls that failed (``_report``)."""
 
 import argparse
 import os
@@ -19,22 +19,21 @@ from . import _render
 from ._arguments import (
     ACTOR_VARIABLE,
     ATTRIBUTIONS,
-    DEFAULT_TARGET,
     DELETION_REASONS,
     INTERRUPTED,
     PRECISIONS,
-    TARGET_VARIABLE,
+    add_client_options,
     batch_size,
     claim_precision,
     open_client,
     parse_when,
     seconds_value,
-    server_target,
     whole_number,
 )
 from ._import import cmd_import
 from ._progress import progress
 from ._report import FILTER_OPTIONS, report
+from ._resources import add_resource_parsers
 
 Handler = Callable[[argparse.Namespace, TextIO], int]
 
@@ -278,31 +277,6 @@ _WHEN_HELP = "when it was said: 2025-11-20, a month (2025-11), a year (2025) or 
 _PRECISION_DEFAULT = "as precise as the date or time given"
 
 
-def _add_client_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--target",
-        type=server_target,
-        default=os.environ.get(TARGET_VARIABLE) or DEFAULT_TARGET,
-        help=f"server address (default: ${TARGET_VARIABLE} or {DEFAULT_TARGET})",
-    )
-    parser.add_argument(
-        "--timeout",
-        type=seconds_value,
-        default=10.0,
-        help="seconds per call (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--json", action="store_true", help="print JSON (one object a line) for scripts"
-    )
-    # No default here: the one of the main parser (given before the command, or from the
-    # environment) stays unless the option is given after the command.
-    parser.add_argument(
-        "--actor",
-        default=argparse.SUPPRESS,
-        help=f"who makes the changes, recorded in each revision (default: ${ACTOR_VARIABLE})",
-    )
-
-
 def _add_show_deleted_option(
     parser: argparse.ArgumentParser, description: str = "include deleted (retracted) claims"
 ) -> None:
@@ -375,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="record a claim",
         description="Record a claim. The speaker is matched by name or alias, or created.",
     )
-    _add_client_options(add)
+    add_client_options(add)
     add.add_argument("text", help="what was said")
     add.add_argument("--speaker", help="who said it, by name or alias")
     add.add_argument("--speaker-id", help="who said it, by speaker id")
@@ -409,7 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.set_defaults(handler=_cmd_add)
 
     get = commands.add_parser("get", help="show one claim", description="Show one claim by id.")
-    _add_client_options(get)
+    add_client_options(get)
     get.add_argument("id", help="claim id (clm_…)")
     get.add_argument(
         "--revision",
@@ -426,7 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="list claims, newest first",
         description="List the claims that match every option given, newest statement first.",
     )
-    _add_client_options(listing)
+    add_client_options(listing)
     _add_filter_options(listing)
     _add_show_deleted_option(listing)
     listing.add_argument("--oldest-first", action="store_true", help="oldest statement first")
@@ -442,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
         " format 'claimstore export' writes). Importing a file twice stores nothing new."
         " Exits 1 when any line failed.",
     )
-    _add_client_options(importing)
+    add_client_options(importing)
     importing.add_argument(
         "files",
         nargs="+",
@@ -469,7 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write the claims that match every option given to stdout as JSON Lines,"
         " oldest first, in the format 'claimstore import' reads.",
     )
-    _add_client_options(exporting)
+    add_client_options(exporting)
     _add_filter_options(exporting)
     _add_show_deleted_option(
         exporting,
@@ -485,7 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
         ' match; use "exact phrases", prefix*, OR and -excluded words. The options narrow the'
         " results as for 'list'.",
     )
-    _add_client_options(searching)
+    add_client_options(searching)
     searching.add_argument(
         "query",
         help='what to look for, e.g. "peace plan" or capitul*; put -- before a query that'
@@ -506,7 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="list speakers with their claim counts",
         description="List speakers, oldest first, with how many claims each made.",
     )
-    _add_client_options(speakers)
+    add_client_options(speakers)
     speakers.add_argument("--prefix", help="only names with a word starting with this, e.g. zelen")
     speakers.set_defaults(handler=_cmd_speakers)
 
@@ -516,11 +490,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="List the sources claims cite (reports, posts, statements, videos), oldest"
         " first. 'list --publisher NAME' lists the claims an outlet reports.",
     )
-    _add_client_options(sources)
+    add_client_options(sources)
     sources.add_argument(
         "--limit", type=whole_number, help="show at most this many (default: every source)"
     )
     sources.set_defaults(handler=_cmd_sources)
+    add_resource_parsers(commands)
 
     watching = commands.add_parser(
         "watch",
@@ -531,7 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
         " where an earlier watch stopped. A server restart is waited out, and nothing is"
         " missed or printed twice.",
     )
-    _add_client_options(watching)
+    add_client_options(watching)
     _add_filter_options(watching)
     watching.add_argument(
         "--after",
@@ -551,7 +526,7 @@ def _add_history_parsers(commands: "argparse._SubParsersAction[argparse.Argument
         " one new revision. The claim is read first: if someone else changes it in between,"
         " nothing is changed and the command exits 1.",
     )
-    _add_client_options(edit)
+    add_client_options(edit)
     edit.add_argument("id", help="claim id (clm_…)")
     edit.add_argument("--text", help="what was said")
     edit.add_argument("--attribution", choices=ATTRIBUTIONS, help="how the words reach us")
@@ -591,7 +566,7 @@ def _add_history_parsers(commands: "argparse._SubParsersAction[argparse.Argument
         description="Delete a claim softly: it keeps its data and history, leaves listings,"
         " searches and exports (unless --show-deleted), and 'restore' brings it back.",
     )
-    _add_client_options(retract)
+    add_client_options(retract)
     retract.add_argument("id", help="claim id (clm_…)")
     retract.add_argument(
         "--reason",
@@ -607,7 +582,7 @@ def _add_history_parsers(commands: "argparse._SubParsersAction[argparse.Argument
         help="bring a retracted claim back",
         description="Bring a deleted claim back as it was, as one new revision.",
     )
-    _add_client_options(restore)
+    add_client_options(restore)
     restore.add_argument("id", help="claim id (clm_…)")
     restore.add_argument("--reason", default="", help="why it comes back")
     restore.set_defaults(handler=_cmd_restore)
@@ -618,7 +593,7 @@ def _add_history_parsers(commands: "argparse._SubParsersAction[argparse.Argument
         description="List every revision of a claim, oldest first: when, what changed, who"
         " changed it and why. 'get --revision N' shows the claim as it was.",
     )
-    _add_client_options(history)
+    add_client_options(history)
     history.add_argument("id", help="claim id (clm_…)")
     history.set_defaults(handler=_cmd_history)
 
