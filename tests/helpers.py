@@ -1,5 +1,6 @@
 """Plain helpers shared by the test files (fixtures live in conftest.py)."""
 
+import io
 import socket
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import claimstore
 import grpc
 import pytest
+from claimstore.cli._main import main as cli_main
 from claimstore_server import ClaimServer, ServerConfig, build_server
 from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2
@@ -80,6 +82,22 @@ def invalid_fields(call: Callable[[], object]) -> set[str]:
     for field in fields:
         assert field in (error.details() or ""), "the message names each field"
     return fields
+
+
+def run_cli(*argv: str) -> tuple[int, str]:
+    """Runs the claimstore command in-process; returns its exit status and what it wrote to
+    its output."""
+    out = io.StringIO()
+    status = cli_main(list(argv), out=out)
+    return status, out.getvalue()
+
+
+def cli_usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """Runs the command, which must end as a usage error (exit status 2); returns its stderr."""
+    with pytest.raises(SystemExit) as exited:
+        run_cli(*argv)
+    assert exited.value.code == 2
+    return capsys.readouterr().err
 
 
 def not_found_field(call: Callable[[], object]) -> str:

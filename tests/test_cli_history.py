@@ -1,6 +1,5 @@
 """The edit, retract, restore, history and watch commands, against a real server."""
 
-import io
 import json
 import os
 import queue
@@ -14,26 +13,12 @@ from pathlib import Path
 
 import claimstore
 import pytest
-from claimstore.cli._main import main
 from claimstore.v1 import claim_pb2
 from claimstore_server import ClaimServer
+from helpers import cli_usage_error as usage_error
+from helpers import run_cli as run
 
 CONSOLE_SCRIPT = Path(sys.executable).parent / "claimstore"
-
-
-def run(*argv: str) -> tuple[int, str]:
-    """Runs the command in-process; returns its exit status and what it wrote to ``out``."""
-    out = io.StringIO()
-    status = main(list(argv), out=out)
-    return status, out.getvalue()
-
-
-def usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    """Runs the command, which must end as a usage error (exit status 2); returns its stderr."""
-    with pytest.raises(SystemExit) as exited:
-        run(*argv)
-    assert exited.value.code == 2
-    return capsys.readouterr().err
 
 
 def create(client: claimstore.Client, text: str, speaker: str = "Dmitry Peskov") -> claim_pb2.Claim:
