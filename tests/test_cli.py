@@ -639,7 +639,8 @@ def test_each_filter_option_at_fault_is_named_with_its_place_among_its_kind(
     assert status == 1
     assert capsys.readouterr().err.splitlines() == [
         "claimstore: INVALID_ARGUMENT: 2 fields at fault",
-        "  --speaker-id #1: 'x' is not a valid id: ids start with 'spk_'",
+        "  --speaker-id #1: 'x' is not a valid id: ids are 'spk_' and 26 capital letters and"
+        " digits, such as 'spk_01JD3M0X8Y9Z0000000000000A'",
         "  --topic #2: must contain a letter or a digit",
     ]
 

@@ -143,3 +143,14 @@ def test_edit_source_that_would_say_nothing_exits_1(
         "--no-published",
     )  # fmt: skip
     assert "give --published or --no-published, not both" in err
+
+
+def test_a_source_of_the_year_1_shows_its_year_in_four_digits(
+    server: ClaimServer, claim: claim_pb2.Claim
+) -> None:
+    source_id = claim.citations[0].source_id
+    status, output = run(
+        "edit-source", source_id, "--target", server.target, "--published", "0001-01-01"
+    )
+    assert status == 0
+    assert " 0001-01-01" in output.splitlines()[1]

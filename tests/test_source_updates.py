@@ -1,6 +1,9 @@
 """UpdateSource: the fields its mask names, the claims citing it showing the change, urls
 that stay unique, etags, and bad input that changes nothing."""
 
+import sqlite3
+from pathlib import Path
+
 import claimstore
 import pytest
 from claimstore.v1 import claim_service_pb2, source_pb2
@@ -122,3 +125,32 @@ def test_an_unknown_or_malformed_id(stub: ClaimServiceStub) -> None:
     assert not_found_field(lambda: update(stub, unknown, ["title"])) == "source.id"
     malformed = source_pb2.Source(id="spk_01JD3M0X8Y9Z0000000000000A", title="x")
     assert invalid_fields(lambda: update(stub, malformed, ["title"])) == {"source.id"}
+
+
+def test_a_url_stored_in_an_older_form_is_kept_by_a_change_to_another_field(
+    client: claimstore.Client, report: source_pb2.Source, db_path: Path
+) -> None:
+    # A url as an older version stored it, whose lower-case form another source holds.
+    older = client.create_source(url="https://www.reuters.com/world/b", publisher="Reuters")
+    with sqlite3.connect(db_path) as database:
+        (body,) = database.execute("SELECT body FROM sources WHERE id = ?", (older.id,))
+        stored = source_pb2.Source.FromString(body[0])
+        stored.url = report.url.upper().replace("/WORLD/A", "/world/a")
+        database.execute(
+            "UPDATE sources SET url = ?, body = ? WHERE id = ?",
+            (stored.url, stored.SerializeToString(), older.id),
+        )
+    database.close()
+    changed = client.update_source(older.id, title="Kremlin says")
+    assert (changed.title, changed.url) == ("Kremlin says", stored.url)
+    with pytest.raises(claimstore.AlreadyExists):
+        client.update_source(older.id, url=stored.url)
+
+
+def test_the_client_refuses_none_for_a_field_it_would_clear(
+    client: claimstore.Client, report: source_pb2.Source
+) -> None:
+    with pytest.raises(TypeError, match="title: expected a string"):
+        client.update_source(report.id, title=None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="kind: expected an enum name or number"):
+        client.update_source(report.id, kind=None)  # type: ignore[arg-type]

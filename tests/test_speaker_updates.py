@@ -152,3 +152,5 @@ def test_the_client_refuses_an_update_of_nothing(
         client.update_speaker(peskov.id)
     with pytest.raises(TypeError, match="aliases"):
         client.update_speaker(peskov.id, aliases="Peskov")
+    with pytest.raises(TypeError, match="display_name: expected a string"):
+        client.update_speaker(peskov.id, display_name=None)  # type: ignore[arg-type]

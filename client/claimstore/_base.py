@@ -423,7 +423,7 @@ class BaseClient:
             ("wikidata_id", wikidata_id),
         ):
             if not isinstance(value, Unset):
-                setattr(speaker, name, value)
+                setattr(speaker, name, _text(value, name))
                 paths.append(name)
         if not isinstance(kind, Unset):
             speaker.kind = enum_value(speaker_pb2.SpeakerKind, kind, "kind")
@@ -471,7 +471,7 @@ class BaseClient:
         paths: list[str] = []
         for name, value in (("url", url), ("publisher", publisher), ("title", title)):
             if not isinstance(value, Unset):
-                setattr(source, name, value)
+                setattr(source, name, _text(value, name))
                 paths.append(name)
         if not isinstance(kind, Unset):
             source.kind = enum_value(source_pb2.SourceKind, kind, "kind")
@@ -498,3 +498,10 @@ class BaseClient:
             return claim_service_pb2.ListSourcesRequest(page_size=page_size, page_token=page_token)
 
         return page
+
+
+def _text(value: object, field: str) -> str:
+    """``value``, a string field's new value: "" clears the field, None is a mistake."""
+    if not isinstance(value, str):
+        raise TypeError(f"{field}: expected a string ('' clears it), not {type(value).__name__}")
+    return value

@@ -75,6 +75,8 @@ def enum_value(enum: "EnumType[Value]", value: EnumLike, field: str) -> Value:
         raise TypeError(f"{field}: expected an enum name or number, not a bool")
     if isinstance(value, int):
         return value  # type: ignore[return-value]  # the server checks the range
+    if not isinstance(value, str):
+        raise TypeError(f"{field}: expected an enum name or number, not {type(value).__name__}")
     prefix = _enum_prefix(enum)
     name = value.strip().upper().replace("-", "_").replace(" ", "_")
     names = enum.keys()

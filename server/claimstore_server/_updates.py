@@ -6,6 +6,7 @@ every field the call changes. A path to any other field, an output-only one amon
 INVALID_ARGUMENT naming ``update_mask``.
 """
 
+import dataclasses
 from collections.abc import Iterable
 from typing import Final, TypeVar
 
@@ -176,4 +177,9 @@ def revised_source(
     CreateSource checks a source (it must keep a url, a title or a publisher); returns the
     source to store."""
     revised = _merged(current, given, paths)
-    return _validation.source_draft(claim_service_pb2.CreateSourceRequest(source=revised))
+    draft = _validation.source_draft(claim_service_pb2.CreateSourceRequest(source=revised))
+    if "url" not in paths:
+        # As stored, even in a form new urls no longer take (an older version kept them as
+        # given): a change to another field must not make it another url.
+        draft = dataclasses.replace(draft, url=current.url)
+    return draft

@@ -166,7 +166,11 @@ class _Violations:
             return value
         if len(value) > MAX_ID or not _ids.is_well_formed(value, prefix):
             shown = value if len(value) <= MAX_ID else value[:MAX_ID] + "…"
-            self.add(field, f"{shown!r} is not a valid id: ids start with {prefix!r}")
+            self.add(
+                field,
+                f"{shown!r} is not a valid id: ids are {prefix!r} and 26 capital letters and"
+                f" digits, such as '{prefix}01JD3M0X8Y9Z0000000000000A'",
+            )
         return value
 
     def language(self, value: str, field: str) -> str:

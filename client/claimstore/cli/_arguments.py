@@ -140,9 +140,9 @@ def seconds_value(value: str) -> float:
     return seconds
 
 
-def add_client_options(parser: argparse.ArgumentParser) -> None:
-    """Adds the options of every command that calls the server: where, how long, as whom,
-    and --json."""
+def add_client_options(parser: argparse.ArgumentParser, *, actor: bool = True) -> None:
+    """Adds the options of every command that calls the server: where, how long, as whom
+    (unless ``actor`` is False: for a change that records no revision), and --json."""
     parser.add_argument(
         "--target",
         type=server_target,
@@ -158,6 +158,8 @@ def add_client_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", action="store_true", help="print JSON (one object a line) for scripts"
     )
+    if not actor:
+        return
     # No default here: the one of the main parser (given before the command, or from the
     # environment) stays unless the option is given after the command.
     parser.add_argument(

@@ -36,13 +36,15 @@ def write_json_lines(messages: Iterable[Message], out: TextIO) -> int:
 def format_time(stamp: Timestamp, precision: int = claim_pb2.DATE_PRECISION_EXACT) -> str:
     """Returns ``stamp`` as ISO 8601 (UTC), shortened to the precision that is known."""
     moment = stamp.ToDatetime()
+    # The year in four digits: strftime's %Y writes the year 1 as "1".
+    year = f"{moment.year:04d}"
     if precision == claim_pb2.DATE_PRECISION_YEAR:
-        return f"{moment:%Y}"
+        return year
     if precision == claim_pb2.DATE_PRECISION_MONTH:
-        return f"{moment:%Y-%m}"
+        return f"{year}-{moment:%m}"
     if precision == claim_pb2.DATE_PRECISION_DAY:
-        return f"{moment:%Y-%m-%d}"
-    return f"{moment:%Y-%m-%dT%H:%M:%SZ}"
+        return f"{year}-{moment:%m-%d}"
+    return f"{year}-{moment:%m-%dT%H:%M:%SZ}"
 
 
 def write_table(

@@ -101,7 +101,8 @@ def add_resource_parsers(commands: "argparse._SubParsersAction[argparse.Argument
         " speaker shows the change and is found by its new names. An empty value clears a"
         " field.",
     )
-    add_client_options(speaker)
+    # No --actor: a speaker keeps no revisions to record it in.
+    add_client_options(speaker, actor=False)
     speaker.add_argument("id", help="speaker id (spk_…), as 'claimstore speakers' lists them")
     speaker.add_argument(
         "--name", dest="display_name", metavar="NAME", help="the name best known by"
@@ -127,7 +128,7 @@ def add_resource_parsers(commands: "argparse._SubParsersAction[argparse.Argument
         " it shows the change. An empty value clears a field, but a source keeps a url, a"
         " title or a publisher.",
     )
-    add_client_options(source)
+    add_client_options(source, actor=False)
     source.add_argument("id", help="source id (src_…), as 'claimstore sources' lists them")
     source.add_argument("--url", help="where it can be read")
     source.add_argument("--publisher", help='who published it, e.g. "Reuters"')
@@ -138,7 +139,8 @@ def add_resource_parsers(commands: "argparse._SubParsersAction[argparse.Argument
         dest="published_at",
         metavar="DATE",
         type=parse_when,
-        help="when it was published: 2025-11-20 or an ISO 8601 time",
+        help="when it was published: 2025-11-20 or an ISO 8601 time (2025-11 or 2025 stand"
+        " for their first day)",
     )
     source.add_argument("--no-published", action="store_true", help="remove its date")
     source.set_defaults(handler=_cmd_edit_source)

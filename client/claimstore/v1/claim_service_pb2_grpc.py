@@ -326,7 +326,9 @@ class ClaimServiceServicer:
         themselves do not change (they keep their revisions and etags). With the
         speaker's etag, the change is made only if the speaker is still at that
         version, else ABORTED. A wikidata_id held by another speaker is
-        ALREADY_EXISTS.
+        ALREADY_EXISTS. An inline speaker (in CreateClaim, in an import) is
+        matched by the speaker's names as they are now: keep an old name among
+        the aliases for files that still use it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -141,7 +141,9 @@ class ClaimServiceStub:
     themselves do not change (they keep their revisions and etags). With the
     speaker's etag, the change is made only if the speaker is still at that
     version, else ABORTED. A wikidata_id held by another speaker is
-    ALREADY_EXISTS.
+    ALREADY_EXISTS. An inline speaker (in CreateClaim, in an import) is
+    matched by the speaker's names as they are now: keep an old name among
+    the aliases for files that still use it.
     """
     ListSpeakers: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.ListSpeakersRequest, _claim_service_pb2.ListSpeakersResponse]
     """Lists speakers in the order they were created, each with its claim count."""
@@ -271,7 +273,9 @@ class ClaimServiceAsyncStub(ClaimServiceStub):
     themselves do not change (they keep their revisions and etags). With the
     speaker's etag, the change is made only if the speaker is still at that
     version, else ABORTED. A wikidata_id held by another speaker is
-    ALREADY_EXISTS.
+    ALREADY_EXISTS. An inline speaker (in CreateClaim, in an import) is
+    matched by the speaker's names as they are now: keep an old name among
+    the aliases for files that still use it.
     """
     ListSpeakers: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.ListSpeakersRequest, _claim_service_pb2.ListSpeakersResponse]  # type: ignore[assignment]
     """Lists speakers in the order they were created, each with its claim count."""
@@ -494,7 +498,9 @@ class ClaimServiceServicer(metaclass=_abc_1.ABCMeta):
         themselves do not change (they keep their revisions and etags). With the
         speaker's etag, the change is made only if the speaker is still at that
         version, else ABORTED. A wikidata_id held by another speaker is
-        ALREADY_EXISTS.
+        ALREADY_EXISTS. An inline speaker (in CreateClaim, in an import) is
+        matched by the speaker's names as they are now: keep an old name among
+        the aliases for files that still use it.
         """
 
     @_abc_1.abstractmethod
