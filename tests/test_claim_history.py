@@ -411,14 +411,16 @@ def test_retract_then_undelete(stub: ClaimServiceStub, create: Create) -> None:
     assert searched(False) == [original.id]
 
 
-def test_deleting_twice_and_undeleting_a_live_claim_are_failed_preconditions(
+def test_undeleting_a_live_claim_already_exists_and_deleting_twice_is_a_failed_precondition(
     stub: ClaimServiceStub, create: Create
 ) -> None:
     original = create()
     error = call_error(
         lambda: stub.UndeleteClaim(claim_service_pb2.UndeleteClaimRequest(id=original.id))
     )
-    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error.code() == grpc.StatusCode.ALREADY_EXISTS  # AIP-164
+    assert "the claim is not deleted" in (error.details() or "")
+    assert revisions(stub, original.id) == [1]
     deleted = delete(stub, original.id)
     error = call_error(lambda: delete(stub, original.id))
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION

@@ -209,7 +209,7 @@ def test_retract_and_restore(
 
     status, _ = run("restore", claim.id, "--target", server.target)
     assert status == 1
-    assert "FAILED_PRECONDITION" in capsys.readouterr().err
+    assert "ALREADY_EXISTS: id: the claim is not deleted" in capsys.readouterr().err
 
 
 def test_retract_for_another_reason_needs_a_note(

@@ -192,7 +192,7 @@ def test_what_a_deleted_claim_cannot_do(client: claimstore.Client) -> None:
     with pytest.raises(claimstore.FailedPrecondition):
         client.add_citation(claim.id, url="https://example.com/late")
     client.undelete_claim(claim.id)
-    with pytest.raises(claimstore.FailedPrecondition):
+    with pytest.raises(claimstore.AlreadyExists):  # AIP-164: it is not deleted
         client.undelete_claim(claim.id)
     assert client.get_claim(claim.id).revision == 3
 

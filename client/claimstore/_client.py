@@ -245,8 +245,8 @@ class Client(BaseClient):
         timeout: float | None = None,
     ) -> claim_pb2.Claim:
         """Brings a deleted claim back as it was, and returns it. A claim that is not
-        deleted raises :class:`~claimstore.FailedPrecondition`; ``etag`` and ``reason``
-        as for :meth:`update_claim`."""
+        deleted raises :class:`~claimstore.AlreadyExists` (AIP-164); ``etag`` and
+        ``reason`` as for :meth:`update_claim`."""
         request = self._undelete_claim_request(claim_id, etag=etag, reason=reason)
         return self._call(self._stub.UndeleteClaim, request, timeout)
 

@@ -210,7 +210,7 @@ class ClaimServiceServicer:
 
     def UndeleteClaim(self, request, context):
         """Brings a deleted claim back, as it was. Undeleting a claim that is not
-        deleted is FAILED_PRECONDITION.
+        deleted is ALREADY_EXISTS (AIP-164).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

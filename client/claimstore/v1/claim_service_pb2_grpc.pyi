@@ -72,7 +72,7 @@ class ClaimServiceStub:
     """
     UndeleteClaim: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.UndeleteClaimRequest, _claim_pb2.Claim]
     """Brings a deleted claim back, as it was. Undeleting a claim that is not
-    deleted is FAILED_PRECONDITION.
+    deleted is ALREADY_EXISTS (AIP-164).
     """
     AddCitation: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.AddCitationRequest, _claim_pb2.Claim]
     """Adds a citation to a claim (one more outlet reporting the same words),
@@ -204,7 +204,7 @@ class ClaimServiceAsyncStub(ClaimServiceStub):
     """
     UndeleteClaim: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.UndeleteClaimRequest, _claim_pb2.Claim]  # type: ignore[assignment]
     """Brings a deleted claim back, as it was. Undeleting a claim that is not
-    deleted is FAILED_PRECONDITION.
+    deleted is ALREADY_EXISTS (AIP-164).
     """
     AddCitation: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.AddCitationRequest, _claim_pb2.Claim]  # type: ignore[assignment]
     """Adds a citation to a claim (one more outlet reporting the same words),
@@ -363,7 +363,7 @@ class ClaimServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_claim_pb2.Claim, _abc.Awaitable[_claim_pb2.Claim]]:
         """Brings a deleted claim back, as it was. Undeleting a claim that is not
-        deleted is FAILED_PRECONDITION.
+        deleted is ALREADY_EXISTS (AIP-164).
         """
 
     @_abc_1.abstractmethod

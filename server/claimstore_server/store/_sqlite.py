@@ -640,8 +640,13 @@ class SqliteStore:
         with self._write() as connection:
             stored, deleted = self._stored_claim(connection, claim_id, note)
             if not deleted:
-                raise FailedPreconditionError(
-                    "claim", claim_id, "NOT_DELETED", "the claim is not deleted"
+                # AIP-164: undeleting a resource that is not deleted is ALREADY_EXISTS.
+                raise AlreadyExistsError(
+                    "claim",
+                    "id",
+                    claim_id,
+                    existing_id=claim_id,
+                    reason="the claim is not deleted: there is nothing to undelete",
                 )
             self._restate(connection, stored, None, note)
             return self._fetch_claim(connection, claim_id)
