@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeAlias, TypeVar
 
 from google.protobuf.field_mask_pb2 import FieldMask
+from google.protobuf.message import Message
 
 from ._config import ClientConfig, check_timeout
 from ._values import (
@@ -164,10 +165,8 @@ class BaseClient:
                 citation(value, f"citations[{index}]") for index, value in enumerate(citations)
             )
             paths.append("citations")
-        if not paths:
-            raise ValueError("nothing to update: give at least one field to change")
         return claim_service_pb2.UpdateClaimRequest(
-            claim=claim, update_mask=FieldMask(paths=paths), reason=reason
+            claim=claim, update_mask=_update_mask(paths), reason=reason
         )
 
     @staticmethod
@@ -415,16 +414,13 @@ class BaseClient:
     ) -> claim_service_pb2.UpdateSpeakerRequest:
         """Builds an UpdateSpeakerRequest whose update_mask names exactly the fields given."""
         speaker = speaker_pb2.Speaker(id=speaker_id, etag=etag or "")
-        paths: list[str] = []
-        for name, value in (
-            ("display_name", display_name),
-            ("title", title),
-            ("affiliation", affiliation),
-            ("wikidata_id", wikidata_id),
-        ):
-            if not isinstance(value, Unset):
-                setattr(speaker, name, _text(value, name))
-                paths.append(name)
+        paths = _set_texts(
+            speaker,
+            display_name=display_name,
+            title=title,
+            affiliation=affiliation,
+            wikidata_id=wikidata_id,
+        )
         if not isinstance(kind, Unset):
             speaker.kind = enum_value(speaker_pb2.SpeakerKind, kind, "kind")
             paths.append("kind")
@@ -433,10 +429,8 @@ class BaseClient:
                 raise TypeError("aliases: expected a sequence of strings, not one string")
             speaker.aliases.extend(aliases)
             paths.append("aliases")
-        if not paths:
-            raise ValueError("nothing to update: give at least one field to change")
         return claim_service_pb2.UpdateSpeakerRequest(
-            speaker=speaker, update_mask=FieldMask(paths=paths)
+            speaker=speaker, update_mask=_update_mask(paths)
         )
 
     @staticmethod
@@ -468,11 +462,7 @@ class BaseClient:
         """Builds an UpdateSourceRequest whose update_mask names exactly the fields given;
         ``published_at=None`` clears the date."""
         source = source_pb2.Source(id=source_id, etag=etag or "")
-        paths: list[str] = []
-        for name, value in (("url", url), ("publisher", publisher), ("title", title)):
-            if not isinstance(value, Unset):
-                setattr(source, name, _text(value, name))
-                paths.append(name)
+        paths = _set_texts(source, url=url, publisher=publisher, title=title)
         if not isinstance(kind, Unset):
             source.kind = enum_value(source_pb2.SourceKind, kind, "kind")
             paths.append("kind")
@@ -480,11 +470,7 @@ class BaseClient:
             if published_at is not None:
                 source.published_at.CopyFrom(timestamp(published_at, "published_at"))
             paths.append("published_at")
-        if not paths:
-            raise ValueError("nothing to update: give at least one field to change")
-        return claim_service_pb2.UpdateSourceRequest(
-            source=source, update_mask=FieldMask(paths=paths)
-        )
+        return claim_service_pb2.UpdateSourceRequest(source=source, update_mask=_update_mask(paths))
 
     @staticmethod
     def _get_source_request(source_id: str) -> claim_service_pb2.GetSourceRequest:
@@ -500,8 +486,22 @@ class BaseClient:
         return page
 
 
-def _text(value: object, field: str) -> str:
-    """``value``, a string field's new value: "" clears the field, None is a mistake."""
-    if not isinstance(value, str):
-        raise TypeError(f"{field}: expected a string ('' clears it), not {type(value).__name__}")
-    return value
+def _set_texts(message: Message, **values: object) -> list[str]:
+    """Sets each string field of ``message`` given a value (not UNSET); returns their names,
+    for the update mask. "" clears a field; None is a mistake, refused with a TypeError."""
+    given = []
+    for name, value in values.items():
+        if isinstance(value, Unset):
+            continue
+        if not isinstance(value, str):
+            raise TypeError(f"{name}: expected a string ('' clears it), not {type(value).__name__}")
+        setattr(message, name, value)
+        given.append(name)
+    return given
+
+
+def _update_mask(paths: list[str]) -> FieldMask:
+    """The update mask of the fields an update call was given; a ValueError for none."""
+    if not paths:
+        raise ValueError("nothing to update: give at least one field to change")
+    return FieldMask(paths=paths)

@@ -351,9 +351,14 @@ def _source_draft(source: source_pb2.Source, field: str, check: _Violations) -> 
     )
 
 
+def _says_nothing(source: source_pb2.Source) -> bool:
+    """Whether ``source`` has neither a url nor a title nor a publisher, which every source
+    needs: they say what it is, and an inline source is matched by them."""
+    return not (source.url.strip() or source.title.strip() or source.publisher.strip())
+
+
 def _inline_source_draft(source: source_pb2.Source, field: str, check: _Violations) -> SourceDraft:
-    # An inline source is matched to stored ones by these, so it must have one.
-    if not (source.url.strip() or source.title.strip() or source.publisher.strip()):
+    if _says_nothing(source):
         check.add(field, "give a url, a title or a publisher: an inline source is matched by them")
     return _source_draft(source, field, check)
 
@@ -369,7 +374,7 @@ def source_draft(request: claim_service_pb2.CreateSourceRequest) -> SourceDraft:
         check.add("source", "is required")
         check.raise_if_any()
     source = request.source
-    if not (source.url.strip() or source.title.strip() or source.publisher.strip()):
+    if _says_nothing(source):
         check.add("source", "give a url, a title or a publisher: without them it says nothing")
     draft = _source_draft(source, "source", check)
     check.raise_if_any()
