@@ -411,7 +411,7 @@ def test_retract_then_undelete(stub: ClaimServiceStub, create: Create) -> None:
     assert searched(False) == [original.id]
 
 
-def test_undeleting_a_live_claim_already_exists_and_deleting_twice_is_a_failed_precondition(
+def test_undeleting_a_live_claim_already_exists_and_deleting_twice_is_not_found(
     stub: ClaimServiceStub, create: Create
 ) -> None:
     original = create()
@@ -423,12 +423,13 @@ def test_undeleting_a_live_claim_already_exists_and_deleting_twice_is_a_failed_p
     assert revisions(stub, original.id) == [1]
     deleted = delete(stub, original.id)
     error = call_error(lambda: delete(stub, original.id))
-    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error.code() == grpc.StatusCode.NOT_FOUND  # AIP-164, with no allow_missing
+    assert error.details() == f"id: claim {original.id!r} is already deleted"
     status = rpc_status.from_call(error)
     assert status is not None
-    failure = error_details_pb2.PreconditionFailure()
-    assert any(detail.Unpack(failure) for detail in status.details)
-    assert failure.violations[0].type == "DELETED"
+    resource = error_details_pb2.ResourceInfo()
+    assert any(detail.Unpack(resource) for detail in status.details)
+    assert resource.resource_name == original.id
     for change in (
         lambda: update(stub, claim_pb2.Claim(id=original.id, text="new words"), ["text"]),
         lambda: stub.AddCitation(

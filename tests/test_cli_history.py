@@ -198,7 +198,7 @@ def test_retract_and_restore(
 
     status, _ = run("retract", claim.id, "--target", server.target, "--reason", "duplicate")
     assert status == 1
-    assert "FAILED_PRECONDITION" in capsys.readouterr().err
+    assert "already deleted" in capsys.readouterr().err
 
     status, output = run("restore", claim.id, "--target", server.target, "--reason", "not one")
     assert status == 0
@@ -226,24 +226,32 @@ def test_retract_for_another_reason_needs_a_note(
     assert not client.get_claim(claim.id).HasField("delete_time")
 
 
-@pytest.mark.parametrize(
-    "change",
-    [["retract", "--reason", "duplicate"], ["edit", "--text", "x"]],
-    ids=["retract", "edit"],
-)
-def test_a_change_to_a_retracted_claim_says_how_to_restore_it(
+def test_an_edit_of_a_retracted_claim_says_how_to_restore_it(
     server: ClaimServer,
     client: claimstore.Client,
     claim: claim_pb2.Claim,
-    change: list[str],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     client.delete_claim(claim.id, reason="retracted")
-    command, *options = change
-    status, _ = run(command, claim.id, "--target", server.target, *options)
+    status, _ = run("edit", claim.id, "--target", server.target, "--text", "x")
     assert status == 1
     *_, hint = capsys.readouterr().err.splitlines()
     assert hint == f"  to undelete it: claimstore restore {claim.id}"
+
+
+def test_retracting_a_retracted_claim_says_it_is_already_deleted(
+    server: ClaimServer,
+    client: claimstore.Client,
+    claim: claim_pb2.Claim,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    deleted = client.delete_claim(claim.id, reason="retracted")
+    status, _ = run("retract", claim.id, "--target", server.target, "--reason", "duplicate")
+    assert status == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"claimstore: NOT_FOUND: id: claim {claim.id!r} is already deleted"
+    ]
+    assert client.get_claim(claim.id) == deleted
 
 
 # history and get --revision

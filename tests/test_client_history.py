@@ -185,7 +185,7 @@ def test_delete_and_undelete_round_trip(client: claimstore.Client) -> None:
 def test_what_a_deleted_claim_cannot_do(client: claimstore.Client) -> None:
     claim = create(client, "Deleted twice")
     client.delete_claim(claim.id, reason="duplicate")
-    with pytest.raises(claimstore.FailedPrecondition):
+    with pytest.raises(claimstore.NotFound, match="already deleted"):  # AIP-164
         client.delete_claim(claim.id, reason="duplicate")
     with pytest.raises(claimstore.FailedPrecondition):
         client.update_claim(claim.id, text="changed while deleted")

@@ -231,7 +231,7 @@ class Client(BaseClient):
         needs a ``note``); the note, such as "the outlet corrected its report", is
         recorded in the revision. With ``etag``, the claim is deleted only if it is
         still at that version, else :class:`~claimstore.Aborted`. Deleting a deleted
-        claim raises :class:`~claimstore.FailedPrecondition`.
+        claim raises :class:`~claimstore.NotFound` (AIP-164).
         """
         request = self._delete_claim_request(claim_id, reason=reason, note=note, etag=etag)
         return self._call(self._stub.DeleteClaim, request, timeout)

@@ -202,7 +202,7 @@ class ClaimServiceServicer:
         """Deletes a claim, softly (AIP-164): it keeps all its data and revisions,
         gains delete_time and the deletion's reason, and leaves listings,
         searches and exports that do not ask for show_deleted. Deleting a deleted
-        claim is FAILED_PRECONDITION.
+        claim is NOT_FOUND (AIP-164). Deleted claims are kept until undeleted.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

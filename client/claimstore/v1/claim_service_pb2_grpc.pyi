@@ -68,7 +68,7 @@ class ClaimServiceStub:
     """Deletes a claim, softly (AIP-164): it keeps all its data and revisions,
     gains delete_time and the deletion's reason, and leaves listings,
     searches and exports that do not ask for show_deleted. Deleting a deleted
-    claim is FAILED_PRECONDITION.
+    claim is NOT_FOUND (AIP-164). Deleted claims are kept until undeleted.
     """
     UndeleteClaim: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.UndeleteClaimRequest, _claim_pb2.Claim]
     """Brings a deleted claim back, as it was. Undeleting a claim that is not
@@ -200,7 +200,7 @@ class ClaimServiceAsyncStub(ClaimServiceStub):
     """Deletes a claim, softly (AIP-164): it keeps all its data and revisions,
     gains delete_time and the deletion's reason, and leaves listings,
     searches and exports that do not ask for show_deleted. Deleting a deleted
-    claim is FAILED_PRECONDITION.
+    claim is NOT_FOUND (AIP-164). Deleted claims are kept until undeleted.
     """
     UndeleteClaim: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.UndeleteClaimRequest, _claim_pb2.Claim]  # type: ignore[assignment]
     """Brings a deleted claim back, as it was. Undeleting a claim that is not
@@ -353,7 +353,7 @@ class ClaimServiceServicer(metaclass=_abc_1.ABCMeta):
         """Deletes a claim, softly (AIP-164): it keeps all its data and revisions,
         gains delete_time and the deletion's reason, and leaves listings,
         searches and exports that do not ask for show_deleted. Deleting a deleted
-        claim is FAILED_PRECONDITION.
+        claim is NOT_FOUND (AIP-164). Deleted claims are kept until undeleted.
         """
 
     @_abc_1.abstractmethod

@@ -24,14 +24,16 @@ class StoreError(Exception):
 
 @dataclass
 class NotFoundError(StoreError):
-    """The resource ``resource_id`` of ``resource_type``, named by ``field``, does not exist."""
+    """The resource ``resource_id`` of ``resource_type``, named by ``field``, does not exist,
+    or (as ``reason`` says) no longer exists for the change asked of it."""
 
     resource_type: str
     resource_id: str
     field: str
+    reason: str = "not found"
 
     def __str__(self) -> str:
-        return f"{self.field}: {self.resource_type} {self.resource_id!r} not found"
+        return f"{self.field}: {self.resource_type} {self.resource_id!r} {self.reason}"
 
 
 @dataclass

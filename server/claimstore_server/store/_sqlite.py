@@ -632,7 +632,11 @@ class SqliteStore:
 
     def delete_claim(self, claim_id: str, deletion: DeletionDraft, note: ChangeNote) -> Claim:
         with self._write() as connection:
-            stored = self._live_claim(connection, claim_id, note)
+            stored, deleted = self._stored_claim(connection, claim_id, note)
+            if deleted:
+                # AIP-164: deleting a deleted resource is NOT_FOUND (without allow_missing,
+                # which this API does not offer).
+                raise NotFoundError("claim", claim_id, "id", reason="is already deleted")
             self._restate(connection, stored, deletion, note)
             return self._fetch_claim(connection, claim_id)
 
