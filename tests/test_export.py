@@ -1,6 +1,7 @@
 """ExportClaims: every claim in the full view, oldest first, filtered as ListClaims filters,
 in batches; and the export -> JSON Lines -> import round trip."""
 
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -411,3 +412,65 @@ def test_export_stopped_early_is_cancelled_cleanly(
     assert raised.value.code() == grpc.StatusCode.CANCELLED
     # The server goes on serving.
     assert len(ids(client.export_claims())) == 300
+
+
+def test_an_export_reads_the_claims_as_they_were_when_it_began(
+    client: claimstore.Client, stub: ClaimServiceStub
+) -> None:
+    results = list(client.import_claims(many_requests(4_000)))
+    before = {claim.id: claim for claim in client.export_claims()}
+    call = stub.ExportClaims(claim_service_pb2.ExportClaimsRequest())
+    first = next(call)
+    # Changed while the export runs: a claim it sent, moved after the others; one it has not
+    # sent yet, moved before them; one it has not sent yet, deleted; and a new one.
+    sent, *_ = first.claims
+    unsent = results[-2].claim_id  # the last in export order (the last of 2025-11-20)
+    assert unsent not in ids(first.claims)
+    client.update_claim(sent.id, stated_at="2025-11-25", text="Moved after the others.")
+    client.update_claim(unsent, stated_at="2025-11-01", text="Moved before the others.")
+    deleted = results[-5].claim_id
+    client.delete_claim(deleted, reason="duplicate")
+    new = client.create_claim(
+        "Created during the export.",
+        speaker="Speaker 0",
+        attribution="paraphrase",
+        stated_at="2025-11-19",
+    )
+    exported = [*first.claims, *(claim for response in call for claim in response.claims)]
+    assert ids(exported) == list(before)  # each claim once, in the order it had
+    assert {claim.id: claim for claim in exported} == before
+    assert new.id not in ids(exported)
+    # A new export sees the changes.
+    after = {claim.id: claim for claim in client.export_claims()}
+    assert after[sent.id].text == "Moved after the others."
+    assert deleted not in after
+    assert new.id in after
+
+
+def open_files_of(path: Path) -> int:
+    """How many file descriptors of this process (where the server runs) are ``path``."""
+    count = 0
+    for descriptor in Path("/proc/self/fd").iterdir():
+        try:
+            count += descriptor.readlink() == path
+        except OSError:  # closed since it was listed
+            continue
+    return count
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_every_export_lets_go_of_its_snapshot_finished_or_cancelled(
+    client: claimstore.Client, stub: ClaimServiceStub, db_path: Path
+) -> None:
+    list(client.import_claims(many_requests(600)))
+    list(client.export_claims())
+    before = open_files_of(db_path.resolve())
+    for _ in range(5):
+        call = stub.ExportClaims(claim_service_pb2.ExportClaimsRequest())
+        next(call)
+        call.cancel()
+        assert len(ids(client.export_claims())) == 600
+    deadline = time.monotonic() + 10
+    while open_files_of(db_path.resolve()) > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert open_files_of(db_path.resolve()) == before

@@ -516,28 +516,38 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         query = _validation.claim_query(request.filter, show_deleted=request.show_deleted)
         order = ClaimOrder(descending=False)
         after = None
-        while True:
-            # Bulk work, on a worker thread; one batch in memory at a time, however many match.
-            response = claim_service_pb2.ExportClaimsResponse()
-            page = await self._in_bulk_thread(
-                functools.partial(
-                    self._store.list_claims,
-                    query,
-                    order=order,
-                    after=after,
-                    limit=_EXPORT_BATCH,
-                    full=True,
-                    into=response.claims,
+        # Every page is read from one snapshot: a claim changed while the export runs is
+        # exported once, as it was when the export began, and one created meanwhile not at all.
+        snapshot = await self._in_bulk_thread(self._store.open_snapshot)
+        try:
+            while True:
+                # Bulk work, on a worker thread; one batch in memory at a time.
+                response = claim_service_pb2.ExportClaimsResponse()
+                page = await self._in_bulk_thread(
+                    functools.partial(
+                        self._store.list_claims,
+                        query,
+                        order=order,
+                        after=after,
+                        limit=_EXPORT_BATCH,
+                        full=True,
+                        into=response.claims,
+                        snapshot=snapshot,
+                    )
                 )
-            )
-            claims = _pagination.fit_in(page.items, self._page_budget)
-            del response.claims[len(claims) :]
-            if claims:
-                yield response
-            if not page.has_more and len(claims) == len(page.items):
-                return
-            last = claims[-1]
-            after = ClaimCursor(last.stated_at.ToMicroseconds(), last.id)
+                claims = _pagination.fit_in(page.items, self._page_budget)
+                del response.claims[len(claims) :]
+                if claims:
+                    yield response
+                if not page.has_more and len(claims) == len(page.items):
+                    return
+                last = claims[-1]
+                after = ClaimCursor(last.stated_at.ToMicroseconds(), last.id)
+        finally:
+            # On the bulk thread, after the page it may still be reading (a cancelled call
+            # stops waiting for its page, not the thread); shielded, as the call may be
+            # cancelled again while the snapshot closes.
+            await asyncio.shield(self._in_bulk_thread(snapshot.close))
 
     @reports_errors
     async def CreateSpeaker(

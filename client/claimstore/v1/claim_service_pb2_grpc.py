@@ -299,7 +299,9 @@ class ClaimServiceServicer:
     def ExportClaims(self, request, context):
         """Streams every claim that matches a filter, in the full view, oldest
         statement first (then by id), in batches. The order is stable, so an
-        export of an unchanged store is the same every time.
+        export of an unchanged store is the same every time. The claims are
+        exported as they stood when the export began: changes made meanwhile are
+        not seen, so each claim comes once.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

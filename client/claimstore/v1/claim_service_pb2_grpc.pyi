@@ -128,7 +128,9 @@ class ClaimServiceStub:
     ExportClaims: _grpc.UnaryStreamMultiCallable[_claim_service_pb2.ExportClaimsRequest, _claim_service_pb2.ExportClaimsResponse]
     """Streams every claim that matches a filter, in the full view, oldest
     statement first (then by id), in batches. The order is stable, so an
-    export of an unchanged store is the same every time.
+    export of an unchanged store is the same every time. The claims are
+    exported as they stood when the export began: changes made meanwhile are
+    not seen, so each claim comes once.
     """
     CreateSpeaker: _grpc.UnaryUnaryMultiCallable[_claim_service_pb2.CreateSpeakerRequest, _speaker_pb2.Speaker]
     """Creates a speaker."""
@@ -260,7 +262,9 @@ class ClaimServiceAsyncStub(ClaimServiceStub):
     ExportClaims: _aio.UnaryStreamMultiCallable[_claim_service_pb2.ExportClaimsRequest, _claim_service_pb2.ExportClaimsResponse]  # type: ignore[assignment]
     """Streams every claim that matches a filter, in the full view, oldest
     statement first (then by id), in batches. The order is stable, so an
-    export of an unchanged store is the same every time.
+    export of an unchanged store is the same every time. The claims are
+    exported as they stood when the export began: changes made meanwhile are
+    not seen, so each claim comes once.
     """
     CreateSpeaker: _aio.UnaryUnaryMultiCallable[_claim_service_pb2.CreateSpeakerRequest, _speaker_pb2.Speaker]  # type: ignore[assignment]
     """Creates a speaker."""
@@ -467,7 +471,9 @@ class ClaimServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_claim_service_pb2.ExportClaimsResponse], _abc.AsyncIterator[_claim_service_pb2.ExportClaimsResponse]]:
         """Streams every claim that matches a filter, in the full view, oldest
         statement first (then by id), in batches. The order is stable, so an
-        export of an unchanged store is the same every time.
+        export of an unchanged store is the same every time. The claims are
+        exported as they stood when the export began: changes made meanwhile are
+        not seen, so each claim comes once.
         """
 
     @_abc_1.abstractmethod

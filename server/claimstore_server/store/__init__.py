@@ -1,6 +1,6 @@
 """Storage: the interface the servicer uses, its values, errors, and the SQLite backend."""
 
-from ._base import ClaimStore
+from ._base import ClaimStore, Snapshot
 from ._errors import (
     AbandonedError,
     AlreadyExistsError,
@@ -63,6 +63,7 @@ __all__ = [
     "SearchHit",
     "SearchQuery",
     "SearchTerm",
+    "Snapshot",
     "SourceDraft",
     "SourceReviser",
     "SpeakerDraft",

@@ -43,6 +43,16 @@ def _never() -> bool:
     return False
 
 
+class Snapshot(Protocol):
+    """The store as it was when the snapshot was opened, for reads in several parts that
+    must agree with each other (an export's pages). Whatever is committed after it opened
+    stays out of its reads, until :meth:`close` releases it."""
+
+    def close(self) -> None:
+        """Ends the snapshot; closing it twice, or after its store closed, does nothing."""
+        ...
+
+
 class ClaimStore(Protocol):
     """Keeps speakers, sources and claims.
 
@@ -205,13 +215,22 @@ class ClaimStore(Protocol):
         limit: int,
         full: bool = False,
         into: RepeatedCompositeFieldContainer[Claim] | None = None,
+        snapshot: Snapshot | None = None,
     ) -> Page[Claim]:
         """Returns up to ``limit`` claims matching ``query`` that sort after ``after``.
 
         With ``full``, each claim carries its speaker and each citation its source.
         With ``into`` (a response's repeated field), the claims are added to it, and the
         page's items are those same messages: a page is never copied into its response.
+        With ``snapshot`` (from :meth:`open_snapshot`), the claims are read as they were
+        when it opened.
         """
+        ...
+
+    def open_snapshot(self) -> Snapshot:
+        """Opens a :class:`Snapshot` of the store as it is now. It holds the database's
+        state (and, in SQLite, keeps the write-ahead log from starting over) until it is
+        closed, so the caller closes it as soon as its reads are done."""
         ...
 
     def search_claims(

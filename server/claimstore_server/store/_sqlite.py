@@ -35,6 +35,7 @@ from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 
 from .. import _ids
 from . import _rows
+from ._base import Snapshot
 from ._checkpointer import Checkpointer
 from ._errors import (
     AbandonedError,
@@ -171,6 +172,10 @@ _TUNINGS: Final = {
     Workload.SEARCH: _Tuning(cache_kib=16 * 1024, mmap_bytes=8 * 1024**3),
 }
 
+_SNAPSHOT_TUNING: Final = _Tuning(cache_kib=16 * 1024, mmap_bytes=0)
+"""A snapshot (an export's) reads the claims once each, in an order that is not the file's:
+its own cache would hold pages not read again, and mapped pages would count as resident."""
+
 _AUTOCHECKPOINT_PAGES: Final = 1000
 """SQLite's default: a commit that leaves the log this long copies it into the file."""
 
@@ -266,9 +271,9 @@ class SqliteStore:
             self._local.connection = connection
         return connection
 
-    def _open(self) -> sqlite3.Connection:
+    def _open(self, tuning: _Tuning | None = None) -> sqlite3.Connection:
         # check_same_thread=False only so that close() may close every thread's
-        # connection; each connection is otherwise used by its own thread alone.
+        # connection; each connection is otherwise used by one thread at a time.
         connection = sqlite3.connect(
             self._path, timeout=self._busy_timeout_ms / 1000, check_same_thread=False
         )
@@ -276,17 +281,24 @@ class SqliteStore:
         connection.execute("PRAGMA foreign_keys = ON")
         connection.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
         connection.execute("PRAGMA synchronous = NORMAL")
-        self._tune(connection, self._workload())
+        self._tune(connection, tuning or _TUNINGS[self._workload()])
         with self._connections_lock:
             self._connections.append(connection)
         return connection
+
+    def _forget(self, connection: sqlite3.Connection) -> None:
+        """Closes a connection of no thread's (a snapshot's)."""
+        with self._connections_lock:
+            if connection not in self._connections:
+                return  # closed with the store
+            self._connections.remove(connection)
+        connection.close()
 
     def _workload(self) -> Workload:
         workload: Workload = getattr(self._local, "workload", Workload.POINT)
         return workload
 
-    def _tune(self, connection: sqlite3.Connection, workload: Workload) -> None:
-        tuning = _TUNINGS[workload]
+    def _tune(self, connection: sqlite3.Connection, tuning: _Tuning) -> None:
         connection.execute(f"PRAGMA cache_size = -{tuning.cache_kib}")
         connection.execute(f"PRAGMA mmap_size = {tuning.mmap_bytes}")
         pages = 0 if tuning.background_checkpoints else _AUTOCHECKPOINT_PAGES
@@ -303,7 +315,7 @@ class SqliteStore:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is not None:
             with self._translate_errors():
-                self._tune(connection, workload)
+                self._tune(connection, _TUNINGS[workload])
 
     @contextmanager
     def _translate_errors(self) -> Iterator[None]:
@@ -363,9 +375,26 @@ class SqliteStore:
             return self._checkpointer
 
     @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
+    def _read(self, snapshot: Snapshot | None = None) -> Iterator[sqlite3.Connection]:
+        """The connection a read uses: the calling thread's, or ``snapshot``'s."""
         with self._translate_errors():
-            yield self._connection()
+            if snapshot is None:
+                yield self._connection()
+            else:
+                assert isinstance(snapshot, _SqliteSnapshot), snapshot
+                yield snapshot.connection
+
+    def open_snapshot(self) -> Snapshot:
+        with self._translate_errors():
+            connection = self._open(_SNAPSHOT_TUNING)
+            try:
+                # A deferred transaction takes its snapshot at its first read: now.
+                connection.execute("BEGIN")
+                connection.execute("SELECT count(*) FROM store_info").fetchone()
+            except BaseException:
+                self._forget(connection)
+                raise
+        return _SqliteSnapshot(connection, self._forget)
 
     def close(self) -> None:
         with self._connections_lock:
@@ -837,9 +866,10 @@ class SqliteStore:
         limit: int,
         full: bool = False,
         into: RepeatedCompositeFieldContainer[Claim] | None = None,
+        snapshot: Snapshot | None = None,
     ) -> Page[Claim]:
         direction = "DESC" if order.descending else "ASC"
-        with self._read() as connection:
+        with self._read(snapshot) as connection:
             conditions, params = planned_conditions(connection, query, page_rows=limit + 1)
             if after is not None:
                 conditions.append(f"(c.stated_at, c.id) {'<' if order.descending else '>'} (?, ?)")
@@ -856,6 +886,20 @@ class SqliteStore:
         # In the basic view a claim is its stored body, byte for byte.
         encoded = None if full else sum(len(row[0]) for row in rows[:limit])
         return Page(claims, len(rows) > limit, encoded)
+
+
+class _SqliteSnapshot:
+    """A read transaction on a connection of its own: in WAL mode it sees the database as
+    of its first read, while writers go on."""
+
+    def __init__(
+        self, connection: sqlite3.Connection, forget: Callable[[sqlite3.Connection], None]
+    ) -> None:
+        self.connection = connection
+        self._forget = forget
+
+    def close(self) -> None:
+        self._forget(self.connection)
 
 
 class LinkPlan(enum.Enum):
