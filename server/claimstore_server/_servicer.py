@@ -46,7 +46,9 @@ from .store import (
     ClaimStore,
     ImportOutcome,
     NotFoundError,
+    Page,
     SearchCursor,
+    Snapshot,
     UnavailableError,
     Workload,
 )
@@ -518,21 +520,20 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         after = None
         # Every page is read from one snapshot: a claim changed while the export runs is
         # exported once, as it was when the export began, and one created meanwhile not at all.
-        snapshot = await self._in_bulk_thread(self._store.open_snapshot)
+        pages = _SnapshotPages(self._store)
         try:
             while True:
                 # Bulk work, on a worker thread; one batch in memory at a time.
                 response = claim_service_pb2.ExportClaimsResponse()
                 page = await self._in_bulk_thread(
                     functools.partial(
-                        self._store.list_claims,
+                        pages.list_claims,
                         query,
                         order=order,
                         after=after,
                         limit=_EXPORT_BATCH,
                         full=True,
                         into=response.claims,
-                        snapshot=snapshot,
                     )
                 )
                 claims = _pagination.fit_in(page.items, self._page_budget)
@@ -544,10 +545,10 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
                 last = claims[-1]
                 after = ClaimCursor(last.stated_at.ToMicroseconds(), last.id)
         finally:
-            # On the bulk thread, after the page it may still be reading (a cancelled call
-            # stops waiting for its page, not the thread); shielded, as the call may be
-            # cancelled again while the snapshot closes.
-            await asyncio.shield(self._in_bulk_thread(snapshot.close))
+            # Queued on the bulk thread after the page it may still be reading (a cancelled
+            # call stops waiting for its page, not the thread); shielded, as the call may be
+            # cancelled again meanwhile.
+            await asyncio.shield(self._in_bulk_thread(pages.close))
 
     @reports_errors
     async def CreateSpeaker(
@@ -625,6 +626,25 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
             sources=page.items,
             next_page_token=_next_id_token(page.has_more, page.items, "sources"),
         )
+
+
+class _SnapshotPages:
+    """Pages of claims read from one snapshot of ``store``, opened by the first page and
+    closed by :meth:`close`. Both run on the bulk thread, one job after the other: a call
+    cancelled while its snapshot opens still closes it."""
+
+    def __init__(self, store: ClaimStore) -> None:
+        self._store = store
+        self._snapshot: Snapshot | None = None
+
+    def list_claims(self, query: ClaimQuery, **page: Any) -> Page[Claim]:
+        if self._snapshot is None:
+            self._snapshot = self._store.open_snapshot()
+        return self._store.list_claims(query, snapshot=self._snapshot, **page)
+
+    def close(self) -> None:
+        if self._snapshot is not None:
+            self._snapshot.close()
 
 
 @contextlib.contextmanager
