@@ -17,6 +17,7 @@ SEED_DIR = Path(__file__).resolve().parent.parent / "data" / "seed"
 SEED_FILES = sorted(SEED_DIR.glob("*.jsonl"))
 REPORT_TITLE = "News report on the U.S.-drafted peace plan for Ukraine"
 NOV_20 = stamp("2025-11-20T00:00:00+00:00")
+NOV_2025 = stamp("2025-11-01T00:00:00+00:00")
 
 ORIGIN = claim_pb2.CITATION_ROLE_ORIGIN
 REPORT = claim_pb2.CITATION_ROLE_REPORT
@@ -58,6 +59,11 @@ def claims_of(client: claimstore.Client, speaker: str) -> list[claim_pb2.Claim]:
 
 def by_text(client: claimstore.Client, text: str) -> claim_pb2.Claim:
     (claim,) = [claim for claim in client.export_claims() if claim.text == text]
+    return claim
+
+
+def by_speaker_kind(client: claimstore.Client, kind: int) -> claim_pb2.Claim:
+    (claim,) = [claim for claim in client.export_claims() if claim.speaker.kind == kind]
     return claim
 
 
@@ -114,15 +120,131 @@ def test_loading_the_seed_twice_stores_nothing_new(
 # What the seed records
 
 
-def test_peskov_is_quoted_on_2025_11_20_at_day_precision(seeded: claimstore.Client) -> None:
+def test_peskov_is_quoted_in_november_2025_at_month_precision(seeded: claimstore.Client) -> None:
+    # The report, of 2025-11-20, says what Peskov said but not on which day.
     claims = claims_of(seeded, "Peskov")
     assert claims
     assert {claim.speaker.display_name for claim in claims} == {"Dmitry Peskov"}
     quotes = [c.text for c in claims if c.attribution == claim_pb2.ATTRIBUTION_DIRECT_QUOTE]
     assert "Consultations are not currently under way." in quotes
     for claim in claims:
-        assert claim.stated_at == NOV_20
-        assert claim.stated_at_precision == claim_pb2.DATE_PRECISION_DAY
+        assert claim.stated_at == NOV_2025
+        assert claim.stated_at_precision == claim_pb2.DATE_PRECISION_MONTH
+        assert claim.channel == ""  # nor how
+
+
+# Speaker: (kind, title, affiliation) as the report has them on 2025-11-20.
+SPEAKERS = {
+    "Office of the President of Ukraine": (
+        "ORGANIZATION",
+        "Volodymyr Zelenskyy's office",
+        "Ukraine",
+    ),
+    "Two unnamed sources (Reuters)": ("ANONYMOUS", "Sources who spoke to Reuters", ""),
+    "European governments": ("GROUP", "", "Europe"),
+    "Dmitry Peskov": ("PERSON", "Kremlin spokesman", "Russia"),
+    "Jean-Noël Barrot": ("PERSON", "Foreign Minister of France", "France"),
+    "Johann Wadephul": ("PERSON", "Foreign Minister of Germany", "Germany"),
+    "Marco Rubio": ("PERSON", "U.S. Secretary of State", "United States"),
+    "Oleksandr Syrskyi": (
+        "PERSON",
+        "Commander-in-Chief of the Armed Forces of Ukraine",
+        "Ukraine",
+    ),
+    "European Union foreign ministers": ("GROUP", "", "European Union"),
+    "Russian Defense Ministry": (
+        "ORGANIZATION",
+        "Ministry of Defence of the Russian Federation",
+        "Russia",
+    ),
+}
+
+# The day the report gives for each speaker's words; None where it gives none (month precision).
+DAYS = {
+    "Office of the President of Ukraine": "2025-11-20",  # "his office said Thursday"
+    "Two unnamed sources (Reuters)": None,
+    "European governments": "2025-11-20",  # "pushed back Thursday"
+    "Dmitry Peskov": None,
+    "Jean-Noël Barrot": "2025-11-20",  # the European pushback of Thursday
+    "Johann Wadephul": "2025-11-20",  # "during a call Thursday"
+    "Marco Rubio": None,
+    "Oleksandr Syrskyi": "2025-11-19",  # the delegation "met" him "on Wednesday"
+    "European Union foreign ministers": "2025-11-20",
+    "Russian Defense Ministry": "2025-11-20",  # "Video released Thursday"
+}
+
+# The kinds of the ORIGIN sources the report names for each speaker's claims.
+ORIGINS = {
+    "Office of the President of Ukraine": {source_pb2.SOURCE_KIND_SOCIAL_MEDIA_POST},  # Telegram
+    "Two unnamed sources (Reuters)": {source_pb2.SOURCE_KIND_NEWS_ARTICLE},
+    "Marco Rubio": {source_pb2.SOURCE_KIND_SOCIAL_MEDIA_POST},
+    "Russian Defense Ministry": {source_pb2.SOURCE_KIND_VIDEO},
+}
+
+# The words the report puts in quotation marks (the last one's comma or full stop aside).
+REPORT_QUOTES = [
+    "We are ready now, as before, to work constructively with the American side, as well as with"
+    " our partners in Europe and around the world, so that the outcome is peace",
+    "key points required to achieve peace",
+    "Consultations are not currently under way",
+    "There are contacts, of course, but there is no process that could be called consultations",
+    "root causes of the conflict",
+    "Ukrainians want peace \N{EN DASH} a just peace that respects sovereignty, a durable peace"
+    " that cannot be called into question by future aggression",
+    "But peace cannot be a capitulation",
+    "close coordination with Germany and our European partners",
+    "potential ideas for ending this war",
+    "a durable peace will require both sides to agree to difficult but necessary concessions",
+]
+
+
+def test_every_speaker_is_described_as_the_report_has_them(seeded: claimstore.Client) -> None:
+    described = {
+        s.display_name: (speaker_pb2.SpeakerKind.Name(s.kind)[13:], s.title, s.affiliation)
+        for s in seeded.list_speakers()
+    }
+    assert described == SPEAKERS
+
+
+def test_a_day_the_report_does_not_give_is_not_claimed(seeded: claimstore.Client) -> None:
+    claims = list(seeded.export_claims())
+    assert {claim.speaker.display_name for claim in claims} == set(DAYS)
+    for claim in claims:
+        day = DAYS[claim.speaker.display_name]
+        if day is None:
+            assert claim.stated_at_precision == claim_pb2.DATE_PRECISION_MONTH, claim.text
+            assert claim.stated_at == NOV_2025, claim.text
+        else:
+            assert claim.stated_at_precision == claim_pb2.DATE_PRECISION_DAY, claim.text
+            assert claim.stated_at == stamp(f"{day}T00:00:00+00:00"), claim.text
+        for source in cited(claim, ORIGIN):
+            # An origin is dated only when the report dates it (Thursday, for the Telegram
+            # statement and the video).
+            assert source.HasField("published_at") == (day is not None), claim.text
+
+
+def test_origins_are_cited_only_where_the_report_names_them(seeded: claimstore.Client) -> None:
+    for claim in seeded.export_claims():
+        expected = ORIGINS.get(claim.speaker.display_name, set())
+        if claim.channel == "statement":  # "his office said Thursday": it names no origin
+            expected = set()
+        assert {source.kind for source in cited(claim, ORIGIN)} == expected, claim.text
+    telegram = [c for c in seeded.export_claims() if c.channel == "statement on Telegram"]
+    assert len(telegram) == 2
+    reuters = cited(by_speaker_kind(seeded, speaker_pb2.SPEAKER_KIND_ANONYMOUS), ORIGIN)
+    assert [source.publisher for source in reuters] == ["Reuters"]
+
+
+def test_quotes_are_the_reports_words(seeded: claimstore.Client) -> None:
+    quoted = {quote.lower() for quote in REPORT_QUOTES}
+    claims = list(seeded.export_claims())
+    direct = [c for c in claims if c.attribution == claim_pb2.ATTRIBUTION_DIRECT_QUOTE]
+    assert len(direct) == 6
+    for claim in direct:
+        assert claim.text.rstrip(".").lower() in quoted, claim.text
+    for claim in claims:  # a paraphrase quotes only words the report quotes
+        for fragment in re.findall(r"“([^”]*)”", claim.text):
+            assert fragment.rstrip(".").lower() in quoted, claim.text
 
 
 def test_rubio_cites_his_post_on_x_as_origin(seeded: claimstore.Client) -> None:
