@@ -29,7 +29,7 @@ GEN_DIR := client
 .PHONY: help venv serve test seed query search speakers export import lint fmt proto proto-check buf-lint bench bench-bulk bench-search bench-watch clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
 
 $(BIN)/.installed: pyproject.toml
 	@echo "setting up $(VENV) (Python packages: claimstore with its server, cli and dev extras)" >&2
@@ -50,18 +50,19 @@ seed: venv ## load data/seed/ into the server at TARGET (what `make serve` runs)
 	@$(CLI) import --target $(TARGET) data/seed/*.jsonl
 
 # The filters of `make query` and `make search` reach the shell as environment variables, so
-# that any value (quotes, spaces, accents) arrives as typed.
+# that any value (quotes, spaces, accents) arrives as typed; given as --option=VALUE, and the
+# query after --, so that a value beginning with "-" (Q=-Russia) is not taken for an option.
 export Q SPEAKER TOPIC SINCE UNTIL PUBLISHER
-FILTERS = $${SPEAKER:+--speaker "$$SPEAKER"} $${TOPIC:+--topic "$$TOPIC"} \
-	$${SINCE:+--since "$$SINCE"} $${UNTIL:+--until "$$UNTIL"} \
-	$${PUBLISHER:+--publisher "$$PUBLISHER"}
+FILTERS = $${SPEAKER:+--speaker="$$SPEAKER"} $${TOPIC:+--topic="$$TOPIC"} \
+	$${SINCE:+--since="$$SINCE"} $${UNTIL:+--until="$$UNTIL"} \
+	$${PUBLISHER:+--publisher="$$PUBLISHER"}
 
 query: venv ## list claims; narrow with SPEAKER=, TOPIC=, SINCE=, UNTIL=, PUBLISHER=
 	@$(CLI) list --target $(TARGET) $(FILTERS)
 
 search: venv ## search claims, best first: make search Q='"peace plan"' (and the query filters)
 	@test -n "$$Q" || { echo "make search: give the words to look for: make search Q=capitulation" >&2; exit 2; }
-	@$(CLI) search --target $(TARGET) "$$Q" $(FILTERS)
+	@$(CLI) search --target $(TARGET) $(FILTERS) -- "$$Q"
 
 speakers: venv ## list speakers with their claim counts
 	@$(CLI) speakers --target $(TARGET)

@@ -90,9 +90,13 @@ def report(error: ClaimstoreError, args: argparse.Namespace) -> None:
     if isinstance(error, Unavailable) and not error.details:
         # No details: gRPC's own (no connection), not a server's answer, which says why.
         target = getattr(args, "target", DEFAULT_TARGET)
+        # 'make serve' and 'claimstore serve' listen on 127.0.0.1:50051 unless told where.
+        listen = "" if target in (DEFAULT_TARGET, "127.0.0.1:50051") else target
         print(
-            f"  is a server running at {target}? Start one with 'make serve' or"
-            " 'claimstore serve', or point --target / $CLAIMSTORE_TARGET at it.",
+            f"  is a server running at {target}? Start one with"
+            f" 'make serve{f' LISTEN={listen}' if listen else ''}' or"
+            f" 'claimstore serve{f' --listen {listen}' if listen else ''}',"
+            " or point --target / $CLAIMSTORE_TARGET at it.",
             file=sys.stderr,
         )
 
