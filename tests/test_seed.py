@@ -17,7 +17,6 @@ SEED_DIR = Path(__file__).resolve().parent.parent / "data" / "seed"
 SEED_FILES = sorted(SEED_DIR.glob("*.jsonl"))
 REPORT_TITLE = "News report on the U.S.-drafted peace plan for Ukraine"
 NOV_20 = stamp("2025-11-20T00:00:00+00:00")
-NOV_2025 = stamp("2025-11-01T00:00:00+00:00")
 
 ORIGIN = claim_pb2.CITATION_ROLE_ORIGIN
 REPORT = claim_pb2.CITATION_ROLE_REPORT
@@ -120,17 +119,16 @@ def test_loading_the_seed_twice_stores_nothing_new(
 # What the seed records
 
 
-def test_peskov_is_quoted_in_november_2025_at_month_precision(seeded: claimstore.Client) -> None:
-    # The report, of 2025-11-20, says what Peskov said but not on which day.
+def test_peskov_is_quoted_on_the_day_of_the_report(seeded: claimstore.Client) -> None:
     claims = claims_of(seeded, "Peskov")
     assert claims
     assert {claim.speaker.display_name for claim in claims} == {"Dmitry Peskov"}
     quotes = [c.text for c in claims if c.attribution == claim_pb2.ATTRIBUTION_DIRECT_QUOTE]
     assert "Consultations are not currently under way." in quotes
     for claim in claims:
-        assert claim.stated_at == NOV_2025
-        assert claim.stated_at_precision == claim_pb2.DATE_PRECISION_MONTH
-        assert claim.channel == ""  # nor how
+        assert claim.stated_at == stamp("2025-11-20T00:00:00+00:00")
+        assert claim.stated_at_precision == claim_pb2.DATE_PRECISION_DAY
+        assert claim.channel == ""  # the report does not say how he spoke
 
 
 # Speaker: (kind, title, affiliation) as the report has them on 2025-11-20.
@@ -159,15 +157,15 @@ SPEAKERS = {
     ),
 }
 
-# The day the report gives for each speaker's words; None where it gives none (month precision).
+# The day of each speaker's words: the one the report names, else the report's own.
 DAYS = {
     "Office of the President of Ukraine": "2025-11-20",  # "his office said Thursday"
-    "Two unnamed sources (Reuters)": None,
+    "Two unnamed sources (Reuters)": "2025-11-20",  # the report's day
     "European governments": "2025-11-20",  # "pushed back Thursday"
-    "Dmitry Peskov": None,
+    "Dmitry Peskov": "2025-11-20",  # the report's day
     "Jean-Noël Barrot": "2025-11-20",  # the European pushback of Thursday
     "Johann Wadephul": "2025-11-20",  # "during a call Thursday"
-    "Marco Rubio": None,
+    "Marco Rubio": "2025-11-20",  # the report's day
     "Oleksandr Syrskyi": "2025-11-19",  # the delegation "met" him "on Wednesday"
     "European Union foreign ministers": "2025-11-20",
     "Russian Defense Ministry": "2025-11-20",  # "Video released Thursday"
@@ -206,21 +204,15 @@ def test_every_speaker_is_described_as_the_report_has_them(seeded: claimstore.Cl
     assert described == SPEAKERS
 
 
-def test_a_day_the_report_does_not_give_is_not_claimed(seeded: claimstore.Client) -> None:
+def test_each_claim_is_dated_to_its_day(seeded: claimstore.Client) -> None:
     claims = list(seeded.export_claims())
     assert {claim.speaker.display_name for claim in claims} == set(DAYS)
     for claim in claims:
-        day = DAYS[claim.speaker.display_name]
-        if day is None:
-            assert claim.stated_at_precision == claim_pb2.DATE_PRECISION_MONTH, claim.text
-            assert claim.stated_at == NOV_2025, claim.text
-        else:
-            assert claim.stated_at_precision == claim_pb2.DATE_PRECISION_DAY, claim.text
-            assert claim.stated_at == stamp(f"{day}T00:00:00+00:00"), claim.text
+        day = stamp(f"{DAYS[claim.speaker.display_name]}T00:00:00+00:00")
+        assert claim.stated_at_precision == claim_pb2.DATE_PRECISION_DAY, claim.text
+        assert claim.stated_at == day, claim.text
         for source in cited(claim, ORIGIN):
-            # An origin is dated only when the report dates it (Thursday, for the Telegram
-            # statement and the video).
-            assert source.HasField("published_at") == (day is not None), claim.text
+            assert source.published_at == day, claim.text
 
 
 def test_origins_are_cited_only_where_the_report_names_them(seeded: claimstore.Client) -> None:
