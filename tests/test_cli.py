@@ -283,6 +283,7 @@ def test_add_usage_errors_exit_2(
         (["import", "--batch-size", "0", "-"], "--batch-size"),
         (["import", "--batch-size", "1001", "-"], "--batch-size"),
         (["import", "--import-timeout", "0", "-"], "--import-timeout"),
+        (["export", "--export-timeout", "0"], "--export-timeout"),
     ],
 )
 def test_numbers_out_of_range_are_usage_errors_naming_the_option(
@@ -671,6 +672,13 @@ def test_a_deadline_passed_says_which_option_to_raise(
     assert capsys.readouterr().err.splitlines()[-1] == (
         "  not done within 0.2 seconds (--import-timeout): raise --import-timeout to wait longer"
     )
+    # An export has a deadline of its own, which it keeps: it had none, and waited forever.
+    status, _ = run("export", "--target", silent_target, "--export-timeout", "0.2")
+    assert status == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "claimstore: DEADLINE_EXCEEDED: Deadline Exceeded",
+        "  not done within 0.2 seconds (--export-timeout): raise --export-timeout to wait longer",
+    ]
 
 
 @pytest.mark.parametrize("target", ["", "  "], ids=["empty", "blank"])

@@ -231,7 +231,11 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     # On a terminal the claims themselves show how far the export is; a bar would cut in.
     counting = progress("exporting", total=None, unit="claims", shown=not out.isatty())
     with open_client(args) as client, counting as bar:
-        claims = client.export_claims(**_filter_arguments(args), show_deleted=args.show_deleted)
+        claims = client.export_claims(
+            **_filter_arguments(args),
+            show_deleted=args.show_deleted,
+            timeout=args.export_timeout,
+        )
         for claim in claims:
             out.write(format_import_line(import_request(claim)) + "\n")
             bar.advance()
@@ -449,6 +453,12 @@ def build_parser() -> argparse.ArgumentParser:
         exporting,
         description="include deleted (retracted) claims; a file holds no deletions, so they"
         " import as claims in force",
+    )
+    exporting.add_argument(
+        "--export-timeout",
+        type=seconds_value,
+        default=None,
+        help="seconds the whole export may take (default: no limit)",
     )
     exporting.set_defaults(handler=_cmd_export)
 

@@ -31,6 +31,10 @@ FILTER_OPTIONS = {
 """The option that sets each field of the ClaimFilter the options of ``_add_filter_options``
 make, for the server's messages about it."""
 
+_TIMEOUT_OPTIONS = {"import": "--import-timeout", "export": "--export-timeout"}
+"""The option that sets the deadline of each streaming command; other commands take
+--timeout, the deadline of each call."""
+
 _FIELD_PATH = re.compile(r"\b([a-z_]\w*(?:\.[a-z_]\w*)+)(?:\[(\d+)\])?")
 
 
@@ -76,7 +80,7 @@ def report(error: ClaimstoreError, args: argparse.Namespace) -> None:
             file=sys.stderr,
         )
     if isinstance(error, DeadlineExceeded):
-        option = "--import-timeout" if args.command == "import" else "--timeout"
+        option = _TIMEOUT_OPTIONS.get(args.command, "--timeout")
         seconds = getattr(args, option.removeprefix("--").replace("-", "_"))
         print(
             f"  not done within {seconds:g} seconds ({option}): raise {option} to wait longer",
