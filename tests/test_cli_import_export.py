@@ -4,6 +4,7 @@ server: the summary, FILE:LINE failures, exit statuses, stdin, filters and silen
 import gzip
 import io
 import json
+import os
 import re
 import signal
 import subprocess
@@ -468,3 +469,22 @@ def test_exported_file_imports_into_an_empty_server(
         assert run("export", "--target", other.target) == (0, output)
     finally:
         other.stop(0)
+
+
+def exporting(target: str, **popen: Any) -> subprocess.Popen[str]:
+    """``claimstore export`` in a child process."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "claimstore", "export", "--target", target],
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
+    )
+
+
+def test_export_with_stdout_closed_says_so_and_exits_2(
+    server: ClaimServer, four_days: claimstore.Client
+) -> None:
+    # Started with `>&-`: Python's sys.stdout is None, which had ended in a traceback.
+    child = exporting(server.target, preexec_fn=lambda: os.close(1))
+    _, err = child.communicate(timeout=20)
+    assert (child.returncode, err) == (2, "claimstore export: standard output is closed\n")

@@ -613,8 +613,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler
+    out = out or sys.stdout
+    if out is None:
+        # Python's stdout is None when the command was started with it closed (`>&-`).
+        print(f"claimstore {args.command}: standard output is closed", file=sys.stderr)
+        return 2
     try:
-        return handler(args, out or sys.stdout)
+        return handler(args, out)
     except argparse.ArgumentTypeError as error:
         parser.exit(2, f"claimstore {args.command}: error: {error}\n")
     except KeyboardInterrupt:
