@@ -5,7 +5,10 @@ what the client library would never send: oversized batches, malformed bytes, a
 stream cancelled between batches.
 """
 
+import contextlib
 import queue
+import shutil
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -803,3 +806,88 @@ def test_deadline_while_the_requests_stall_keeps_the_batches_answered(
     stored = list(client.list_claims())
     assert {claim.id for claim in stored} == {r.claim_id for r in received}
     assert {claim.text for claim in stored} == {f"Numbered claim {i}." for i in range(3)}
+
+
+# The database file taken away while the server runs
+
+
+def import_then(
+    stub: ClaimServiceStub, between: Callable[[], object]
+) -> tuple[claim_service_pb2.ImportClaimsResponse, grpc.Call]:
+    """Imports one batch, runs ``between`` once it is answered, and sends another; returns
+    the first answer and the call, which must have failed."""
+    outbox: queue.Queue[claim_service_pb2.ImportClaimsRequest | None] = queue.Queue()
+    stream = stub.ImportClaims(iter(outbox.get, None), timeout=10)
+    try:
+        outbox.put(batch(numbered(3)))
+        first = next(stream)
+        between()
+        outbox.put(batch(numbered(3, start=3)))
+        with pytest.raises(grpc.RpcError) as raised:
+            next(stream)
+    finally:
+        outbox.put(None)
+    assert isinstance(raised.value, grpc.Call)
+    return first, raised.value
+
+
+def test_a_database_removed_mid_import_stops_it_saying_so(tmp_path: Path) -> None:
+    # SQLite goes on writing to the file it has open, unlinked: the claims would be
+    # answered CREATED and be gone once the server restarts.
+    folder = tmp_path / "data"
+    folder.mkdir()
+    server = build_server(ServerConfig(db_path=folder / "claims.db", listen="127.0.0.1:0"))
+    server.start()
+    try:
+        with grpc.insecure_channel(server.target) as channel:
+            stub = ClaimServiceStub(channel)
+            first, error = import_then(stub, lambda: shutil.rmtree(folder))
+            assert [r.outcome for r in first.results] == [CREATED] * 3
+            assert error.code() == grpc.StatusCode.FAILED_PRECONDITION, error.details()
+            assert f"{folder / 'claims.db'} is gone" in (error.details() or "")
+            with pytest.raises(grpc.RpcError) as raised:
+                stub.CreateClaim(claim_request("Written nowhere."))
+            assert isinstance(raised.value, grpc.Call)
+            assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    finally:
+        server.stop(0)
+
+
+def test_an_import_after_the_database_was_removed_says_so(tmp_path: Path) -> None:
+    # The import's thread opens its own connection on its first import: SQLite's "unable
+    # to open database file" had been INTERNAL.
+    folder = tmp_path / "data"
+    folder.mkdir()
+    server = build_server(ServerConfig(db_path=folder / "claims.db", listen="127.0.0.1:0"))
+    server.start()
+    try:
+        with grpc.insecure_channel(server.target) as channel:
+            stub = ClaimServiceStub(channel)
+            stub.CreateClaim(claim_request("Stored before."))
+            shutil.rmtree(folder)
+            with pytest.raises(grpc.RpcError) as raised:
+                list(stub.ImportClaims(iter([batch(numbered(3))]), timeout=10))
+    finally:
+        server.stop(0)
+    assert isinstance(raised.value, grpc.Call)
+    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION, raised.value.details()
+    assert f"{folder / 'claims.db'} is gone" in (raised.value.details() or "")
+
+
+def test_a_database_replaced_mid_import_is_not_written_to(tmp_path: Path) -> None:
+    db_path = tmp_path / "claims.db"
+    other = tmp_path / "other.db"
+    SqliteStore(other).close()
+    server = build_server(ServerConfig(db_path=db_path, listen="127.0.0.1:0"))
+    server.start()
+    try:
+        with grpc.insecure_channel(server.target) as channel:
+            first, error = import_then(ClaimServiceStub(channel), lambda: other.replace(db_path))
+    finally:
+        server.stop(0)
+    assert [r.outcome for r in first.results] == [CREATED] * 3
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION, error.details()
+    assert "no longer the database file this server opened" in (error.details() or "")
+    # The file now at the path holds nothing of the import.
+    with contextlib.closing(sqlite3.connect(db_path)) as connection:
+        assert connection.execute("SELECT count(*) FROM claims").fetchone() == (0,)

@@ -105,7 +105,9 @@ class AbandonedError(StoreError):
 class DatabaseFileError(StoreError):
     """The store cannot open its file as a database: no such directory, no permission, a
     file that is not one, or one that another process kept locked past the busy timeout.
-    Raised when a store opens, before it serves anything."""
+    Raised when a store opens, before it serves anything; and by a write once its path no
+    longer names the file it opened (moved, removed or replaced while it serves), which
+    SQLite would go on writing to unseen."""
 
 
 class SchemaError(StoreError):

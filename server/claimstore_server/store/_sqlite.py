@@ -209,6 +209,12 @@ def _log_bytes(path: str) -> int:
         return 0
 
 
+def _file_identity(path: str) -> tuple[int, int]:
+    """The device and inode of the file at ``path``; raises OSError when there is none."""
+    status = os.stat(path)
+    return status.st_dev, status.st_ino
+
+
 def _now_us() -> int:
     return time.time_ns() // 1000
 
@@ -241,10 +247,14 @@ class SqliteStore:
             raise DatabaseFileError(
                 f"cannot serve {self._path!r}: give the path of a file, such as claimstore.db"
             )
+        # The file the store opened: writes are refused once the path names no file, or
+        # another one (see _check_file).
+        self._file_identity: tuple[int, int] | None = None
         try:
             db = sqlite_utils.Database(self._connection(), execute_plugins=False)
             db.enable_wal()
             self.schema_version = migrate(db)
+            self._file_identity = _file_identity(self._path)
         except sqlite3.DatabaseError as error:
             self.close()
             # SQLite says this of a missing folder, a folder, and a lack of permission alike.
@@ -274,9 +284,17 @@ class SqliteStore:
     def _open(self, tuning: _Tuning | None = None) -> sqlite3.Connection:
         # check_same_thread=False only so that close() may close every thread's
         # connection; each connection is otherwise used by one thread at a time.
-        connection = sqlite3.connect(
-            self._path, timeout=self._busy_timeout_ms / 1000, check_same_thread=False
-        )
+        try:
+            connection = sqlite3.connect(
+                self._path, timeout=self._busy_timeout_ms / 1000, check_same_thread=False
+            )
+        except sqlite3.OperationalError as error:
+            if self._file_identity is None:  # still opening: __init__ reports it
+                raise
+            self._check_file()
+            raise DatabaseFileError(
+                f"cannot open {self._path} again: {error}{_in_the_way(Path(self._path))}"
+            ) from error
         connection.row_factory = sqlite3.Row
         connection.execute("PRAGMA foreign_keys = ON")
         connection.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
@@ -357,6 +375,7 @@ class SqliteStore:
                 connection.execute("BEGIN IMMEDIATE")
                 try:
                     yield connection
+                    self._check_file()
                     connection.execute("COMMIT")
                 except BaseException:
                     if connection.in_transaction:
@@ -367,6 +386,27 @@ class SqliteStore:
                     connection.execute("PRAGMA foreign_keys = ON")
         if background_checkpoints:
             self._background_checkpointer().request()
+
+    def _check_file(self) -> None:
+        """Raises DatabaseFileError when the path no longer names the file the store opened
+        (removed, or replaced by another): SQLite would go on writing to the file it has open,
+        and whatever it wrote would be gone once the server restarts. One stat a transaction."""
+        if self._file_identity is None:  # still opening
+            return
+        try:
+            identity = _file_identity(self._path)
+        except OSError as error:
+            raise DatabaseFileError(
+                f"the database file {self._path} is gone{_in_the_way(Path(self._path))}: it"
+                " was moved or removed while the server ran, and nothing more can be written"
+                " to it; put it back, or restart the server"
+            ) from error
+        if identity != self._file_identity:
+            raise DatabaseFileError(
+                f"{self._path} is no longer the database file this server opened (it was"
+                " replaced while the server ran): nothing more can be written to it; restart"
+                " the server to serve the file there now"
+            )
 
     def _background_checkpointer(self) -> Checkpointer:
         with self._connections_lock:
