@@ -290,7 +290,10 @@ class ClaimServiceServicer:
         retracted claim), or FAILED with the error CreateClaim would give; one
         bad claim never stops the others, and a claim is stored with all its
         citations or not at all. Each batch is answered once it is committed:
-        when a client cancels, exactly the batches it was answered are kept.
+        when a client cancels, the batches it was answered are kept and a batch
+        being written is not. A batch committed while the client had stopped
+        reading (its answers waiting on flow control) is kept too, unanswered:
+        importing the rest again answers it ALREADY_EXISTS.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -123,7 +123,10 @@ class ClaimServiceStub:
     retracted claim), or FAILED with the error CreateClaim would give; one
     bad claim never stops the others, and a claim is stored with all its
     citations or not at all. Each batch is answered once it is committed:
-    when a client cancels, exactly the batches it was answered are kept.
+    when a client cancels, the batches it was answered are kept and a batch
+    being written is not. A batch committed while the client had stopped
+    reading (its answers waiting on flow control) is kept too, unanswered:
+    importing the rest again answers it ALREADY_EXISTS.
     """
     ExportClaims: _grpc.UnaryStreamMultiCallable[_claim_service_pb2.ExportClaimsRequest, _claim_service_pb2.ExportClaimsResponse]
     """Streams every claim that matches a filter, in the full view, oldest
@@ -257,7 +260,10 @@ class ClaimServiceAsyncStub(ClaimServiceStub):
     retracted claim), or FAILED with the error CreateClaim would give; one
     bad claim never stops the others, and a claim is stored with all its
     citations or not at all. Each batch is answered once it is committed:
-    when a client cancels, exactly the batches it was answered are kept.
+    when a client cancels, the batches it was answered are kept and a batch
+    being written is not. A batch committed while the client had stopped
+    reading (its answers waiting on flow control) is kept too, unanswered:
+    importing the rest again answers it ALREADY_EXISTS.
     """
     ExportClaims: _aio.UnaryStreamMultiCallable[_claim_service_pb2.ExportClaimsRequest, _claim_service_pb2.ExportClaimsResponse]  # type: ignore[assignment]
     """Streams every claim that matches a filter, in the full view, oldest
@@ -460,7 +466,10 @@ class ClaimServiceServicer(metaclass=_abc_1.ABCMeta):
         retracted claim), or FAILED with the error CreateClaim would give; one
         bad claim never stops the others, and a claim is stored with all its
         citations or not at all. Each batch is answered once it is committed:
-        when a client cancels, exactly the batches it was answered are kept.
+        when a client cancels, the batches it was answered are kept and a batch
+        being written is not. A batch committed while the client had stopped
+        reading (its answers waiting on flow control) is kept too, unanswered:
+        importing the rest again answers it ALREADY_EXISTS.
         """
 
     @_abc_1.abstractmethod
