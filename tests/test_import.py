@@ -511,6 +511,29 @@ def test_an_oversized_batch_alone_stores_nothing(
     assert counts()["claims"] == 0
 
 
+def test_a_message_over_4_mib_ends_the_import_after_the_batches_answered(
+    stub: ClaimServiceStub, counts: Callable[[], Counts]
+) -> None:
+    # Each claim is valid (its text under the limit on texts); together they are too many bytes.
+    large = [claim_request(f"Large claim {i}. " + "word " * 1000) for i in range(1000)]
+    assert batch(large).ByteSize() > 4 * 1024**2
+    outbox: queue.Queue[claim_service_pb2.ImportClaimsRequest | None] = queue.Queue()
+    stream = stub.ImportClaims(iter(outbox.get, None), timeout=10)
+    try:
+        outbox.put(batch(numbered(3)))
+        first = next(stream)
+        outbox.put(batch(large))
+        with pytest.raises(grpc.RpcError) as raised:
+            next(stream)
+    finally:
+        outbox.put(None)
+    error = raised.value
+    assert isinstance(error, grpc.Call)
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, error.details()
+    assert [r.outcome for r in first.results] == [CREATED] * 3
+    assert counts()["claims"] == 3
+
+
 def invalid_utf8_text() -> bytes:
     """An ImportClaimsRequest whose one claim has a text of invalid UTF-8."""
     valid = batch([claim_request("XXXX")]).SerializeToString()

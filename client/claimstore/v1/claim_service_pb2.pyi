@@ -748,8 +748,10 @@ class ImportClaimsRequest(_message.Message):
     CLAIMS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def claims(self) -> _containers.RepeatedCompositeFieldContainer[Global___CreateClaimRequest]:
-        """The claims of this batch, each as for CreateClaim. At most 1,000 claims,
-        and the whole message at most 4 MiB.
+        """The claims of this batch, each as for CreateClaim. At most 1,000 claims
+        (more is INVALID_ARGUMENT naming claims), and the whole message at most
+        4 MiB (more is gRPC's own RESOURCE_EXHAUSTED). Either ends the import,
+        keeping the batches answered before it.
         """
 
     def __init__(
