@@ -278,6 +278,8 @@ def test_bad_python_values_fail_before_any_call(
         ),
         (date(2025, 11, 20), "2025-11-20T00:00:00+00:00", claim_pb2.DATE_PRECISION_DAY),
         ("2025-11-20", "2025-11-20T00:00:00+00:00", claim_pb2.DATE_PRECISION_DAY),
+        ("2025-11", "2025-11-01T00:00:00+00:00", claim_pb2.DATE_PRECISION_MONTH),
+        (" 2025 ", "2025-01-01T00:00:00+00:00", claim_pb2.DATE_PRECISION_YEAR),
         ("2025-11-20T10:30:00+02:00", "2025-11-20T08:30:00+00:00", claim_pb2.DATE_PRECISION_EXACT),
         ("2025-11-20T10:30:00Z", "2025-11-20T10:30:00+00:00", claim_pb2.DATE_PRECISION_EXACT),
         ("2025-11-20T10:30:00", "2025-11-20T10:30:00+00:00", claim_pb2.DATE_PRECISION_EXACT),
@@ -293,6 +295,8 @@ def test_bad_python_values_fail_before_any_call(
         "microseconds",
         "date",
         "ISO date",
+        "ISO month",
+        "ISO year",
         "ISO time with offset",
         "ISO time Z",
         "naive ISO time is UTC",
@@ -326,6 +330,20 @@ def test_since_and_before_take_dates(client: claimstore.Client) -> None:
         )
     found = client.list_claims(since=date(2025, 11, 20), before="2025-11-21")
     assert [claim.text for claim in found] == ["day 20"]
+    assert [claim.text for claim in client.list_claims(since="2025", before="2025-12")] == [
+        "day 21",
+        "day 20",
+        "day 19",
+    ]
+
+
+@pytest.mark.parametrize("value", ["2025-13", "2025-00", "202", "2025-1", "٢٠٢٥"])
+def test_a_time_that_is_not_one_is_a_value_error_naming_the_field(
+    client: claimstore.Client, value: str
+) -> None:
+    with pytest.raises(ValueError, match=r"^stated_at: .* is not an ISO 8601 date or time"):
+        client.create_claim("t", speaker="S", attribution="paraphrase", stated_at=value)
+    assert list(client.list_claims()) == []
 
 
 def test_ready_filter_is_passed_through(client: claimstore.Client) -> None:

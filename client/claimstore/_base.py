@@ -18,7 +18,7 @@ from ._values import (
     Unset,
     citation,
     enum_value,
-    is_date_only,
+    precision_of,
     timestamp,
 )
 from .v1 import claim_filter_pb2, claim_pb2, claim_service_pb2, source_pb2, speaker_pb2
@@ -73,7 +73,7 @@ class BaseClient:
         request_id: str | None,
     ) -> claim_service_pb2.CreateClaimRequest:
         if stated_at_precision is None:
-            stated_at_precision = "day" if is_date_only(stated_at) else "exact"
+            stated_at_precision = precision_of(stated_at)
         claim = claim_pb2.Claim(
             text=text,
             attribution=enum_value(claim_pb2.Attribution, attribution, "attribution"),
@@ -143,7 +143,7 @@ class BaseClient:
             claim.stated_at.CopyFrom(timestamp(stated_at, "stated_at"))
             paths.append("stated_at")
             if isinstance(stated_at_precision, Unset):
-                stated_at_precision = "day" if is_date_only(stated_at) else "exact"
+                stated_at_precision = precision_of(stated_at)
         if not isinstance(stated_at_precision, Unset):
             claim.stated_at_precision = enum_value(
                 claim_pb2.DatePrecision, stated_at_precision, "stated_at_precision"

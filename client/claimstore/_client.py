@@ -106,7 +106,8 @@ class Client(BaseClient):
         Args:
             text: What was said.
             attribution: "direct_quote", "paraphrase" or "reported".
-            stated_at: When; a ``date`` (or "2025-11-20") sets day precision.
+            stated_at: When; a ``date`` (or "2025-11-20") sets day precision, "2025-11"
+                month precision and "2025" year precision.
             speaker: The speaker by name (matched by name or alias, created if
                 new) or as a Speaker message; or give ``speaker_id``.
             speaker_id: The id of an existing speaker.

@@ -6,6 +6,7 @@ enum values by name in any case, with or without their prefix ("person",
 """
 
 import enum
+import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -16,7 +17,8 @@ from .v1 import claim_pb2, source_pb2
 
 TimeLike = datetime | date | str | Timestamp
 """A point in time: an aware ``datetime`` (naive is taken as UTC), a ``date``
-(its first instant, UTC), an ISO 8601 string, or a Timestamp."""
+(its first instant, UTC), an ISO 8601 string (a year "2025" or a month "2025-11"
+stands for its first day), or a Timestamp."""
 
 EnumLike = int | str
 
@@ -40,15 +42,46 @@ if TYPE_CHECKING:
     from google.protobuf.internal.enum_type_wrapper import _EnumTypeWrapper as EnumType
 
 
+_YEAR_OR_MONTH: Final = re.compile(r"([0-9]{4})(?:-([0-9]{2}))?")
+
+
+def partial_date(text: str) -> tuple[date, str] | None:
+    """The first day of the year ("2025") or month ("2025-11") ``text`` gives, with "year"
+    or "month"; None for any other text. A month that does not exist is a ValueError."""
+    partial = _YEAR_OR_MONTH.fullmatch(text)
+    if partial is None:
+        return None
+    year, month = partial[1], partial[2]
+    return date(int(year), int(month or 1), 1), "month" if month else "year"
+
+
+def precision_of(value: TimeLike) -> str:
+    """How precisely ``value`` tells a time: "year" for "2025", "month" for "2025-11", "day"
+    for a ``date`` or "2025-11-20", "exact" for anything else."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return "day"
+    if not isinstance(value, str):
+        return "exact"  # or not a time at all, which timestamp() reports
+    text = value.strip()
+    partial = _YEAR_OR_MONTH.fullmatch(text)
+    if partial is not None:
+        return "month" if partial[2] else "year"
+    return "day" if len(text) == len("2025-11-20") else "exact"
+
+
 def timestamp(value: TimeLike, field: str) -> Timestamp:
     """Returns ``value`` as a Timestamp; ``field`` names it in errors."""
     if isinstance(value, Timestamp):
         return value
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value.strip())
+            partial = partial_date(value.strip())
+            value = partial[0] if partial else datetime.fromisoformat(value.strip())
         except ValueError as error:
-            raise ValueError(f"{field}: {value!r} is not an ISO 8601 date or time") from error
+            raise ValueError(
+                f"{field}: {value!r} is not an ISO 8601 date or time (such as 2025-11-20,"
+                " 2025-11, 2025 or 2025-11-20T10:30:00Z)"
+            ) from error
     if isinstance(value, datetime):
         moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     elif isinstance(value, date):
@@ -58,15 +91,6 @@ def timestamp(value: TimeLike, field: str) -> Timestamp:
     stamp = Timestamp()
     stamp.FromDatetime(moment)
     return stamp
-
-
-def is_date_only(value: TimeLike) -> bool:
-    """Tells whether ``value`` gives a day and no time of day."""
-    if isinstance(value, datetime):
-        return False
-    if isinstance(value, date):
-        return True
-    return isinstance(value, str) and len(value.strip()) == len("2025-11-20")
 
 
 def enum_value(enum: "EnumType[Value]", value: EnumLike, field: str) -> Value:

@@ -3,7 +3,6 @@ values, the choices they offer, and the client configuration they make."""
 
 import argparse
 import os
-import re
 import signal
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -11,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from .._batches import MAX_BATCH_CLAIMS, check_batch_size
 from .._client import Client
 from .._config import ClientConfig, check_timeout
+from .._values import partial_date
 
 DEFAULT_TARGET = "localhost:50051"
 TARGET_VARIABLE = "CLAIMSTORE_TARGET"
@@ -62,18 +62,13 @@ class When:
             return None
 
 
-_YEAR_OR_MONTH = re.compile(r"([0-9]{4})(?:-([0-9]{2}))?")
-
-
 def parse_when(value: str) -> When:
     """Parses a year ("2025"), a month ("2025-11"), a date ("2025-11-20") or an ISO 8601 time
     for the command line; a year or a month stands for its first day."""
     try:
-        partial = _YEAR_OR_MONTH.fullmatch(value)
+        partial = partial_date(value)
         if partial is not None:
-            year, month = partial[1], partial[2]
-            start = date(int(year), int(month or 1), 1)
-            return When(value, start, "month" if month else "year")
+            return When(value, *partial)
         if len(value) == len("2025-11-20"):
             return When(value, date.fromisoformat(value), "day")
         moment = datetime.fromisoformat(value)
