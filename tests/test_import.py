@@ -854,44 +854,50 @@ def import_then(
     return first, raised.value
 
 
-def test_a_database_removed_mid_import_stops_it_saying_so(tmp_path: Path) -> None:
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """The folder of the database that ``stub_in_folder`` serves."""
+    made = tmp_path / "data"
+    made.mkdir()
+    return made
+
+
+@pytest.fixture
+def stub_in_folder(folder: Path) -> Iterator[ClaimServiceStub]:
+    """A stub of a server over a database in ``folder``, which the test may remove."""
+    server = build_server(ServerConfig(db_path=folder / "claims.db", listen="127.0.0.1:0"))
+    server.start()
+    try:
+        with grpc.insecure_channel(server.target) as channel:
+            yield ClaimServiceStub(channel)
+    finally:
+        server.stop(0)
+
+
+def test_a_database_removed_mid_import_stops_it_saying_so(
+    folder: Path, stub_in_folder: ClaimServiceStub
+) -> None:
     # SQLite goes on writing to the file it has open, unlinked: the claims would be
     # answered CREATED and be gone once the server restarts.
-    folder = tmp_path / "data"
-    folder.mkdir()
-    server = build_server(ServerConfig(db_path=folder / "claims.db", listen="127.0.0.1:0"))
-    server.start()
-    try:
-        with grpc.insecure_channel(server.target) as channel:
-            stub = ClaimServiceStub(channel)
-            first, error = import_then(stub, lambda: shutil.rmtree(folder))
-            assert [r.outcome for r in first.results] == [CREATED] * 3
-            assert error.code() == grpc.StatusCode.FAILED_PRECONDITION, error.details()
-            assert f"{folder / 'claims.db'} is gone" in (error.details() or "")
-            with pytest.raises(grpc.RpcError) as raised:
-                stub.CreateClaim(claim_request("Written nowhere."))
-            assert isinstance(raised.value, grpc.Call)
-            assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    finally:
-        server.stop(0)
+    first, error = import_then(stub_in_folder, lambda: shutil.rmtree(folder))
+    assert [r.outcome for r in first.results] == [CREATED] * 3
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION, error.details()
+    assert f"{folder / 'claims.db'} is gone" in (error.details() or "")
+    with pytest.raises(grpc.RpcError) as raised:
+        stub_in_folder.CreateClaim(claim_request("Written nowhere."))
+    assert isinstance(raised.value, grpc.Call)
+    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
-def test_an_import_after_the_database_was_removed_says_so(tmp_path: Path) -> None:
+def test_an_import_after_the_database_was_removed_says_so(
+    folder: Path, stub_in_folder: ClaimServiceStub
+) -> None:
     # The import's thread opens its own connection on its first import: SQLite's "unable
     # to open database file" had been INTERNAL.
-    folder = tmp_path / "data"
-    folder.mkdir()
-    server = build_server(ServerConfig(db_path=folder / "claims.db", listen="127.0.0.1:0"))
-    server.start()
-    try:
-        with grpc.insecure_channel(server.target) as channel:
-            stub = ClaimServiceStub(channel)
-            stub.CreateClaim(claim_request("Stored before."))
-            shutil.rmtree(folder)
-            with pytest.raises(grpc.RpcError) as raised:
-                list(stub.ImportClaims(iter([batch(numbered(3))]), timeout=10))
-    finally:
-        server.stop(0)
+    stub_in_folder.CreateClaim(claim_request("Stored before."))
+    shutil.rmtree(folder)
+    with pytest.raises(grpc.RpcError) as raised:
+        list(stub_in_folder.ImportClaims(iter([batch(numbered(3))]), timeout=10))
     assert isinstance(raised.value, grpc.Call)
     assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION, raised.value.details()
     assert f"{folder / 'claims.db'} is gone" in (raised.value.details() or "")
