@@ -631,6 +631,31 @@ def test_paging_neither_repeats_nor_skips_and_keeps_the_order(
         assert [result.score for page in paged for result in page] == scores
 
 
+def test_paging_while_claims_are_stored_neither_repeats_nor_skips(
+    stub: Stub, client: claimstore.Client, orchard: list[str]
+) -> None:
+    # Every claim stored changes every bm25 score (each term weighs by how many claims hold
+    # it): a page must go on from where its last claim ranks now, not from its old score.
+    seen: list[str] = []
+    token = ""
+    for number in range(200):
+        response = stub.SearchClaims(
+            claim_service_pb2.SearchClaimsRequest(query="orchard", page_size=9, page_token=token)
+        )
+        seen.extend(result.claim.id for result in response.results)
+        token = response.next_page_token
+        if not token:
+            break
+        client.create_claim(
+            f"Unrelated filler number {number}",
+            attribution="reported",
+            stated_at="2025-12-01",
+            speaker="Filler",
+        )
+    assert len(seen) == len(set(seen)), "no claim comes twice"
+    assert sorted(seen) == sorted(orchard)
+
+
 def test_paging_with_a_filter(stub: Stub, orchard: list[str]) -> None:
     english = Filter(language="en")
     paged = pages(stub, "orchard report", 9, english)

@@ -277,8 +277,18 @@ class Searcher:
         extra_params: list[Any] = [oldest]
         if after is not None:
             # Scores are -bm25: a later result has a greater bm25, or the same and a greater id.
+            # The page goes on from where the cursor's claim ranks now: bm25 weighs each term
+            # by how many claims there are and hold it, so every score moves when a claim is
+            # stored, and the token's score alone would skip (or repeat) the claims it moved
+            # past. A claim no longer matching is placed by the token's score.
+            (bm25,) = self._connection.execute(
+                f"SELECT coalesce((SELECT {score} FROM claims_search"
+                " WHERE claims_search MATCH ? AND claims_search.rowid ="
+                " (SELECT seq FROM claims WHERE id = ?)), ?)",
+                (expression, after.claim_id, -after.score),
+            ).fetchone()
             extra.append(f"({score} > ? OR ({score} = ? AND c.id > ?))")
-            extra_params.extend((-after.score, -after.score, after.claim_id))
+            extra_params.extend((bm25, bm25, after.claim_id))
         where, params = self._where(expression, extra)
         sql = (
             f"SELECT {self._columns}, -{score}, {self._snippets()}"
