@@ -408,6 +408,27 @@ def test_the_snippet_comes_from_where_the_match_is_when_the_text_does_not_match(
     assert "[ceasefire]" in by_key["rank_text"]
 
 
+@pytest.mark.parametrize(("start", "end"), [("", ""), ("*", "*"), ("<b>", "</b>")])
+def test_a_text_holding_the_markers_is_no_match_of_its_own(
+    stub: Stub, client: claimstore.Client, start: str, end: str
+) -> None:
+    # Quotes carry editors' brackets ("[sic]"); a text with the markers in it but no match
+    # is not the snippet: the match in the speaker's name is.
+    client.create_claim(
+        "They said [sic] *nothing* <b>new</b> about the talks.",
+        attribution="direct_quote",
+        stated_at="2025-11-20",
+        speaker="Quillon Varga",
+    )
+    (result,) = search(stub, "quillon", snippet_start=start, snippet_end=end)
+    assert result.snippet == f"{start or '['}Quillon{end or ']'} Varga"
+    (in_text,) = search(stub, "talks", snippet_start=start, snippet_end=end)
+    assert (
+        in_text.snippet
+        == f"They said [sic] *nothing* <b>new</b> about the {start or '['}talks{end or ']'}."
+    )
+
+
 @pytest.mark.parametrize(
     ("query", "key", "from_text"),
     [

@@ -50,6 +50,12 @@ channel only). Lower than TEXT_TIER_SCORE, and both positive like bm25 scores.""
 
 _TEXT_COLUMN: Final = "text"
 
+_MATCH_START: Final = "\x02"
+_MATCH_END: Final = "\x03"
+"""What FTS5 puts around the matches of a snippet, replaced by the request's markers after:
+control characters, which no text, name, topic or channel holds, so that a marker found in a
+snippet is one FTS5 put there (a quote's own "[sic]" is not a match in brackets)."""
+
 _MAX_STEM_CUT = 3
 """How many letters a prefix may run past the stem of the words it starts: "negotiat" is two
 past "negoti", the stem of "negotiations" and "negotiating"."""
@@ -254,14 +260,18 @@ class Searcher:
         return "snippet(claims_search, 0, ?, ?, '…', 16), snippet(claims_search, -1, ?, ?, '…', 16)"
 
     def _rows(self, sql: str, params: Sequence[Any]) -> list[SearchRow]:
-        markers = [*self._markers, *self._markers]
+        markers = [_MATCH_START, _MATCH_END, _MATCH_START, _MATCH_END]
         rows = self._connection.execute(sql, [*markers, *params]).fetchall()
-        # The text's snippet when the text matches (it holds a marker), else the best column's.
+        start, end = self._markers
+        # The text's snippet when the text matches (it holds a marker), else the best column's
+        # (stripped: the speaker's column ends in a space when the speaker has no alias).
         return [
             SearchRow(
                 row=row,
                 score=row[-3],
-                snippet=row[-2] if self._markers[0] in row[-2] else row[-1],
+                snippet=(row[-2] if _MATCH_START in row[-2] else row[-1].strip())
+                .replace(_MATCH_START, start)
+                .replace(_MATCH_END, end),
             )
             for row in rows
         ]
