@@ -617,6 +617,26 @@ def test_list_since_and_until_a_month_or_a_year_take_in_all_of_it(
     assert listing(server.target, "--since", "2026", "--until", "9999") == ["Next year"]
 
 
+def test_list_until_a_time_includes_that_time(
+    server: ClaimServer, client: claimstore.Client
+) -> None:
+    for text, when in [
+        ("Before", "2025-11-20T09:59:59.999999+00:00"),
+        ("At ten", "2025-11-20T10:00:00+00:00"),
+        ("After", "2025-11-20T10:00:00.000001+00:00"),
+    ]:
+        client.create_claim(text, speaker="S", attribution="paraphrase", stated_at=when)
+    assert listing(server.target, "--until", "2025-11-20T10:00:00Z") == ["At ten", "Before"]
+    assert listing(server.target, "--until", "2025-11-20T12:00:00+02:00") == ["At ten", "Before"]
+    at_ten = ("--since", "2025-11-20T10:00:00Z", "--until", "2025-11-20T10:00:00Z")
+    assert listing(server.target, *at_ten) == ["At ten"]
+    assert listing(server.target, "--since", "2025", "--until", "9999-12-31T23:59:59.999999Z") == [
+        "After",
+        "At ten",
+        "Before",
+    ]
+
+
 @pytest.mark.parametrize("command", [["list"], ["search", "peace"], ["export"]])
 def test_a_filter_the_server_refuses_is_reported_by_the_options_that_made_it(
     server: ClaimServer, command: list[str], capsys: pytest.CaptureFixture[str]

@@ -48,11 +48,12 @@ class When:
 
     def end(self) -> datetime | date | None:
         """The exclusive end of an inclusive --until: the start of the next year, month or
-        day; a time is its own end. None past the last day there is (9999-12-31): no end."""
+        day; for a time, the next microsecond (the finest time a claim keeps), so that a claim
+        stated at that very time is in. None past the last one there is (9999-12-31): no end."""
         start = self.start
-        if isinstance(start, datetime):
-            return start
         try:
+            if isinstance(start, datetime):
+                return start + timedelta(microseconds=1)
             if self.precision == "year":
                 return start.replace(year=start.year + 1)
             if self.precision == "month":
