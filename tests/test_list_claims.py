@@ -20,7 +20,7 @@ from claimstore.v1 import claim_filter_pb2, claim_pb2, claim_service_pb2
 from claimstore.v1.claim_service_pb2_grpc import ClaimServiceStub
 from claimstore_server import ClaimServer
 from google.protobuf.timestamp_pb2 import Timestamp
-from helpers import invalid_fields, start_server
+from helpers import call_error, invalid_fields, start_server, violations
 
 CLAIMS = 2_500
 BASE = datetime(2025, 1, 1, tzinfo=UTC)
@@ -467,6 +467,15 @@ def test_token_reused_with_another_query_is_invalid_argument(
         )
     )
     assert fields == {"page_token"}
+
+
+def test_token_reused_with_show_deleted_says_what_to_repeat(big_stub: ClaimServiceStub) -> None:
+    token = _first_token(big_stub)
+    request = claim_service_pb2.ListClaimsRequest(page_token=token, show_deleted=True)
+    assert violations(call_error(lambda: big_stub.ListClaims(request))) == {
+        "page_token": "was issued for a different query; repeat the filter, order_by and"
+        " show_deleted of the request that returned it"
+    }
 
 
 def test_token_from_ascending_order_refused_by_descending(big_stub: ClaimServiceStub) -> None:

@@ -19,7 +19,7 @@ from claimstore.v1 import (
     claim_service_pb2_grpc,
     speaker_pb2,
 )
-from helpers import invalid_fields, stamp
+from helpers import call_error, invalid_fields, stamp, violations
 
 Stub = claim_service_pb2_grpc.ClaimServiceStub
 SearchResult = claim_service_pb2.SearchResult
@@ -724,6 +724,16 @@ def test_a_token_used_with_another_query_or_filter_is_invalid(
     token = _first_token(stub)
     request = claim_service_pb2.SearchClaimsRequest(page_token=token, **other)  # type: ignore[arg-type]
     assert invalid_fields(lambda: stub.SearchClaims(request)) == {"page_token"}
+
+
+def test_a_token_used_with_another_query_says_what_to_repeat(
+    stub: Stub, orchard: list[str]
+) -> None:
+    request = claim_service_pb2.SearchClaimsRequest(query="harvest", page_token=_first_token(stub))
+    assert violations(call_error(lambda: stub.SearchClaims(request))) == {
+        "page_token": "was issued for a different query; repeat the query, filter and"
+        " show_deleted of the request that returned it"
+    }
 
 
 def test_a_token_survives_a_query_written_differently_and_another_page_size(

@@ -186,3 +186,20 @@ def test_the_client_passes_the_prefix(client: claimstore.Client, speakers: dict[
         "zelenskyy",
         "office",
     }
+
+
+def test_a_token_of_another_prefix_says_to_repeat_the_name_prefix(
+    stub: Stub, client: claimstore.Client
+) -> None:
+    for index in range(3):
+        client.create_speaker(f"Pager Number{index}")
+    first = stub.ListSpeakers(
+        claim_service_pb2.ListSpeakersRequest(name_prefix="pager", page_size=1)
+    )
+    request = claim_service_pb2.ListSpeakersRequest(
+        name_prefix="number", page_token=first.next_page_token
+    )
+    assert violations(call_error(lambda: stub.ListSpeakers(request))) == {
+        "page_token": "was issued for a different query; repeat the name_prefix of the request"
+        " that returned it"
+    }

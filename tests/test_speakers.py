@@ -225,3 +225,18 @@ def test_sources_token_is_refused_by_list_speakers(
     assert token
     request = claim_service_pb2.ListSpeakersRequest(page_token=token)
     assert invalid_fields(lambda: stub.ListSpeakers(request)) == {"page_token"}
+
+
+def test_speakers_token_is_refused_by_list_sources_saying_whose_it_is(
+    client: claimstore.Client, stub: ClaimServiceStub
+) -> None:
+    for index in range(3):
+        client.create_speaker(f"Speaker {index}")
+    token = stub.ListSpeakers(claim_service_pb2.ListSpeakersRequest(page_size=1)).next_page_token
+    assert token
+    request = claim_service_pb2.ListSourcesRequest(page_token=token)
+    error = call_error(lambda: stub.ListSources(request))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details() == (
+        "page_token: was not issued by ListSources: pass the next_page_token of its last page"
+    )

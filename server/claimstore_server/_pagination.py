@@ -52,10 +52,13 @@ def encode_token(position: list[Any], digest: str) -> str:
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
-_OTHER_QUERY: Final = (
-    "was issued for a different query; repeat the filter and order_by of the request that"
-    " returned it"
-)
+def other_query(fields: str) -> str:
+    """What a token issued for another query says: which ``fields`` of the request that
+    returned it to repeat ("the filter and order_by")."""
+    return f"was issued for a different query; repeat {fields} of the request that returned it"
+
+
+_OTHER_QUERY: Final = other_query("the filter, order_by and show_deleted")
 
 
 def decode_token(

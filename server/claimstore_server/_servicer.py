@@ -255,7 +255,9 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         limit = _pagination.page_size(request.page_size)
         full = _validation.full_view(request.view, default_full=False)
         digest = _pagination.query_digest("revisions", claim_id, full)
-        position = _pagination.decode_token(request.page_token, digest)
+        position = _pagination.decode_token(
+            request.page_token, digest, mismatch=_pagination.other_query("the claim_id and view")
+        )
         after_revision = 0
         if position is not None:
             match position:
@@ -371,7 +373,11 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         full = _validation.full_view(request.view, default_full=False)
         markers = _validation.snippet_markers(request.snippet_start, request.snippet_end)
         digest = _pagination.query_digest("search", search_key(search), query)
-        position = _pagination.decode_token(request.page_token, digest)
+        position = _pagination.decode_token(
+            request.page_token,
+            digest,
+            mismatch=_pagination.other_query("the query, filter and show_deleted"),
+        )
         after = None
         if position is not None:
             match position:
@@ -585,7 +591,12 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         limit = _pagination.page_size(request.page_size)
         name_prefix = _validation.name_prefix(request.name_prefix)
         collection = f"speakers {name_prefix}"
-        after_id = _after_id(request.page_token, collection, _ids.SPEAKER_PREFIX)
+        after_id = _after_id(
+            request.page_token,
+            collection,
+            _ids.SPEAKER_PREFIX,
+            _pagination.other_query("the name_prefix"),
+        )
         page = self._store.list_speakers(after_id=after_id, limit=limit, name_prefix=name_prefix)
         return claim_service_pb2.ListSpeakersResponse(
             speakers=page.items,
@@ -620,7 +631,12 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         self, request: claim_service_pb2.ListSourcesRequest, context: Context
     ) -> claim_service_pb2.ListSourcesResponse:
         limit = _pagination.page_size(request.page_size)
-        after_id = _after_id(request.page_token, "sources", _ids.SOURCE_PREFIX)
+        after_id = _after_id(
+            request.page_token,
+            "sources",
+            _ids.SOURCE_PREFIX,
+            "was not issued by ListSources: pass the next_page_token of its last page",
+        )
         page = self._store.list_sources(after_id=after_id, limit=limit)
         return claim_service_pb2.ListSourcesResponse(
             sources=page.items,
@@ -663,9 +679,12 @@ def _named_as_requested(*, claim: str, source: str = "") -> Iterator[None]:
         raise dataclasses.replace(error, field=renamed) from error
 
 
-def _after_id(page_token: str, collection: str, prefix: str) -> str:
-    """Returns the id a listing by id continues after ("" for the first page)."""
-    position = _pagination.decode_token(page_token, _pagination.query_digest(collection))
+def _after_id(page_token: str, collection: str, prefix: str, mismatch: str) -> str:
+    """Returns the id a listing by id continues after ("" for the first page); a token of
+    another listing is refused, saying ``mismatch``."""
+    position = _pagination.decode_token(
+        page_token, _pagination.query_digest(collection), mismatch=mismatch
+    )
     if position is None:
         return ""
     match position:
