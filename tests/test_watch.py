@@ -1,16 +1,18 @@
 """WatchClaims through the raw stub: events in commit order with cursors, resuming exactly
 once after a disconnect, filters, several watchers, bad cursors, and server shutdown."""
 
+import asyncio
 import base64
 import json
 import queue
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
 import pytest
-from claimstore.v1 import claim_filter_pb2, claim_pb2, claim_service_pb2, speaker_pb2
+from claimstore.v1 import claim_filter_pb2, claim_pb2, claim_service_pb2, source_pb2, speaker_pb2
 from claimstore.v1.claim_revision_pb2 import (
     CHANGE_TYPE_CREATED,
     CHANGE_TYPE_DELETED,
@@ -19,6 +21,9 @@ from claimstore.v1.claim_revision_pb2 import (
 )
 from claimstore.v1.claim_service_pb2_grpc import ClaimServiceStub
 from claimstore_server import ClaimServer
+from claimstore_server._changes import ChangeFeed
+from claimstore_server._validation import claim_draft
+from claimstore_server.store import SqliteStore
 from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.timestamp_pb2 import Timestamp
 from helpers import call_error, invalid_fields, start_server
@@ -319,3 +324,66 @@ def test_a_filtered_watch_still_hears_how_far_it_has_read(stub: ClaimServiceStub
         assert event.revision.claim.id == rubio.id
     finally:
         resumed.close()
+
+
+def _large_claim(number: int) -> claim_service_pb2.CreateClaimRequest:
+    """A claim near the largest a claim may be: some 220 KB in the change log."""
+    return claim_service_pb2.CreateClaimRequest(
+        claim=claim_pb2.Claim(
+            text=f"Claim {number}: " + "words " * 1_600,
+            attribution=claim_pb2.ATTRIBUTION_PARAPHRASE,
+            speaker=speaker_pb2.Speaker(display_name="Dmitry Peskov"),
+            stated_at=Timestamp(seconds=NOV_20),
+            citations=[
+                claim_pb2.Citation(
+                    source=source_pb2.Source(url=f"https://news.example/{index}"),
+                    excerpt="e" * 2_000,
+                )
+                for index in range(100)
+            ],
+        )
+    )
+
+
+def test_the_feeds_tail_is_bounded_in_bytes_as_well_as_in_events(tmp_path: Path) -> None:
+    # The tail keeps the last 4,096 events: of claims this large, 900 MB of the server's
+    # memory, for a few thousand edits of one claim. It keeps no more than its bytes allow,
+    # and the watches behind it read the log.
+    store = SqliteStore(tmp_path / "feed.db")
+    reads = ThreadPoolExecutor(max_workers=1)
+
+    async def follow() -> None:
+        feed = ChangeFeed(
+            store, reads, max_response_bytes=4 << 20, tail_bytes=1 << 20, min_interval=0
+        )
+        start = feed.head()
+        for number in range(30):
+            store.create_claim(claim_draft(_large_claim(number)))
+        feed.changed()
+        head = store.change_log_head()
+        await asyncio.wait_for(feed.wait_beyond(head - 1), WAIT_S)
+        assert 0 < feed.tail_bytes() <= 1 << 20  # trimmed: down to tail_bytes
+        assert feed.tail_response(start, 256) is None  # behind the tail: read the log
+        recent = feed.tail_response(head - 2, 256)
+        assert recent is not None
+        assert [event.revision.claim.text[:9] for event in recent.response.events] == [
+            "Claim 28:",
+            "Claim 29:",
+        ]
+        await feed.close()
+
+    try:
+        asyncio.run(follow())
+    finally:
+        reads.shutdown()
+        store.close()
+
+
+def test_watches_behind_a_full_tail_get_every_event(stub: ClaimServiceStub) -> None:
+    slow = Watch(stub)
+    try:
+        made = [stub.CreateClaim(_large_claim(number)).id for number in range(200)]
+        received = [event.revision.claim.id for event in slow.events(200)]
+        assert received == made
+    finally:
+        slow.close()

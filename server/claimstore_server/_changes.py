@@ -41,6 +41,11 @@ EVERY_CLAIM: Final = ClaimQuery(show_deleted=True)
 CURSOR_FIELD: Final = "after_cursor"
 _TAIL_READ: Final = 512
 """The most log entries one read of the feed takes; a longer burst takes several reads."""
+TAIL_BYTES: Final = 32 * 1024 * 1024
+"""How much the feed's tail keeps of its events, encoded: once they take twice as much, the
+oldest are dropped until they take no more than this. 4,096 events of claims as claims
+usually are (under 1 KB each) fit in an eighth of it, while 4,096 of the largest claims (a
+10,000-character text and 100 long excerpts, some 220 KB) would take 900 MB."""
 
 _log = logging.getLogger(__name__)
 
@@ -115,6 +120,7 @@ class ChangeFeed:
         *,
         max_response_bytes: int,
         tail_size: int = 4096,
+        tail_bytes: int = TAIL_BYTES,
         min_interval: float = 0.01,
         poll_seconds: float = 1.0,
     ) -> None:
@@ -123,11 +129,15 @@ class ChangeFeed:
         self._max_response_bytes = max_response_bytes
         self._min_interval = min_interval
         self._poll_seconds = poll_seconds
-        # The most recent events and their positions, in log order (at least tail_size of
-        # them once there are that many, at most twice as many); _head is the last read.
+        # The most recent events and their positions, in log order: at least tail_size of
+        # them once there are that many, unless they take more than tail_bytes (encoded), and
+        # at most twice as many or as much (see _trim_tail); _head is the last read.
         self._tail_size = tail_size
+        self._tail_bytes = tail_bytes
         self._tail_seqs: list[int] = []
         self._tail_events: list[claim_service_pb2.ClaimEvent] = []
+        self._tail_sizes: list[int] = []  # the encoded size of each event of the tail
+        self._tail_total = 0
         self._head = -1
         # Responses built since the tail last grew, by the position they continue from.
         self._responses: dict[int, TailResponse] = {}
@@ -222,14 +232,36 @@ class ChangeFeed:
                 self._changed.set()
             if page.last_seq <= self._head:
                 continue
+            events = watch_events(change_log_id, page)
+            sizes = [event.ByteSize() for event in events]
             self._tail_seqs.extend(event.seq for event in page.events)
-            self._tail_events.extend(watch_events(change_log_id, page))
-            if len(self._tail_seqs) > 2 * self._tail_size:
-                del self._tail_seqs[: -self._tail_size]
-                del self._tail_events[: -self._tail_size]
+            self._tail_events.extend(events)
+            self._tail_sizes.extend(sizes)
+            self._tail_total += sum(sizes)
+            self._trim_tail()
             self._head = page.last_seq
             self._responses.clear()
             self._wake_watches()
+
+    def tail_bytes(self) -> int:
+        """What the events of the tail take, encoded."""
+        return self._tail_total
+
+    def _trim_tail(self) -> None:
+        """Drops the oldest events of the tail once it holds more than twice ``tail_size``
+        of them, or more than twice ``tail_bytes``: down to ``tail_size`` events and
+        ``tail_bytes``. Watches behind the tail read the log themselves."""
+        if len(self._tail_seqs) <= 2 * self._tail_size and self._tail_total <= 2 * self._tail_bytes:
+            return
+        drop = max(0, len(self._tail_seqs) - self._tail_size)
+        total = self._tail_total - sum(self._tail_sizes[:drop])
+        while drop < len(self._tail_sizes) and total > self._tail_bytes:
+            total -= self._tail_sizes[drop]
+            drop += 1
+        del self._tail_seqs[:drop]
+        del self._tail_events[:drop]
+        del self._tail_sizes[:drop]
+        self._tail_total = total
 
     def _wake_watches(self) -> None:
         grown, self._grown = self._grown, asyncio.Event()
