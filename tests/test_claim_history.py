@@ -800,3 +800,34 @@ def test_concurrent_updates_without_an_etag_all_land(
         thread.join()
     assert errors == []
     assert revisions(stub, original.id) == list(range(1, 10))
+
+
+@pytest.mark.parametrize(
+    "view", [claim_service_pb2.CLAIM_VIEW_BASIC, claim_service_pb2.CLAIM_VIEW_FULL]
+)
+def test_a_long_history_of_a_large_claim_pages_whole(
+    stub: ClaimServiceStub, create: Create, view: claim_service_pb2.ClaimView.ValueType
+) -> None:
+    # Some 220 KB a revision: 30 of them do not fit in one response.
+    citations = [
+        claim_pb2.Citation(
+            source=source_pb2.Source(url=f"https://news.example/{index}"), excerpt="e" * 2_000
+        )
+        for index in range(100)
+    ]
+    claim = create(text="Long " * 1_999 + "end", citations=citations)
+    for number in range(29):
+        update(stub, claim_pb2.Claim(id=claim.id, channel=f"channel {number}"), ["channel"])
+    pages, token = [], ""
+    while True:
+        response = stub.ListClaimRevisions(
+            claim_service_pb2.ListClaimRevisionsRequest(
+                claim_id=claim.id, page_size=1000, page_token=token, view=view
+            )
+        )
+        pages.append([revision.revision for revision in response.revisions])
+        token = response.next_page_token
+        if not token:
+            break
+    assert len(pages) > 1
+    assert [number for page in pages for number in page] == list(range(1, 31))

@@ -1,5 +1,6 @@
 """The SQLite store: schema, pragmas, migrations, and the indexes its queries use."""
 
+import functools
 import re
 import sqlite3
 import threading
@@ -8,9 +9,12 @@ from pathlib import Path
 
 import claimstore
 import pytest
-from claimstore.v1 import claim_pb2, claim_service_pb2, speaker_pb2
+from claimstore.v1 import claim_pb2, claim_service_pb2, source_pb2, speaker_pb2
 from claimstore_server import ServerConfig, build_server
+from claimstore_server._validation import claim_draft
 from claimstore_server.store import (
+    ChangeNote,
+    ClaimDraft,
     ClaimQuery,
     DatabaseFileError,
     SchemaError,
@@ -265,3 +269,63 @@ def test_speaker_ids_filter_uses_an_index(
     assert step.startswith("SEARCH c USING"), plan  # not a SCAN of every claim
     assert "INDEX" in step, plan
     assert "(speaker_id=?" in step, plan
+
+
+def test_revisions_and_changes_are_read_only_as_far_as_their_bytes_allow(
+    store: SqliteStore,
+) -> None:
+    # A claim may take 220 KB a revision: a page of 1,000 read whole would be 220 MB, of which
+    # a response carries 4 MB. The store stops reading once the bytes it was allowed are used.
+    excerpt = "e" * 2_000
+    made = [
+        store.create_claim(
+            claim_draft(
+                claim_service_pb2.CreateClaimRequest(
+                    claim=claim_pb2.Claim(
+                        text=f"Claim {number} with a long excerpt",
+                        attribution=claim_pb2.ATTRIBUTION_PARAPHRASE,
+                        speaker=speaker_pb2.Speaker(display_name="Dmitry Peskov"),
+                        stated_at=stamp("2025-11-20T00:00:00+00:00"),
+                        citations=[
+                            claim_pb2.Citation(
+                                source=source_pb2.Source(url="https://news.example/1"),
+                                excerpt=excerpt,
+                            )
+                        ],
+                    )
+                )
+            )
+        )
+        for number in range(10)
+    ]
+    every = store.read_changes(0, ClaimQuery(), limit=100)
+    assert [event.revision.claim.id for event in every.events] == [claim.id for claim in made]
+    assert not every.has_more
+    size = every.events[0].revision.ByteSize()  # as stored, give or take a few bytes
+    three = 3 * size + size // 2  # three bodies, not four
+    page = store.read_changes(0, ClaimQuery(), limit=100, max_bytes=three)
+    assert [event.revision.claim.id for event in page.events] == [c.id for c in made[:3]]
+    assert (page.has_more, page.last_seq) == (True, page.events[-1].seq)
+    one = store.read_changes(0, ClaimQuery(), limit=100, max_bytes=1)
+    assert (len(one.events), one.has_more) == (1, True)  # never an empty page
+
+    claim = made[0]
+    for number in range(5):
+        store.update_claim(
+            claim.id,
+            functools.partial(_with_channel, channel=f"channel {number}"),
+            ChangeNote(changed_fields=("channel",)),
+        )
+    revisions = store.list_claim_revisions(claim.id, after_revision=0, limit=100, max_bytes=three)
+    assert ([r.revision for r in revisions.items], revisions.has_more) == ([1, 2, 3], True)
+    rest = store.list_claim_revisions(claim.id, after_revision=3, limit=100, max_bytes=three)
+    assert ([r.revision for r in rest.items], rest.has_more) == ([4, 5, 6], False)
+    limited = store.list_claim_revisions(claim.id, after_revision=0, limit=2, max_bytes=three)
+    assert ([r.revision for r in limited.items], limited.has_more) == ([1, 2], True)
+
+
+def _with_channel(current: claim_pb2.Claim, *, channel: str) -> ClaimDraft:
+    revised = claim_pb2.Claim()
+    revised.CopyFrom(current)
+    revised.channel = channel
+    return claim_draft(claim_service_pb2.CreateClaimRequest(claim=revised))

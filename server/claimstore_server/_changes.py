@@ -221,7 +221,11 @@ class ChangeFeed:
             await asyncio.sleep(max(0.0, last_read + self._min_interval - time.monotonic()))
             last_read = time.monotonic()
             read = functools.partial(
-                self._store.read_changes, self._head, EVERY_CLAIM, limit=_TAIL_READ
+                self._store.read_changes,
+                self._head,
+                EVERY_CLAIM,
+                limit=_TAIL_READ,
+                max_bytes=self._max_response_bytes,
             )
             try:
                 page = await loop.run_in_executor(self._reads, read)

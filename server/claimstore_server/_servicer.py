@@ -267,7 +267,11 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
                     raise _pagination.position_error()
         with _named_as_requested(claim="claim_id"):
             page = self._store.list_claim_revisions(
-                claim_id, after_revision=after_revision, limit=limit, full=full
+                claim_id,
+                after_revision=after_revision,
+                limit=limit,
+                full=full,
+                max_bytes=self._page_budget,
             )
         revisions = _pagination.fit_in(page.items, self._page_budget)
         response = claim_service_pb2.ListClaimRevisionsResponse(revisions=revisions)
@@ -310,7 +314,12 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         """Reads the log for one watch: its response, the position it ends at, and whether
         more may follow at once."""
         read = functools.partial(
-            self._store.read_changes, after, query, limit=_WATCH_BATCH, full=full
+            self._store.read_changes,
+            after,
+            query,
+            limit=_WATCH_BATCH,
+            full=full,
+            max_bytes=self._page_budget,
         )
         page = await asyncio.get_running_loop().run_in_executor(self._watch_reads, read)
         log_id = self._store.change_log_id

@@ -189,10 +189,17 @@ class ClaimStore(Protocol):
         ...
 
     def list_claim_revisions(
-        self, claim_id: str, *, after_revision: int, limit: int, full: bool = False
+        self,
+        claim_id: str,
+        *,
+        after_revision: int,
+        limit: int,
+        full: bool = False,
+        max_bytes: int | None = None,
     ) -> Page[ClaimRevision]:
         """Returns up to ``limit`` revisions of the claim after ``after_revision``, oldest
-        first; NotFoundError for an unknown claim."""
+        first, and no more than fit in ``max_bytes`` as stored (but always one);
+        NotFoundError for an unknown claim."""
         ...
 
     def change_log_head(self) -> int:
@@ -200,10 +207,17 @@ class ClaimStore(Protocol):
         ...
 
     def read_changes(
-        self, after_seq: int, query: ClaimQuery, *, limit: int, full: bool = False
+        self,
+        after_seq: int,
+        query: ClaimQuery,
+        *,
+        limit: int,
+        full: bool = False,
+        max_bytes: int | None = None,
     ) -> ChangePage:
         """Returns up to ``limit`` changes after position ``after_seq``, in commit order, of
-        claims that match ``query`` now (deleted or not)."""
+        claims that match ``query`` now (deleted or not), and no more than fit in
+        ``max_bytes`` as stored (but always one)."""
         ...
 
     def list_claims(

@@ -114,6 +114,26 @@ def _changed_from(
     return current
 
 
+def _rows_within(
+    cursor: sqlite3.Cursor, limit: int, max_bytes: int | None, *, body_column: int
+) -> tuple[list[Any], bool]:
+    """The first ``limit`` rows of ``cursor``, or fewer whose bodies (column ``body_column``)
+    take no more than ``max_bytes`` together (the first row always), and whether more rows
+    follow. Rows past those are not read: a claim may take 220 KB a revision, and a page of
+    1,000 of them, read whole, 220 MB, most of which a response could not carry."""
+    rows: list[Any] = []
+    total = 0
+    try:
+        for row in cursor:
+            total += len(row[body_column])
+            if len(rows) == limit or (rows and max_bytes is not None and total > max_bytes):
+                return rows, True
+            rows.append(row)
+        return rows, False
+    finally:
+        cursor.close()
+
+
 def _later_than(update_time_us: int) -> int:
     """Now, or a microsecond after ``update_time_us`` if the clock says otherwise: an etag is
     made of the update time, and a change must have a new one."""
@@ -757,19 +777,30 @@ class SqliteStore:
     # Revisions and the change log
 
     def list_claim_revisions(
-        self, claim_id: str, *, after_revision: int, limit: int, full: bool = False
+        self,
+        claim_id: str,
+        *,
+        after_revision: int,
+        limit: int,
+        full: bool = False,
+        max_bytes: int | None = None,
     ) -> Page[ClaimRevision]:
         with self._read() as connection:
-            rows = connection.execute(
-                f"SELECT r.body{', sp.body' if full else ''} FROM claim_revisions r"
-                f"{_revision_speaker_join(full)} WHERE r.claim_id = ? AND r.revision > ?"
-                " ORDER BY r.revision LIMIT ?",
-                (claim_id, after_revision, limit + 1),
-            ).fetchall()
+            rows, has_more = _rows_within(
+                connection.execute(
+                    f"SELECT r.body{', sp.body' if full else ''} FROM claim_revisions r"
+                    f"{_revision_speaker_join(full)} WHERE r.claim_id = ? AND r.revision > ?"
+                    " ORDER BY r.revision LIMIT ?",
+                    (claim_id, after_revision, limit + 1),
+                ),
+                limit,
+                max_bytes,
+                body_column=0,
+            )
             if not rows:
                 self._stored_claim(connection, claim_id, ChangeNote())
-            revisions = self._revisions_from_rows(connection, rows[:limit], full=full)
-        return Page(revisions, len(rows) > limit)
+            revisions = self._revisions_from_rows(connection, rows, full=full)
+        return Page(revisions, has_more)
 
     def change_log_head(self) -> int:
         with self._read() as connection:
@@ -779,7 +810,13 @@ class SqliteStore:
         return int(head)
 
     def read_changes(
-        self, after_seq: int, query: ClaimQuery, *, limit: int, full: bool = False
+        self,
+        after_seq: int,
+        query: ClaimQuery,
+        *,
+        limit: int,
+        full: bool = False,
+        max_bytes: int | None = None,
     ) -> ChangePage:
         query = dataclasses.replace(query, show_deleted=True)
         with self._read() as connection:
@@ -798,14 +835,17 @@ class SqliteStore:
                 (head,) = connection.execute(
                     "SELECT coalesce(max(seq), 0) FROM claim_revisions"
                 ).fetchone()
-                rows = connection.execute(sql, [after_seq, head, *params, limit + 1]).fetchall()
-                page = rows[:limit]
+                page, has_more = _rows_within(
+                    connection.execute(sql, [after_seq, head, *params, limit + 1]),
+                    limit,
+                    max_bytes,
+                    body_column=1,
+                )
                 revisions = self._revisions_from_rows(
                     connection, [row[1:] for row in page], full=full
                 )
             finally:
                 connection.execute("COMMIT")
-        has_more = len(rows) > limit
         events = [
             ChangeEvent(row[0], revision) for row, revision in zip(page, revisions, strict=True)
         ]
