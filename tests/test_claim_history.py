@@ -208,6 +208,38 @@ def test_a_speaker_given_inline_re_attributes_the_claim(
     assert list(by_old.claims) == []
 
 
+def last_changed_fields(stub: ClaimServiceStub, claim_id: str) -> list[str]:
+    response = stub.ListClaimRevisions(
+        claim_service_pb2.ListClaimRevisionsRequest(claim_id=claim_id, page_size=1000)
+    )
+    return list(response.revisions[-1].changed_fields.paths)
+
+
+def test_a_revision_records_the_fields_that_changed_not_every_field_named(
+    stub: ClaimServiceStub, create: Create
+) -> None:
+    original = create()
+    as_gotten = get(stub, original.id)
+    as_gotten.ClearField("speaker")
+    for citation in as_gotten.citations:
+        citation.ClearField("source")
+    as_gotten.text = "Consultations are not under way"
+    update(stub, as_gotten, ["*"])  # every field named, the text alone changed
+    assert last_changed_fields(stub, original.id) == ["text"]
+
+    update(stub, claim_pb2.Claim(id=original.id, text="Talks are off", channel="briefing"), [])
+    assert last_changed_fields(stub, original.id) == ["text"]  # the channel was "briefing"
+
+    # A coarser precision moves stated_at to the start of the month: both changed.
+    month = claim_pb2.Claim(id=original.id, stated_at_precision=claim_pb2.DATE_PRECISION_MONTH)
+    update(stub, month, ["stated_at_precision"])
+    assert last_changed_fields(stub, original.id) == ["stated_at", "stated_at_precision"]
+
+    inline = claim_pb2.Claim(id=original.id, speaker=speaker_pb2.Speaker(display_name="Ushakov"))
+    update(stub, inline, ["speaker", "channel", "language"])
+    assert last_changed_fields(stub, original.id) == ["speaker", "channel", "language"]
+
+
 def test_an_updated_text_is_searchable_at_once(stub: ClaimServiceStub, create: Create) -> None:
     original = create()
     update(stub, claim_pb2.Claim(id=original.id, text="Capitulation is not on the table"), ["text"])

@@ -97,7 +97,10 @@ class ClaimRevision(_message.Message):
 
     @_builtins.property
     def changed_fields(self) -> _field_mask_pb2.FieldMask:
-        """The fields the change set, such as "text" or "citations"; empty for a
+        """The fields the change changed, such as "text" or "citations", in the
+        order of Claim: those whose values differ from the revision before, not
+        every field the update_mask named ("speaker" for a speaker given inline,
+        and "stated_at" too when a coarser precision moved it). Empty for a
         creation, a deletion and an undeletion.
         """
 

@@ -24,6 +24,7 @@ IGNORE``: a topic given twice is one topic, and a claim that cites a source in t
 roles links to it once.
 """
 
+import dataclasses
 import hashlib
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -172,6 +173,33 @@ def _same_content(body: bytes, other: bytes) -> bool:
         for written in ("update_time", "revision", "etag"):
             claim.ClearField(written)
     return claims[0] == claims[1]
+
+
+_CHANGEABLE: Final = (
+    "text",
+    "attribution",
+    "speaker_id",
+    "stated_at",
+    "stated_at_precision",
+    "channel",
+    "language",
+    "topics",
+    "citations",
+)
+"""The fields of a stored claim that a revision may change, in the order of the message."""
+
+
+def _changed_fields(before: bytes, after: bytes, named: Iterable[str]) -> tuple[str, ...]:
+    """The fields that differ between two bodies of a claim, in message order: what a
+    revision records as changed, rather than every field its request named (a "*" mask names
+    them all). A new speaker is "speaker" when the request ``named`` it so (given inline)."""
+    old, new = Claim.FromString(before), Claim.FromString(after)
+    speaker = "speaker" if "speaker" in named else "speaker_id"
+    return tuple(
+        speaker if name == "speaker_id" else name
+        for name in _CHANGEABLE
+        if getattr(old, name) != getattr(new, name)
+    )
 
 
 def _description(
@@ -606,6 +634,9 @@ class ClaimWriter:
         )
         if _same_content(body, claim.body):
             return False
+        note = dataclasses.replace(
+            note, changed_fields=_changed_fields(claim.body, body, note.changed_fields)
+        )
         row = self._claim_row(
             claim.seq, claim.claim_id, draft, speaker_id, body, create_time_us=claim.create_time_us
         )
