@@ -239,6 +239,54 @@ BAD_VALUES: list[tuple[str, type[Exception], Callable[[claimstore.Client], objec
         lambda c: c.create_claim("t", speaker="S", attribution="reported", stated_at=1700000000),  # type: ignore[arg-type]
     ),
     ("since text", ValueError, lambda c: c.list_claims(since="last week")),
+    # One string where a sequence of them goes would be read as its characters: the claim
+    # stored with the topics c, a, p, i, t, u, l, o, n; a listing matching any such letter.
+    (
+        "topics one string",
+        TypeError,
+        lambda c: c.create_claim(
+            "t", speaker="S", attribution="reported", stated_at="2025", topics="capitulation"
+        ),
+    ),
+    (
+        "topic not a string",
+        TypeError,
+        lambda c: c.create_claim(
+            "t",
+            speaker="S",
+            attribution="reported",
+            stated_at="2025",
+            topics=[5],  # type: ignore[list-item]
+        ),
+    ),
+    ("aliases one string", TypeError, lambda c: c.create_speaker("S", aliases="Peskov")),
+    ("filter topics one string", TypeError, lambda c: c.list_claims(topics="capitulation")),
+    (
+        "filter speaker_ids one string",
+        TypeError,
+        lambda c: c.search_claims("peace", speaker_ids="spk_01JD3M0X8Y9Z0000000000000A"),
+    ),
+    (
+        "filter attributions one string",
+        TypeError,
+        lambda c: c.export_claims(attributions="reported"),
+    ),
+    (
+        "citations one mapping",
+        TypeError,
+        lambda c: c.create_claim(
+            "t",
+            speaker="S",
+            attribution="reported",
+            stated_at="2025",
+            citations={"url": "https://x.y/"},  # type: ignore[dict-item]
+        ),
+    ),
+    (
+        "citation a string",
+        TypeError,
+        lambda c: c.update_claim(UNKNOWN_CLAIM_ID, citations=["https://x.y/"]),  # type: ignore[list-item]
+    ),
 ]
 
 

@@ -17,8 +17,11 @@ from ._values import (
     TimeLike,
     Unset,
     citation,
+    citation_list,
     enum_value,
+    enum_values,
     precision_of,
+    strings,
     timestamp,
 )
 from .v1 import claim_filter_pb2, claim_pb2, claim_service_pb2, source_pb2, speaker_pb2
@@ -84,10 +87,8 @@ class BaseClient:
             ),
             channel=channel,
             language=language,
-            topics=list(topics),
-            citations=[
-                citation(value, f"citations[{index}]") for index, value in enumerate(citations)
-            ],
+            topics=strings(topics, "topics"),
+            citations=citation_list(citations, "citations"),
         )
         if isinstance(speaker, str):
             claim.speaker.display_name = speaker
@@ -156,14 +157,10 @@ class BaseClient:
             claim.language = language
             paths.append("language")
         if not isinstance(topics, Unset):
-            if isinstance(topics, str):
-                raise TypeError("topics: expected a sequence of strings, not one string")
-            claim.topics.extend(topics)
+            claim.topics.extend(strings(topics, "topics"))
             paths.append("topics")
         if not isinstance(citations, Unset):
-            claim.citations.extend(
-                citation(value, f"citations[{index}]") for index, value in enumerate(citations)
-            )
+            claim.citations.extend(citation_list(citations, "citations"))
             paths.append("citations")
         return claim_service_pb2.UpdateClaimRequest(
             claim=claim, update_mask=_update_mask(paths), reason=reason
@@ -341,14 +338,14 @@ class BaseClient:
         if filter is not None:
             return filter
         claim_filter = claim_filter_pb2.ClaimFilter(
-            speaker_ids=list(speaker_ids),
+            speaker_ids=strings(speaker_ids, "speaker_ids"),
             speaker=speaker or "",
-            topics=list(topics),
+            topics=strings(topics, "topics"),
             publisher=publisher or "",
             source_id=source_id or "",
             attributions=[
                 enum_value(claim_pb2.Attribution, value, f"attributions[{index}]")
-                for index, value in enumerate(attributions)
+                for index, value in enumerate(enum_values(attributions, "attributions"))
             ],
             language=language or "",
         )
@@ -376,7 +373,7 @@ class BaseClient:
                 kind=enum_value(speaker_pb2.SpeakerKind, kind, "kind"),
                 title=title,
                 affiliation=affiliation,
-                aliases=list(aliases),
+                aliases=strings(aliases, "aliases"),
                 wikidata_id=wikidata_id,
             )
         )
@@ -425,9 +422,7 @@ class BaseClient:
             speaker.kind = enum_value(speaker_pb2.SpeakerKind, kind, "kind")
             paths.append("kind")
         if not isinstance(aliases, Unset):
-            if isinstance(aliases, str):
-                raise TypeError("aliases: expected a sequence of strings, not one string")
-            speaker.aliases.extend(aliases)
+            speaker.aliases.extend(strings(aliases, "aliases"))
             paths.append("aliases")
         return claim_service_pb2.UpdateSpeakerRequest(
             speaker=speaker, update_mask=_update_mask(paths)

@@ -7,7 +7,7 @@ enum values by name in any case, with or without their prefix ("person",
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -93,6 +93,36 @@ def timestamp(value: TimeLike, field: str) -> Timestamp:
     return stamp
 
 
+def strings(values: Iterable[str], field: str) -> list[str]:
+    """Returns ``values`` as a list of strings; ``field`` names it in errors. One string is a
+    TypeError, not its characters: ``topics="peace plan"`` would otherwise be 10 topics."""
+    if isinstance(values, str | bytes):
+        raise TypeError(f"{field}: expected a sequence of strings, not one string: [{values!r}]")
+    result = list(values)
+    for index, value in enumerate(result):
+        if not isinstance(value, str):
+            raise TypeError(f"{field}[{index}]: expected a string, not {type(value).__name__}")
+    return result
+
+
+def enum_values(values: Iterable[EnumLike], field: str) -> list[EnumLike]:
+    """Returns ``values`` as a list; one string or number is a TypeError, not a sequence."""
+    if isinstance(values, str | bytes | int):
+        raise TypeError(f"{field}: expected a sequence of enum names, not one: [{values!r}]")
+    return list(values)
+
+
+def citation_list(
+    values: Iterable[claim_pb2.Citation | Mapping[str, Any]], field: str
+) -> list[claim_pb2.Citation]:
+    """Returns the Citations of ``values``; one citation, not in a sequence, is a TypeError."""
+    if isinstance(values, str | bytes | Mapping | claim_pb2.Citation):
+        raise TypeError(
+            f"{field}: expected a sequence of citations, not one {type(values).__name__}"
+        )
+    return [citation(value, f"{field}[{index}]") for index, value in enumerate(values)]
+
+
 def enum_value(enum: "EnumType[Value]", value: EnumLike, field: str) -> Value:
     """Returns the number of the ``enum`` value named ``value`` (or ``value`` if a number)."""
     if isinstance(value, bool):
@@ -132,6 +162,8 @@ def citation(value: claim_pb2.Citation | Mapping[str, Any], field: str) -> claim
     """
     if isinstance(value, claim_pb2.Citation):
         return value
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{field}: expected a Citation or a mapping, not {type(value).__name__}")
     known = {"source_id", "url", "publisher", "title", "kind", "published_at", "role", "excerpt"}
     unknown = set(value) - known
     if unknown:
