@@ -20,7 +20,7 @@ import pytest
 from claimstore._batches import import_batches
 from claimstore.v1 import claim_pb2, claim_service_pb2, source_pb2, speaker_pb2
 from claimstore.v1.claim_service_pb2_grpc import ClaimServiceStub
-from claimstore_server import ServerConfig, build_server
+from claimstore_server import ClaimServer, ServerConfig, build_server
 from claimstore_server.store import ClaimDraft, ImportOutcome, SqliteStore
 from helpers import Counts, stamp, violations
 
@@ -148,6 +148,21 @@ def test_a_claim_too_large_to_send_is_a_value_error_after_the_claims_before_it(
         receive()
     assert [r.index for r in received] == [0, 1, 2, 3]
     assert stored_texts(client) == {f"Numbered claim {i}." for i in range(4)}
+
+
+@pytest.mark.parametrize("max_message_bytes", [64 * 1024 * 1024, -1], ids=["64 MiB", "no limit"])
+def test_a_client_allowed_larger_messages_still_sends_batches_the_server_takes(
+    server: ClaimServer, max_message_bytes: int
+) -> None:
+    # 1,000 claims of 9.5 kB are 9.5 MB: batches of half a 64 MiB limit went over the
+    # server's 4 MiB, and the whole import ended RESOURCE_EXHAUSTED with nothing stored.
+    words = "word " * 1_900
+    requests = [claim_request(f"{index} {words}") for index in range(1_000)]
+    config = claimstore.ClientConfig(target=server.target, max_message_bytes=max_message_bytes)
+    with claimstore.Client(config=config) as client:
+        results = list(client.import_claims(requests, batch_size=1_000))
+        assert outcomes(results) == ["IMPORT_OUTCOME_CREATED"] * 1_000
+        assert sum(1 for _ in client.list_claims(page_size=100)) == 1_000
 
 
 def test_each_batch_is_answered_with_its_own_results(stub: ClaimServiceStub) -> None:

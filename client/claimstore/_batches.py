@@ -46,11 +46,19 @@ def check_batch_size(size: int) -> None:
         raise ValueError(f"batch_size: {size!r} is not from 1 to {MAX_BATCH_CLAIMS:,}")
 
 
+MAX_BATCH_BYTES: Final = 4 * 1024 * 1024
+"""The largest ImportClaimsRequest a server takes, 4 MiB (see claim_service.proto), whatever
+the client's own message limit."""
+
+
 def batch_bytes(max_message_bytes: int) -> int:
-    """The most bytes of claims a batch takes, under a message limit of ``max_message_bytes``:
-    half of it. No claim the server accepts comes near that (its text, citations and the rest
-    are bounded well under 2 MiB), so a claim larger than this is refused before it is sent."""
-    return max_message_bytes // 2
+    """The most bytes of claims a batch takes, under a message limit of ``max_message_bytes``
+    (negative: none): half of that limit or of the server's 4 MiB, the lower. No claim the
+    server accepts comes near that (its text, citations and the rest are bounded well under
+    2 MiB), so a claim larger than this is refused before it is sent."""
+    if max_message_bytes < 0:
+        return MAX_BATCH_BYTES // 2
+    return min(max_message_bytes, MAX_BATCH_BYTES) // 2
 
 
 class _Batcher:
