@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import claimstore
 import grpc
@@ -443,6 +444,51 @@ def test_channel_options_without_retries() -> None:
     options = dict(claimstore.ClientConfig(retry=None).channel_options())
     assert options["grpc.enable_retries"] == 0
     assert "grpc.service_config" not in options
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        claimstore.RetryPolicy(max_attempts=1),
+        claimstore.RetryPolicy(initial_backoff=0.1 + 0.2, max_backoff=100),
+        claimstore.RetryPolicy(retryable_status_codes=("UNAVAILABLE", "RESOURCE_EXHAUSTED")),
+    ],
+    ids=["one attempt", "many digits", "two codes"],
+)
+def test_every_retry_policy_taken_is_one_grpc_takes(
+    server: ClaimServer, policy: claimstore.RetryPolicy
+) -> None:
+    # gRPC refused the service config of the first two ("maxAttempts must be at least 2",
+    # "initialBackoff: Not a duration" for "0.30000000000000004s"), and every call failed
+    # INVALID_ARGUMENT "Failed to create channel".
+    config = claimstore.ClientConfig(target=server.target, retry=policy)
+    with claimstore.Client(config=config) as client, pytest.raises(claimstore.NotFound):
+        client.get_claim(UNKNOWN_CLAIM_ID)
+    options = dict(config.channel_options())
+    assert options["grpc.enable_retries"] == (0 if policy.max_attempts == 1 else 1)
+
+
+@pytest.mark.parametrize(
+    ("error_type", "field", "values"),
+    [
+        (ValueError, "max_attempts", {"max_attempts": 0}),
+        (TypeError, "max_attempts", {"max_attempts": 2.5}),
+        (ValueError, "initial_backoff", {"initial_backoff": 0}),
+        (ValueError, "initial_backoff", {"initial_backoff": 1e-5}),  # "1e-05s", under 1 ms
+        (ValueError, "max_backoff", {"max_backoff": float("inf")}),
+        (ValueError, "backoff_multiplier", {"backoff_multiplier": -1.0}),
+        (TypeError, "initial_backoff", {"initial_backoff": "0.1s"}),
+        (ValueError, "retryable_status_codes", {"retryable_status_codes": ("unavailable",)}),
+        (ValueError, "retryable_status_codes", {"retryable_status_codes": ("OK",)}),
+        (TypeError, "retryable_status_codes", {"retryable_status_codes": "UNAVAILABLE"}),
+        (TypeError, "retryable_status_codes", {"retryable_status_codes": ()}),
+    ],
+)
+def test_a_retry_policy_grpc_would_refuse_is_refused_when_made(
+    error_type: type[Exception], field: str, values: dict[str, Any]
+) -> None:
+    with pytest.raises(error_type, match=field):
+        claimstore.RetryPolicy(**values)
 
 
 def test_message_size_option_is_applied() -> None:

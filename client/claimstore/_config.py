@@ -37,11 +37,17 @@ class RetryPolicy:
     """gRPC's own retry policy for UNAVAILABLE, passed to the channel as service config.
 
     Attributes:
-        max_attempts: Tries in all, the first one included (gRPC caps it at 5).
-        initial_backoff: Seconds before the first retry, randomized by gRPC.
-        max_backoff: The longest wait between tries, in seconds.
+        max_attempts: Tries in all, the first one included (gRPC caps it at 5); 1 is
+            no retries, as ``retry=None`` is.
+        initial_backoff: Seconds before the first retry, randomized by gRPC; at least
+            0.001, as gRPC counts milliseconds.
+        max_backoff: The longest wait between tries, in seconds (at least 0.001).
         backoff_multiplier: How much the wait grows after each try.
-        retryable_status_codes: The status codes worth another try.
+        retryable_status_codes: The status codes worth another try, by name
+            ("UNAVAILABLE"), as a tuple.
+
+    A value gRPC would refuse is a ValueError (TypeError for a wrong type) here: gRPC
+    would refuse the whole service config, and every call would fail.
     """
 
     max_attempts: int = 5
@@ -49,6 +55,35 @@ class RetryPolicy:
     max_backoff: float = 5.0
     backoff_multiplier: float = 2.0
     retryable_status_codes: tuple[str, ...] = ("UNAVAILABLE",)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
+            raise TypeError(f"max_attempts: expected an int, not {self.max_attempts!r}")
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts: {self.max_attempts!r} is not 1 or more")
+        for name in ("initial_backoff", "max_backoff"):
+            _duration(getattr(self, name), name)
+        multiplier = self.backoff_multiplier
+        if isinstance(multiplier, bool) or not isinstance(multiplier, int | float):
+            raise TypeError(f"backoff_multiplier: expected a number, not {multiplier!r}")
+        if not 0 < multiplier < math.inf:
+            raise ValueError(f"backoff_multiplier: {multiplier!r} is not a number above 0")
+        if isinstance(self.retryable_status_codes, str) or not self.retryable_status_codes:
+            raise TypeError(
+                "retryable_status_codes: expected a tuple of status code names, such as"
+                f" ('UNAVAILABLE',), not {self.retryable_status_codes!r}"
+            )
+        names = {code.name for code in grpc.StatusCode if code is not grpc.StatusCode.OK}
+        for code in self.retryable_status_codes:
+            if code not in names:
+                raise ValueError(
+                    f"retryable_status_codes: {code!r} is not one of {', '.join(sorted(names))}"
+                )
+
+    @property
+    def retries(self) -> bool:
+        """Whether this policy tries a call more than once."""
+        return self.max_attempts > 1
 
     def service_config(self) -> dict[str, Any]:
         """Returns the gRPC service config that applies this policy to the retried methods."""
@@ -58,14 +93,25 @@ class RetryPolicy:
                     "name": [{"service": SERVICE_NAME, "method": m} for m in RETRIED_METHODS],
                     "retryPolicy": {
                         "maxAttempts": self.max_attempts,
-                        "initialBackoff": f"{self.initial_backoff}s",
-                        "maxBackoff": f"{self.max_backoff}s",
+                        "initialBackoff": _duration(self.initial_backoff, "initial_backoff"),
+                        "maxBackoff": _duration(self.max_backoff, "max_backoff"),
                         "backoffMultiplier": self.backoff_multiplier,
                         "retryableStatusCodes": list(self.retryable_status_codes),
                     },
                 }
             ]
         }
+
+
+def _duration(seconds: float, field: str) -> str:
+    """``seconds`` as the service config writes a duration, to the millisecond ("0.1s"): gRPC
+    keeps no finer time, and reads neither "0.30000000000000004s" nor "1e-05s" as one. At
+    least a millisecond and finite, or ValueError."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise TypeError(f"{field}: expected a number of seconds, not {seconds!r}")
+    if not 0.001 <= seconds < math.inf:
+        raise ValueError(f"{field}: {seconds!r} is not a millisecond or more (and finite)")
+    return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
 
 
 def check_timeout(seconds: float, field: str = "timeout") -> None:
@@ -125,7 +171,7 @@ class ClientConfig:
             ("grpc.max_receive_message_length", self.max_message_bytes),
             ("grpc.max_send_message_length", self.max_message_bytes),
         ]
-        if self.retry is not None:
+        if self.retry is not None and self.retry.retries:
             options.append(("grpc.enable_retries", 1))
             options.append(("grpc.service_config", json.dumps(self.retry.service_config())))
         else:
