@@ -150,6 +150,22 @@ def test_a_claim_too_large_to_send_is_a_value_error_after_the_claims_before_it(
     assert stored_texts(client) == {f"Numbered claim {i}." for i in range(4)}
 
 
+def test_a_claim_for_a_request_is_a_type_error_after_the_claims_before_it(
+    client: claimstore.Client,
+) -> None:
+    # A Claim's bytes were sent as a CreateClaimRequest's: its id read as the claim made the
+    # batch corrupt, and the server refused it whole, good claims and all (INVALID_ARGUMENT).
+    stored = claim_pb2.Claim(id="clm_01JD3M0X8Y9Z0000000000000A", text="Exported elsewhere.")
+    requests: list[object] = [*numbered(3), stored, *numbered(2, start=3)]
+    received: list[claim_service_pb2.ImportResult] = []
+    with pytest.raises(TypeError, match=r"requests\[3\]: expected a CreateClaimRequest, not Claim"):
+        received.extend(client.import_claims(requests, batch_size=2))  # type: ignore[arg-type]
+    assert [r.index for r in received] == [0, 1, 2]
+    assert stored_texts(client) == {f"Numbered claim {i}." for i in range(3)}
+    with pytest.raises(TypeError, match=r"requests\[0\]: expected a CreateClaimRequest, not str"):
+        list(client.import_claims("claims.jsonl"))  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("max_message_bytes", [64 * 1024 * 1024, -1], ids=["64 MiB", "no limit"])
 def test_a_client_allowed_larger_messages_still_sends_batches_the_server_takes(
     server: ClaimServer, max_message_bytes: int

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import Final
 
 from .v1 import claim_service_pb2
+from .v1.claim_pb2 import Claim
 
 _CLAIMS_KEY: Final = bytes(
     [claim_service_pb2.ImportClaimsRequest.DESCRIPTOR.fields_by_name["claims"].number << 3 | 2]
@@ -69,13 +70,23 @@ class _Batcher:
         self._max_bytes = max_bytes
         self._parts: list[bytes] = []
         self._bytes = 0
-        self._refused: ValueError | None = None
+        self._added = 0
+        self._refused: ValueError | TypeError | None = None
 
     def add(self, request: claim_service_pb2.CreateClaimRequest) -> bytes | None:
         """Adds ``request``; returns the batch it completes or makes room for, if any.
 
-        A claim of more than ``max_bytes`` is refused: it returns the batch of the
-        claims before it, and :meth:`check` raises ValueError."""
+        A claim of more than ``max_bytes`` is refused, as is anything but a
+        CreateClaimRequest: it returns the batch of the claims before it, and
+        :meth:`check` raises ValueError (TypeError)."""
+        index, self._added = self._added, self._added + 1
+        if not isinstance(request, claim_service_pb2.CreateClaimRequest):
+            # Its bytes would be read as a request's: a Claim's id as the claim, say.
+            self._refused = TypeError(
+                f"requests[{index}]: expected a CreateClaimRequest, not {type(request).__name__}"
+                + (" (import_request makes one of a Claim)" if isinstance(request, Claim) else "")
+            )
+            return self.rest()
         data = request.SerializeToString()
         if len(data) > self._max_bytes:
             self._refused = ValueError(
@@ -94,7 +105,7 @@ class _Batcher:
         return done
 
     def check(self) -> None:
-        """Raises the ValueError of a claim :meth:`add` refused, if any."""
+        """Raises the error of a claim :meth:`add` refused, if any."""
         if self._refused is not None:
             raise self._refused
 
@@ -113,7 +124,8 @@ def import_batches(
     """Groups ``requests`` into serialized ImportClaimsRequests of at most ``size`` claims
     (see :func:`check_batch_size`) and about ``max_bytes`` bytes; a full batch is yielded
     at once, without waiting for the next request to arrive. A claim of more than
-    ``max_bytes`` bytes raises ValueError once the batches before it are yielded."""
+    ``max_bytes`` bytes raises ValueError once the batches before it are yielded, and
+    anything but a CreateClaimRequest TypeError."""
     batcher = _Batcher(size, max_bytes)
     for request in requests:
         if (batch := batcher.add(request)) is not None:
