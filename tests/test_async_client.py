@@ -233,6 +233,27 @@ def test_a_client_made_outside_a_loop_serves_the_loop_of_its_first_call(
     asyncio.run(never_used())
 
 
+def test_a_closed_client_refuses_calls_as_a_closed_client_does(server: ClaimServer) -> None:
+    # A call after close had opened a new channel, which nothing closed.
+    claim_id = "clm_01JD3M0X8Y9Z0000000000000A"
+
+    async def scenario() -> None:
+        async with claimstore.AsyncClient(server.target) as client:
+            with pytest.raises(claimstore.NotFound):
+                await client.get_claim(claim_id)
+        with pytest.raises(ValueError, match="closed"):
+            await client.get_claim(claim_id)
+        with pytest.raises(ValueError, match="closed"):
+            await collect(client.export_claims())
+        await client.close()  # twice is harmless
+
+    asyncio.run(scenario())
+    with claimstore.Client(server.target) as blocking:
+        pass
+    with pytest.raises(ValueError, match="closed"):
+        blocking.get_claim(claim_id)
+
+
 def test_a_stopped_server_is_unavailable(stopped_target: str) -> None:
     async def scenario() -> None:
         config = claimstore.ClientConfig(target=stopped_target, retry=None, timeout=5)

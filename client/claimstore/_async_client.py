@@ -69,11 +69,16 @@ class AsyncClient(BaseClient):
     def __init__(self, target: str | None = None, *, config: ClientConfig | None = None) -> None:
         super().__init__(target, config=config)
         self._connection: _Connection | None = None
+        self._closed = False
 
     def _connected(self) -> "_Connection":
         """The channel for the running event loop: opened on the first call, as a gRPC
-        channel belongs to the loop it is made in."""
+        channel belongs to the loop it is made in. After :meth:`close`, a ValueError, as
+        :class:`~claimstore.Client`'s closed channel raises: a new channel would be one
+        that nothing closes."""
         loop = asyncio.get_running_loop()
+        if self._closed:
+            raise ValueError("this AsyncClient is closed: make a new one")
         if self._connection is None:
             self._connection = _Connection.open(self.config, loop)
         elif self._connection.loop is not loop:
@@ -88,7 +93,9 @@ class AsyncClient(BaseClient):
         return self._connected().stub
 
     async def close(self) -> None:
-        """Closes the channel; calls in flight are cancelled."""
+        """Closes the channel; calls in flight are cancelled. A call made after it raises
+        ValueError, as one of a closed :class:`~claimstore.Client` does."""
+        self._closed = True
         if self._connection is not None:
             connection, self._connection = self._connection, None
             await connection.channel.close()

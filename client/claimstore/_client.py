@@ -61,7 +61,8 @@ class Client(BaseClient):
         )
 
     def close(self) -> None:
-        """Closes the channel; calls in flight are cancelled."""
+        """Closes the channel; calls in flight are cancelled. A call made after it raises
+        ValueError."""
         self._channel.close()
 
     def __enter__(self) -> Self:
