@@ -304,6 +304,40 @@ def test_bad_python_values_fail_before_any_call(
         call(client)
 
 
+WRONG_TYPES: list[tuple[str, Callable[[claimstore.Client], object]]] = [
+    (
+        "text",
+        lambda c: c.create_claim(5, speaker="S", attribution="reported", stated_at="2025"),  # type: ignore[arg-type]
+    ),
+    (
+        "speaker",
+        lambda c: c.create_claim("t", speaker=5, attribution="reported", stated_at="2025"),  # type: ignore[arg-type]
+    ),
+    ("text", lambda c: c.update_claim(UNKNOWN_CLAIM_ID, text=None)),  # type: ignore[arg-type]
+    ("channel", lambda c: c.update_claim(UNKNOWN_CLAIM_ID, channel=None)),  # type: ignore[arg-type]
+    ("language", lambda c: c.update_claim(UNKNOWN_CLAIM_ID, language=1)),  # type: ignore[arg-type]
+    ("speaker_id", lambda c: c.update_claim(UNKNOWN_CLAIM_ID, speaker_id=None)),  # type: ignore[arg-type]
+    # speaker=None had been left out of the update without a word: only the channel changed.
+    ("speaker", lambda c: c.update_claim(UNKNOWN_CLAIM_ID, speaker=None, channel="x")),  # type: ignore[arg-type]
+    ("topics", lambda c: c.update_claim(UNKNOWN_CLAIM_ID, topics=None)),  # type: ignore[arg-type]
+    ("citations", lambda c: c.update_claim(UNKNOWN_CLAIM_ID, citations=None)),  # type: ignore[arg-type]
+    ("aliases", lambda c: c.create_speaker("S", aliases=None)),  # type: ignore[arg-type]
+    ("topics", lambda c: c.list_claims(topics=None)),  # type: ignore[arg-type]
+]
+
+
+@pytest.mark.parametrize(
+    ("field", "call"), WRONG_TYPES, ids=[f"{field} {n}" for n, (field, _) in enumerate(WRONG_TYPES)]
+)
+def test_a_value_of_a_wrong_type_is_a_type_error_naming_its_argument(
+    stopped_target: str, field: str, call: Callable[[claimstore.Client], object]
+) -> None:
+    # protobuf's own TypeError ("bad argument type for built-in operation") names nothing.
+    with claimstore.Client(stopped_target) as client, pytest.raises(TypeError) as raised:
+        call(client)
+    assert str(raised.value).startswith(f"{field}: expected ")
+
+
 # Time values
 
 

@@ -24,6 +24,7 @@ from ._values import (
     strings,
     timestamp,
 )
+from ._values import text as _text  # text is an argument of the methods below
 from .v1 import claim_filter_pb2, claim_pb2, claim_service_pb2, source_pb2, speaker_pb2
 
 PageRequest = TypeVar("PageRequest")
@@ -78,7 +79,7 @@ class BaseClient:
         if stated_at_precision is None:
             stated_at_precision = precision_of(stated_at)
         claim = claim_pb2.Claim(
-            text=text,
+            text=_text(text, "text"),
             attribution=enum_value(claim_pb2.Attribution, attribution, "attribution"),
             speaker_id=speaker_id or "",
             stated_at=timestamp(stated_at, "stated_at"),
@@ -93,7 +94,7 @@ class BaseClient:
         if isinstance(speaker, str):
             claim.speaker.display_name = speaker
         elif speaker is not None:
-            claim.speaker.CopyFrom(speaker)
+            claim.speaker.CopyFrom(_speaker(speaker))
         # A request_id makes gRPC's retries of CreateClaim safe, so one is always sent.
         return claim_service_pb2.CreateClaimRequest(
             claim=claim, request_id=request_id or str(uuid.uuid4())
@@ -124,7 +125,7 @@ class BaseClient:
         claim = claim_pb2.Claim(id=claim_id, etag=etag or "")
         paths: list[str] = []
         if not isinstance(text, Unset):
-            claim.text = text
+            claim.text = _text(text, "text")
             paths.append("text")
         if not isinstance(attribution, Unset):
             claim.attribution = enum_value(claim_pb2.Attribution, attribution, "attribution")
@@ -134,11 +135,11 @@ class BaseClient:
         if isinstance(speaker, str):
             claim.speaker.display_name = speaker
             paths.append("speaker")
-        elif isinstance(speaker, speaker_pb2.Speaker):
-            claim.speaker.CopyFrom(speaker)
+        elif not isinstance(speaker, Unset):
+            claim.speaker.CopyFrom(_speaker(speaker))
             paths.append("speaker")
         if not isinstance(speaker_id, Unset):
-            claim.speaker_id = speaker_id
+            claim.speaker_id = _text(speaker_id, "speaker_id")
             paths.append("speaker_id")
         if not isinstance(stated_at, Unset):
             claim.stated_at.CopyFrom(timestamp(stated_at, "stated_at"))
@@ -151,10 +152,10 @@ class BaseClient:
             )
             paths.append("stated_at_precision")
         if not isinstance(channel, Unset):
-            claim.channel = channel
+            claim.channel = _text(channel, "channel")
             paths.append("channel")
         if not isinstance(language, Unset):
-            claim.language = language
+            claim.language = _text(language, "language")
             paths.append("language")
         if not isinstance(topics, Unset):
             claim.topics.extend(strings(topics, "topics"))
@@ -479,6 +480,13 @@ class BaseClient:
             return claim_service_pb2.ListSourcesRequest(page_size=page_size, page_token=page_token)
 
         return page
+
+
+def _speaker(value: object) -> speaker_pb2.Speaker:
+    """``value``, a Speaker message; anything else is a TypeError naming ``speaker``."""
+    if not isinstance(value, speaker_pb2.Speaker):
+        raise TypeError(f"speaker: expected a name or a Speaker, not {type(value).__name__}")
+    return value
 
 
 def _set_texts(message: Message, **values: object) -> list[str]:

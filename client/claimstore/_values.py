@@ -37,6 +37,7 @@ UNSET: Final = Unset.UNSET
 None or an empty value would mean something else (empty clears a field)."""
 
 Value = TypeVar("Value", bound=int)
+Item = TypeVar("Item")
 
 if TYPE_CHECKING:
     from google.protobuf.internal.enum_type_wrapper import _EnumTypeWrapper as EnumType
@@ -98,7 +99,7 @@ def strings(values: Iterable[str], field: str) -> list[str]:
     TypeError, not its characters: ``topics="peace plan"`` would otherwise be 10 topics."""
     if isinstance(values, str | bytes):
         raise TypeError(f"{field}: expected a sequence of strings, not one string: [{values!r}]")
-    result = list(values)
+    result = _list(values, field, "strings")
     for index, value in enumerate(result):
         if not isinstance(value, str):
             raise TypeError(f"{field}[{index}]: expected a string, not {type(value).__name__}")
@@ -109,7 +110,7 @@ def enum_values(values: Iterable[EnumLike], field: str) -> list[EnumLike]:
     """Returns ``values`` as a list; one string or number is a TypeError, not a sequence."""
     if isinstance(values, str | bytes | int):
         raise TypeError(f"{field}: expected a sequence of enum names, not one: [{values!r}]")
-    return list(values)
+    return _list(values, field, "enum names")
 
 
 def citation_list(
@@ -120,7 +121,24 @@ def citation_list(
         raise TypeError(
             f"{field}: expected a sequence of citations, not one {type(values).__name__}"
         )
-    return [citation(value, f"{field}[{index}]") for index, value in enumerate(values)]
+    return [
+        citation(value, f"{field}[{index}]")
+        for index, value in enumerate(_list(values, field, "citations"))
+    ]
+
+
+def _list(values: Iterable[Item], field: str, what: str) -> list[Item]:
+    """``list(values)``, or a TypeError naming ``field`` when ``values`` is not iterable."""
+    if not isinstance(values, Iterable):
+        raise TypeError(f"{field}: expected a sequence of {what}, not {type(values).__name__}")
+    return list(values)
+
+
+def text(value: str, field: str) -> str:
+    """Returns ``value``, a string; anything else (None too) is a TypeError naming ``field``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{field}: expected a string, not {type(value).__name__}")
+    return value
 
 
 def enum_value(enum: "EnumType[Value]", value: EnumLike, field: str) -> Value:
