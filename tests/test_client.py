@@ -406,6 +406,44 @@ def test_given_precision_wins_over_the_inferred_one(client: claimstore.Client) -
     assert claim.stated_at == stamp("2025-11-01T00:00:00+00:00")
 
 
+@pytest.mark.parametrize(
+    ("stated_at", "precision"),
+    [("2025-11", "day"), ("2025", "month"), ("2025-11-20", "exact"), (date(2025, 11, 20), 4)],
+)
+def test_a_precision_finer_than_the_time_given_is_refused_before_any_call(
+    stopped_target: str, stated_at: str | date, precision: str | int
+) -> None:
+    # As the CLI's --date 2025-11 --precision day is: the claim had been stored as said on
+    # 2025-11-01 to the day, which nobody had said.
+    with claimstore.Client(stopped_target) as client:
+        with pytest.raises(ValueError, match=r"stated_at_precision: .* is finer than stated_at"):
+            client.create_claim(
+                "t",
+                speaker="S",
+                attribution="paraphrase",
+                stated_at=stated_at,
+                stated_at_precision=precision,
+            )
+        with pytest.raises(ValueError, match=r"stated_at_precision: .* is finer than stated_at"):
+            client.update_claim(
+                UNKNOWN_CLAIM_ID, stated_at=stated_at, stated_at_precision=precision
+            )
+
+
+def test_a_precision_as_fine_as_the_time_given_or_unspecified_is_taken(
+    client: claimstore.Client,
+) -> None:
+    claim = client.create_claim(
+        "t", speaker="S", attribution="paraphrase", stated_at="2025-11", stated_at_precision="month"
+    )
+    assert claim.stated_at_precision == claim_pb2.DATE_PRECISION_MONTH
+    # 0, DATE_PRECISION_UNSPECIFIED, is "not given" (claim.proto): inferred, as None is.
+    claim = client.update_claim(claim.id, stated_at="2025", stated_at_precision=0)
+    assert claim.stated_at_precision == claim_pb2.DATE_PRECISION_YEAR
+    claim = client.update_claim(claim.id, stated_at_precision="year")  # alone: the server's
+    assert claim.stated_at_precision == claim_pb2.DATE_PRECISION_YEAR
+
+
 def test_since_and_before_take_dates(client: claimstore.Client) -> None:
     for day in (19, 20, 21):
         client.create_claim(

@@ -76,16 +76,12 @@ class BaseClient:
         citations: Iterable[claim_pb2.Citation | Mapping[str, Any]],
         request_id: str | None,
     ) -> claim_service_pb2.CreateClaimRequest:
-        if stated_at_precision is None:
-            stated_at_precision = precision_of(stated_at)
         claim = claim_pb2.Claim(
             text=_text(text, "text"),
             attribution=enum_value(claim_pb2.Attribution, attribution, "attribution"),
             speaker_id=speaker_id or "",
             stated_at=timestamp(stated_at, "stated_at"),
-            stated_at_precision=enum_value(
-                claim_pb2.DatePrecision, stated_at_precision, "stated_at_precision"
-            ),
+            stated_at_precision=_precision(stated_at, stated_at_precision),
             channel=channel,
             language=language,
             topics=strings(topics, "topics"),
@@ -144,9 +140,11 @@ class BaseClient:
         if not isinstance(stated_at, Unset):
             claim.stated_at.CopyFrom(timestamp(stated_at, "stated_at"))
             paths.append("stated_at")
-            if isinstance(stated_at_precision, Unset):
-                stated_at_precision = precision_of(stated_at)
-        if not isinstance(stated_at_precision, Unset):
+            claim.stated_at_precision = _precision(
+                stated_at, None if isinstance(stated_at_precision, Unset) else stated_at_precision
+            )
+            paths.append("stated_at_precision")
+        elif not isinstance(stated_at_precision, Unset):
             claim.stated_at_precision = enum_value(
                 claim_pb2.DatePrecision, stated_at_precision, "stated_at_precision"
             )
@@ -480,6 +478,27 @@ class BaseClient:
             return claim_service_pb2.ListSourcesRequest(page_size=page_size, page_token=page_token)
 
         return page
+
+
+def _precision(stated_at: TimeLike, given: EnumLike | None) -> claim_pb2.DatePrecision.ValueType:
+    """The precision of a claim stated at ``stated_at``: ``given``, else (None or unspecified)
+    as precise as ``stated_at`` is. A finer one than that is a ValueError: "2025-11" says
+    nothing of the day, nor a ``date`` of the time of day."""
+    written = precision_of(stated_at)
+    inferred = enum_value(claim_pb2.DatePrecision, written, "stated_at_precision")
+    number = (
+        claim_pb2.DATE_PRECISION_UNSPECIFIED
+        if given is None
+        else enum_value(claim_pb2.DatePrecision, given, "stated_at_precision")
+    )
+    if number == claim_pb2.DATE_PRECISION_UNSPECIFIED:  # not given, as the .proto has it
+        return inferred
+    if inferred < number <= claim_pb2.DATE_PRECISION_EXACT:  # a number past it: the server's
+        raise ValueError(
+            f"stated_at_precision: {given!r} is finer than stated_at={stated_at!r} tells"
+            f" ({written}): give a more precise stated_at, or a precision of {written} or coarser"
+        )
+    return number
 
 
 def _speaker(value: object) -> speaker_pb2.Speaker:

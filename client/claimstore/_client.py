@@ -113,7 +113,8 @@ class Client(BaseClient):
                 new) or as a Speaker message; or give ``speaker_id``.
             speaker_id: The id of an existing speaker.
             stated_at_precision: "year", "month", "day" or "exact"; inferred from
-                ``stated_at`` when not given.
+                ``stated_at`` when not given. It may be coarser than ``stated_at`` but
+                not finer: "2025-11" with "day" is a ValueError.
             channel: How it was said, such as "statement on Telegram".
             language: A BCP-47 tag such as "en".
             topics: What it is about.
