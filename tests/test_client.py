@@ -563,6 +563,40 @@ def test_a_retry_policy_grpc_would_refuse_is_refused_when_made(
         claimstore.RetryPolicy(**values)
 
 
+@pytest.mark.parametrize(
+    ("error_type", "match", "values"),
+    [
+        # gRPC failed every call of these with INTERNAL "Invalid metadata", as a server bug.
+        (
+            ValueError,
+            "'Authorization' is not a key .* 'authorization'",
+            {"metadata": (("Authorization", "x"),)},
+        ),
+        (ValueError, "'x-key' has characters", {"metadata": (("x-key", "two\nlines"),)}),
+        (TypeError, "pairs", {"metadata": ("authorization",)}),
+        # gRPC ignored the option, and the limit stayed 4 MiB.
+        (TypeError, "max_message_bytes", {"max_message_bytes": "16MB"}),
+        (TypeError, "timeout", {"timeout": "10"}),
+    ],
+)
+def test_a_config_grpc_would_refuse_or_ignore_is_refused_when_made(
+    error_type: type[Exception], match: str, values: dict[str, Any]
+) -> None:
+    with pytest.raises(error_type, match=match):
+        claimstore.ClientConfig(**values)
+
+
+def test_metadata_grpc_takes_is_sent_and_a_timeout_not_a_number_is_named(
+    server: ClaimServer,
+) -> None:
+    metadata = (("authorization", "Bearer abc.def"), ("x-trace-bin", b"\x00\x01"))
+    config = claimstore.ClientConfig(target=server.target, metadata=metadata)  # type: ignore[arg-type]
+    with claimstore.Client(config=config) as client, pytest.raises(claimstore.NotFound):
+        client.get_claim(UNKNOWN_CLAIM_ID)
+    with claimstore.Client(server.target) as client, pytest.raises(TypeError, match="timeout"):
+        client.get_claim(UNKNOWN_CLAIM_ID, timeout="1")  # type: ignore[arg-type]
+
+
 def test_message_size_option_is_applied() -> None:
     options = dict(claimstore.ClientConfig(max_message_bytes=1234).channel_options())
     assert options["grpc.max_receive_message_length"] == 1234

@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -114,8 +115,39 @@ def _duration(seconds: float, field: str) -> str:
     return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
 
 
+_METADATA_KEY: Final = re.compile(r"[0-9a-z_.-]+")
+
+
+def _check_metadata(metadata: tuple[tuple[str, str], ...]) -> None:
+    """Raises ValueError for metadata gRPC would refuse at every call (as INTERNAL "Invalid
+    metadata", which reads as a server bug): a key that is not lower-case letters, digits,
+    "-", "_" and ".", or a text value other than printable ASCII. The value of a "-bin" key
+    is bytes, which gRPC checks itself."""
+    for item in metadata:
+        if not isinstance(item, tuple | list) or len(item) != 2:
+            raise TypeError(f"metadata: expected (key, value) pairs, not {item!r}")
+        key, value = item
+        if not isinstance(key, str) or not _METADATA_KEY.fullmatch(key):
+            hint = f" (gRPC keys are lower case: {key.lower()!r})" if isinstance(key, str) else ""
+            raise ValueError(
+                f"metadata: {key!r} is not a key of lower-case letters, digits, '-', '_' and"
+                f" '.'{hint}"
+            )
+        if key.endswith("-bin"):
+            continue
+        if not isinstance(value, str):
+            raise TypeError(f"metadata: the value of {key!r} is not a string")
+        if not all(" " <= char <= "~" for char in value):
+            raise ValueError(
+                f"metadata: the value of {key!r} has characters other than printable ASCII"
+            )
+
+
 def check_timeout(seconds: float, field: str = "timeout") -> None:
-    """Raises ValueError unless ``seconds`` is a deadline a call can meet: above 0, finite."""
+    """Raises ValueError unless ``seconds`` is a deadline a call can meet: above 0, finite;
+    TypeError for what is not a number."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise TypeError(f"{field}: expected a number of seconds, not {seconds!r}")
     if not 0 < seconds < math.inf:
         raise ValueError(f"{field}: {seconds!r} is not a number of seconds above 0")
 
@@ -131,7 +163,9 @@ class ClientConfig:
             else is a ValueError, as no call could meet it.
         retry: The retry policy for UNAVAILABLE, or None for no retries.
         credentials: Channel credentials for TLS; None for a plaintext channel.
-        metadata: Metadata sent with every call, such as an authorization header.
+        metadata: Metadata sent with every call, such as an authorization header:
+            (("authorization", "Bearer ..."),), keys in lower case as gRPC has them.
+            A key or a value gRPC would refuse is a ValueError here.
         max_message_bytes: The largest message sent or received.
         actor: Who makes the changes, such as "alice" or "factcheck-bot/2": sent
             with every call as the "claimstore-actor" metadata, and recorded by
@@ -151,6 +185,11 @@ class ClientConfig:
 
     def __post_init__(self) -> None:
         check_timeout(self.timeout)
+        size = self.max_message_bytes
+        if isinstance(size, bool) or not isinstance(size, int):
+            # gRPC ignores an option of the wrong type: the limit would stay 4 MiB unsaid.
+            raise TypeError(f"max_message_bytes: expected an int (-1: no limit), not {size!r}")
+        _check_metadata(self.metadata)
         if len(self.actor) > MAX_ACTOR_LENGTH:
             raise ValueError(f"actor: at most {MAX_ACTOR_LENGTH} characters")
         if not all(" " <= char <= "~" for char in self.actor):
