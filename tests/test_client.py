@@ -323,6 +323,15 @@ WRONG_TYPES: list[tuple[str, Callable[[claimstore.Client], object]]] = [
     ("citations", lambda c: c.update_claim(UNKNOWN_CLAIM_ID, citations=None)),  # type: ignore[arg-type]
     ("aliases", lambda c: c.create_speaker("S", aliases=None)),  # type: ignore[arg-type]
     ("topics", lambda c: c.list_claims(topics=None)),  # type: ignore[arg-type]
+    # These failed only once iterated, and named nothing; show_deleted="no" is true.
+    ("page_size", lambda c: c.list_claims(page_size="10")),  # type: ignore[arg-type]
+    ("show_deleted", lambda c: c.search_claims("x", show_deleted="no")),  # type: ignore[arg-type]
+    ("show_deleted", lambda c: c.export_claims(show_deleted=1)),  # type: ignore[arg-type]
+    ("page_size", lambda c: c.list_speakers(page_size=2.5)),  # type: ignore[arg-type]
+    ("page_size", lambda c: c.list_sources(page_size="10")),  # type: ignore[arg-type]
+    ("page_size", lambda c: c.list_claim_revisions(UNKNOWN_CLAIM_ID, page_size="1")),  # type: ignore[arg-type]
+    ("revision", lambda c: c.get_claim(UNKNOWN_CLAIM_ID, revision="1")),  # type: ignore[arg-type]
+    ("batch_size", lambda c: c.import_claims([], batch_size="10")),  # type: ignore[arg-type]
 ]
 
 
@@ -488,6 +497,17 @@ def test_client_is_a_context_manager(server: ClaimServer) -> None:
     with pytest.raises((ValueError, claimstore.ClaimstoreError)) as raised:
         client.get_claim(UNKNOWN_CLAIM_ID)  # the channel is closed
     assert not isinstance(raised.value, grpc.RpcError)
+
+
+def test_a_target_or_config_of_a_wrong_kind_is_refused_when_made() -> None:
+    # An empty target had failed every call with Unknown "Failed to create channel";
+    # the others with an AttributeError from inside the client.
+    with pytest.raises(ValueError, match="target: empty"):
+        claimstore.ClientConfig(target=" ")
+    with pytest.raises(TypeError, match="target"):
+        claimstore.Client(50051)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="config: expected a ClientConfig"):
+        claimstore.AsyncClient(config="localhost:50051")  # type: ignore[arg-type]
 
 
 def test_target_in_argument_and_config_must_agree() -> None:

@@ -20,6 +20,8 @@ from ._values import (
     citation_list,
     enum_value,
     enum_values,
+    flag,
+    integer,
     precision_of,
     strings,
     timestamp,
@@ -37,6 +39,8 @@ class BaseClient:
     """Holds the configuration and builds each request from plain Python values."""
 
     def __init__(self, target: str | None = None, *, config: ClientConfig | None = None) -> None:
+        if config is not None and not isinstance(config, ClientConfig):
+            raise TypeError(f"config: expected a ClientConfig, not {type(config).__name__}")
         if config is None:
             config = ClientConfig() if target is None else ClientConfig(target=target)
         elif target is not None and target != config.target:
@@ -218,7 +222,7 @@ class BaseClient:
         return claim_service_pb2.GetClaimRequest(
             id=claim_id,
             view=enum_value(claim_service_pb2.ClaimView, view, "view"),
-            revision=revision,
+            revision=integer(revision, "revision"),
         )
 
     @staticmethod
@@ -244,6 +248,7 @@ class BaseClient:
         claim_id: str, *, view: EnumLike, page_size: int
     ) -> PageRequests[claim_service_pb2.ListClaimRevisionsRequest]:
         view_number = enum_value(claim_service_pb2.ClaimView, view, "view")
+        integer(page_size, "page_size")
 
         def page(page_token: str) -> claim_service_pb2.ListClaimRevisionsRequest:
             return claim_service_pb2.ListClaimRevisionsRequest(
@@ -272,6 +277,8 @@ class BaseClient:
         show_deleted: bool,
     ) -> PageRequests[claim_service_pb2.ListClaimsRequest]:
         view_number = enum_value(claim_service_pb2.ClaimView, view, "view")
+        integer(page_size, "page_size")
+        flag(show_deleted, "show_deleted")
 
         def page(page_token: str) -> claim_service_pb2.ListClaimsRequest:
             return claim_service_pb2.ListClaimsRequest(
@@ -297,6 +304,8 @@ class BaseClient:
         show_deleted: bool,
     ) -> PageRequests[claim_service_pb2.SearchClaimsRequest]:
         view_number = enum_value(claim_service_pb2.ClaimView, view, "view")
+        integer(page_size, "page_size")
+        flag(show_deleted, "show_deleted")
 
         def page(page_token: str) -> claim_service_pb2.SearchClaimsRequest:
             return claim_service_pb2.SearchClaimsRequest(
@@ -316,7 +325,9 @@ class BaseClient:
     def _export_claims_request(
         claim_filter: claim_filter_pb2.ClaimFilter, *, show_deleted: bool
     ) -> claim_service_pb2.ExportClaimsRequest:
-        return claim_service_pb2.ExportClaimsRequest(filter=claim_filter, show_deleted=show_deleted)
+        return claim_service_pb2.ExportClaimsRequest(
+            filter=claim_filter, show_deleted=flag(show_deleted, "show_deleted")
+        )
 
     @staticmethod
     def _claim_filter(
@@ -435,6 +446,8 @@ class BaseClient:
     def _list_speakers_pages(
         *, name_prefix: str, page_size: int
     ) -> PageRequests[claim_service_pb2.ListSpeakersRequest]:
+        integer(page_size, "page_size")
+
         def page(page_token: str) -> claim_service_pb2.ListSpeakersRequest:
             return claim_service_pb2.ListSpeakersRequest(
                 page_size=page_size, page_token=page_token, name_prefix=name_prefix
@@ -474,6 +487,8 @@ class BaseClient:
     def _list_sources_pages(
         *, page_size: int
     ) -> PageRequests[claim_service_pb2.ListSourcesRequest]:
+        integer(page_size, "page_size")
+
         def page(page_token: str) -> claim_service_pb2.ListSourcesRequest:
             return claim_service_pb2.ListSourcesRequest(page_size=page_size, page_token=page_token)
 

@@ -43,6 +43,8 @@ MAX_BATCH_CLAIMS: Final = 1_000
 
 def check_batch_size(size: int) -> None:
     """Raises ValueError unless ``size`` claims a batch is what a server takes."""
+    if isinstance(size, bool) or not isinstance(size, int):
+        raise TypeError(f"batch_size: expected an int, not {size!r}")
     if not 1 <= size <= MAX_BATCH_CLAIMS:
         raise ValueError(f"batch_size: {size!r} is not from 1 to {MAX_BATCH_CLAIMS:,}")
 

@@ -184,6 +184,13 @@ class ClientConfig:
     actor: str = ""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.target, str):
+            raise TypeError(
+                f"target: expected a string such as 'localhost:50051', not {self.target!r}"
+            )
+        if not self.target.strip():
+            # gRPC would fail every call with UNKNOWN "Failed to create channel".
+            raise ValueError("target: empty: give the server's address, such as 'localhost:50051'")
         check_timeout(self.timeout)
         size = self.max_message_bytes
         if isinstance(size, bool) or not isinstance(size, int):

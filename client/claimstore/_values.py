@@ -134,6 +134,20 @@ def _list(values: Iterable[Item], field: str, what: str) -> list[Item]:
     return list(values)
 
 
+def integer(value: int, field: str) -> int:
+    """Returns ``value``, an int; anything else (a bool, a str) is a TypeError naming ``field``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{field}: expected an int, not {value!r}")
+    return value
+
+
+def flag(value: bool, field: str) -> bool:
+    """Returns ``value``, a bool; anything else ("no", which is true) is a TypeError."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{field}: expected True or False, not {value!r}")
+    return value
+
+
 def text(value: str, field: str) -> str:
     """Returns ``value``, a string; anything else (None too) is a TypeError naming ``field``."""
     if not isinstance(value, str):
