@@ -1,6 +1,8 @@
 """The Python client: exceptions, enum and time values, configuration, deadlines."""
 
+import copy
 import json
+import pickle
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -86,6 +88,19 @@ def test_invalid_argument_field_violations_is_a_dict(client: claimstore.Client) 
     assert all(isinstance(text, str) and text for text in violations.values())
     assert raised.value.code == grpc.StatusCode.INVALID_ARGUMENT
     assert isinstance(raised.value.__cause__, grpc.RpcError)
+
+
+def test_an_error_survives_pickle_and_copy_whole(client: claimstore.Client) -> None:
+    # As a process pool hands a worker's exception back: pickle and copy had raised TypeError
+    # "__init__() missing 1 required positional argument: 'message'".
+    with pytest.raises(claimstore.InvalidArgument) as raised:
+        client.get_claim("nope")
+    error = raised.value
+    for again in (pickle.loads(pickle.dumps(error)), copy.copy(error)):
+        assert type(again) is claimstore.InvalidArgument
+        assert (again.code, again.message, str(again)) == (error.code, error.message, str(error))
+        assert again.details == error.details
+        assert again.field_violations == error.field_violations
 
 
 def test_already_exists_is_raised_from_the_rpc_error(client: claimstore.Client) -> None:

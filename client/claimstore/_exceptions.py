@@ -65,6 +65,11 @@ class ServiceError(ClaimstoreError):
         self.message = message
         self.details = tuple(details)
 
+    def __reduce__(self) -> tuple[type["ServiceError"], tuple[object, ...]]:
+        # Made again from its own arguments: pickle and copy call the class with ``args``,
+        # the one string given to Exception, which would be short of ``message``.
+        return type(self), (self.code, self.message, self.details)
+
     @property
     def field_violations(self) -> dict[str, str]:
         """The fields the server found at fault, each with what is wrong with it."""
