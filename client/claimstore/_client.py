@@ -34,11 +34,14 @@ class Client(BaseClient):
     ...     for claim in client.list_claims(speaker="Peskov"):
     ...         print(claim.text)
 
-    Every method takes plain Python values and a ``timeout=`` in seconds (the
-    config's default otherwise), returns the generated claimstore.v1 messages,
-    and raises :class:`~claimstore.ServiceError` subclasses, never
-    ``grpc.RpcError``. Calls failing with UNAVAILABLE are retried by gRPC's own
-    retry policy (see :class:`~claimstore.RetryPolicy`).
+    Every method takes plain Python values and, but for :meth:`watch_claims` (which
+    runs until closed), a ``timeout=`` in seconds (the config's default otherwise;
+    none for :meth:`import_claims` and :meth:`export_claims` unless given), returns
+    the generated claimstore.v1 messages, and raises :class:`~claimstore.ServiceError`
+    subclasses, never ``grpc.RpcError``; a Python value of the wrong type or out of
+    range is a TypeError or ValueError naming its argument, before any call. Calls
+    failing with UNAVAILABLE are retried by gRPC's own retry policy (see
+    :class:`~claimstore.RetryPolicy`).
     """
 
     def __init__(self, target: str | None = None, *, config: ClientConfig | None = None) -> None:
