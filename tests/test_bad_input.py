@@ -548,6 +548,28 @@ def test_every_mistake_of_a_claim_is_reported_at_once(
     assert counts() == {"claims": 0, "speakers": 0, "sources": 0}
 
 
+@pytest.mark.parametrize("count", [40, 100])
+def test_many_mistakes_are_reported_as_far_as_the_trailers_carry_them(
+    stub: ClaimServiceStub, count: int
+) -> None:
+    # gRPC drops trailers past 8 KiB (at random) or 16 KiB: every violation, in the message
+    # and in the details, had made forty bad ids RESOURCE_EXHAUSTED, saying nothing of them.
+    bad_ids = [f"bad-speaker-id-{index}-" + "é" * 40 for index in range(count)]
+    request = claim_service_pb2.ListClaimsRequest(
+        filter=claim_filter_pb2.ClaimFilter(speaker_ids=bad_ids)
+    )
+    for _ in range(5):  # the soft limit drops some trailers only
+        error = call_error(lambda: stub.ListClaims(request))
+        assert error.code() == INVALID, error.details()
+        listed = violations(error)
+        assert 10 <= len(listed) < count
+        assert list(listed) == [f"filter.speaker_ids[{index}]" for index in range(len(listed))]
+        details = error.details() or ""
+        assert details.startswith("filter.speaker_ids[0]: ")
+        assert details.endswith(f" (and {count - len(listed)} more violations not listed)")
+        assert len(details.encode()) <= 800
+
+
 def test_base_claim_is_valid(stub: ClaimServiceStub, counts: Callable[[], Counts]) -> None:
     """Guards the table: each row differs from a request that succeeds in one way only."""
     created = stub.CreateClaim(create())

@@ -14,6 +14,9 @@ SchemaError                   FAILED_PRECONDITION
 DatabaseFileError             FAILED_PRECONDITION
 anything else (a bug)         INTERNAL            none; the server logs the trace
 ============================  ==================  =================================
+
+A status travels in the call's trailers, which gRPC caps: its message and violations are cut
+to what fits, and the message says how many violations were left out.
 """
 
 import functools
@@ -46,30 +49,62 @@ _RETRY_DELAY: Final = duration_pb2.Duration(nanos=100_000_000)
 _ERROR_DOMAIN: Final = "claimstore"
 
 
+_MAX_MESSAGE_BYTES: Final = 800
+_MAX_VIOLATION_BYTES: Final = 2400
+"""How much of a status's message (UTF-8) and field violations (encoded) go to the client.
+Both travel in the call's trailers, the message percent-encoded and the details in base64,
+and gRPC drops trailers past 8 KiB (a soft limit, randomly) or 16 KiB: a request with forty
+bad ids would otherwise end RESOURCE_EXHAUSTED, its violations lost."""
+
+
 def _status(code: int, message: str, *details: object) -> status_pb2.Status:
     packed = []
     for detail in details:
         holder = any_pb2.Any()
         holder.Pack(detail)  # type: ignore[arg-type]
         packed.append(holder)
-    return status_pb2.Status(code=code, message=message, details=packed)
+    return status_pb2.Status(code=code, message=_shortened(message), details=packed)
+
+
+def _shortened(message: str, limit: int = _MAX_MESSAGE_BYTES) -> str:
+    """``message``, cut to ``limit`` bytes of UTF-8 (ending in "…") when it is longer."""
+    encoded = message.encode()
+    if len(encoded) <= limit:
+        return message
+    return encoded[: limit - len("…".encode())].decode(errors="ignore") + "…"
+
+
+def _bad_request(error: ValidationError) -> status_pb2.Status:
+    """INVALID_ARGUMENT with as many of the violations as the trailers carry, in order; the
+    message says how many more there are."""
+    violations: list[error_details_pb2.BadRequest.FieldViolation] = []
+    size = 0
+    for v in error.violations:
+        violation = error_details_pb2.BadRequest.FieldViolation(
+            field=v.field, description=v.description
+        )
+        size += violation.ByteSize() + 3  # its tag and length in the BadRequest
+        if violations and size > _MAX_VIOLATION_BYTES:
+            break
+        violations.append(violation)
+    listed = "; ".join(f"{v.field}: {v.description}" for v in violations)
+    left = len(error.violations) - len(violations)
+    more = f" (and {left} more violations not listed)" if left else ""
+    return _status(
+        code_pb2.INVALID_ARGUMENT,
+        _shortened(listed, _MAX_MESSAGE_BYTES - len(more.encode())) + more,
+        error_details_pb2.BadRequest(field_violations=violations),
+    )
 
 
 def status_for(error: Exception) -> status_pb2.Status:
     """Returns the google.rpc.Status that reports ``error`` to the client."""
     if isinstance(error, ValidationError):
-        violations = [
-            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-            for v in error.violations
-        ]
-        return _status(
-            code_pb2.INVALID_ARGUMENT,
-            str(error),
-            error_details_pb2.BadRequest(field_violations=violations),
-        )
+        return _bad_request(error)
     if isinstance(error, AmbiguousError):
         violation = error_details_pb2.BadRequest.FieldViolation(
-            field=error.field, description=str(error).split(": ", 1)[1]
+            field=error.field,
+            description=_shortened(str(error).split(": ", 1)[1], _MAX_VIOLATION_BYTES),
         )
         return _status(
             code_pb2.INVALID_ARGUMENT,
