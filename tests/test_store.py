@@ -11,6 +11,7 @@ import claimstore
 import pytest
 from claimstore.v1 import claim_pb2, claim_service_pb2, source_pb2, speaker_pb2
 from claimstore_server import ServerConfig, build_server
+from claimstore_server._search import parse_search_query
 from claimstore_server._validation import claim_draft
 from claimstore_server.store import (
     ChangeNote,
@@ -18,6 +19,7 @@ from claimstore_server.store import (
     ClaimQuery,
     DatabaseFileError,
     SchemaError,
+    SearchCursor,
     SpeakerDraft,
     SqliteStore,
     Workload,
@@ -329,3 +331,58 @@ def _with_channel(current: claim_pb2.Claim, *, channel: str) -> ClaimDraft:
     revised.CopyFrom(current)
     revised.channel = channel
     return claim_draft(claim_service_pb2.CreateClaimRequest(claim=revised))
+
+
+def test_a_search_page_is_read_from_one_snapshot(store: SqliteStore, db_path: Path) -> None:
+    # A page after the first looks up where its cursor's claim ranks now, then reads the
+    # claims ranked after it: a claim stored between the two moves every bm25 score (here,
+    # one without the word makes it rarer), and the page skipped or repeated the claims that
+    # moved past the cursor's old score. Both statements must see the same claims.
+    def orchard(number: int) -> ClaimDraft:
+        return claim_draft(
+            claim_service_pb2.CreateClaimRequest(
+                claim=claim_pb2.Claim(
+                    text=f"Orchard report {number}: " + "word " * number,
+                    attribution=claim_pb2.ATTRIBUTION_PARAPHRASE,
+                    speaker=speaker_pb2.Speaker(display_name="Orla Reed"),
+                    stated_at=stamp("2025-11-20T00:00:00+00:00"),
+                )
+            )
+        )
+
+    for number in range(30):
+        store.create_claim(orchard(number))
+    search = parse_search_query("orchard")
+    first = store.search_claims(search, ClaimQuery(), after=None, limit=10)
+    last = first.items[-1]
+    cursor = SearchCursor(last.score, last.claim.id)
+    writer = SqliteStore(db_path)
+    fillers = iter(range(1_000))
+
+    def store_claims_before_the_page(statement: str) -> None:
+        # SQLite calls this as each statement begins, before it reads anything.
+        if "ORDER BY bm25(" in statement:
+            for _ in range(20):
+                number = next(fillers)
+                writer.create_claim(
+                    claim_draft(
+                        claim_service_pb2.CreateClaimRequest(
+                            claim=claim_pb2.Claim(
+                                text=f"Unrelated filler {number}",
+                                attribution=claim_pb2.ATTRIBUTION_REPORTED,
+                                speaker=speaker_pb2.Speaker(display_name="Filler"),
+                                stated_at=stamp("2025-12-01T00:00:00+00:00"),
+                            )
+                        )
+                    )
+                )
+
+    connection = store._connection()
+    connection.set_trace_callback(store_claims_before_the_page)
+    try:
+        rest = store.search_claims(search, ClaimQuery(), after=cursor, limit=100)
+    finally:
+        connection.set_trace_callback(None)
+        writer.close()
+    seen = [hit.claim.id for hit in [*first.items, *rest.items]]
+    assert len(seen) == len(set(seen)) == 30

@@ -928,9 +928,16 @@ class SqliteStore:
                 params=params,
                 markers=snippet_markers,
             )
-            rows = searcher.search(search, after=after, limit=limit, bound=self._search_bound)
-            page_rows = rows[:limit]
-            claims = self._claims_from_rows(connection, [r.row for r in page_rows], full=full)
+            # One snapshot for every statement of the search: a claim stored between the
+            # look-up of the cursor's current bm25 and the page would move every score, and
+            # the page would skip or repeat the claims moved past the cursor.
+            connection.execute("BEGIN")
+            try:
+                rows = searcher.search(search, after=after, limit=limit, bound=self._search_bound)
+                page_rows = rows[:limit]
+                claims = self._claims_from_rows(connection, [r.row for r in page_rows], full=full)
+            finally:
+                connection.execute("COMMIT")
         hits = [
             SearchHit(claim=claim, score=row.score, snippet=row.snippet)
             for claim, row in zip(claims, page_rows, strict=True)
