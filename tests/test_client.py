@@ -612,6 +612,10 @@ def test_a_retry_policy_grpc_would_refuse_is_refused_when_made(
         # gRPC ignored the option, and the limit stayed 4 MiB.
         (TypeError, "max_message_bytes", {"max_message_bytes": "16MB"}),
         (TypeError, "timeout", {"timeout": "10"}),
+        # Each of these was an AttributeError (or len()'s TypeError) when the client was made.
+        (TypeError, "retry: expected a RetryPolicy", {"retry": {"max_attempts": 3}}),
+        (TypeError, "credentials: expected grpc.ChannelCredentials", {"credentials": "tls"}),
+        (TypeError, "actor: expected a string", {"actor": 7}),
     ],
 )
 def test_a_config_grpc_would_refuse_or_ignore_is_refused_when_made(

@@ -197,6 +197,18 @@ class ClientConfig:
             # gRPC ignores an option of the wrong type: the limit would stay 4 MiB unsaid.
             raise TypeError(f"max_message_bytes: expected an int (-1: no limit), not {size!r}")
         _check_metadata(self.metadata)
+        # Each of these was an AttributeError (or a len() TypeError) when the client was made.
+        if self.retry is not None and not isinstance(self.retry, RetryPolicy):
+            raise TypeError(f"retry: expected a RetryPolicy or None, not {self.retry!r}")
+        if self.credentials is not None and not isinstance(
+            self.credentials, grpc.ChannelCredentials
+        ):
+            raise TypeError(
+                "credentials: expected grpc.ChannelCredentials (grpc.ssl_channel_credentials())"
+                f" or None, not {self.credentials!r}"
+            )
+        if not isinstance(self.actor, str):
+            raise TypeError(f"actor: expected a string, not {self.actor!r}")
         if len(self.actor) > MAX_ACTOR_LENGTH:
             raise ValueError(f"actor: at most {MAX_ACTOR_LENGTH} characters")
         if not all(" " <= char <= "~" for char in self.actor):
