@@ -1,5 +1,6 @@
 """Serving as a process: start, health, SIGTERM, exit status, and data kept on disk."""
 
+import os
 import signal
 import sqlite3
 import subprocess
@@ -286,3 +287,26 @@ def test_serving_on_a_unix_socket(tmp_path: Path) -> None:
             assert [speaker.id for speaker in client.list_speakers()] == [created.id]
     finally:
         server.stop(0)
+
+
+def test_claimstore_serve_with_stdout_closed_serves(tmp_path: Path) -> None:
+    # Started with `>&-`, as a service manager may start it: serve writes nothing to standard
+    # output, so it needs none (the commands that write there refuse to start without it).
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "claimstore", "serve", "--db", str(tmp_path / "x.db")),
+            *("--listen", f"127.0.0.1:{port}"),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: os.close(1),
+    )
+    try:
+        assert wait_serving(process, f"127.0.0.1:{port}")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    finally:
+        status, err = finish(process)
+    assert status == 0, err
+    assert "standard output" not in err

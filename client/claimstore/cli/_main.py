@@ -4,6 +4,7 @@ own (``_import``), as have edit-speaker and edit-source (``_resources``), the va
 take (``_arguments``) and the reports of calls that failed (``_report``)."""
 
 import argparse
+import io
 import os
 import signal
 import sys
@@ -615,9 +616,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     handler: Handler = args.handler
     out = out or sys.stdout
     if out is None:
-        # Python's stdout is None when the command was started with it closed (`>&-`).
-        print(f"claimstore {args.command}: standard output is closed", file=sys.stderr)
-        return 2
+        # Python's stdout is None when the command was started with it closed (`>&-`). The
+        # server writes nothing there, and a service manager may start it so.
+        if args.command != "serve":
+            print(f"claimstore {args.command}: standard output is closed", file=sys.stderr)
+            return 2
+        out = io.StringIO()
     try:
         return handler(args, out)
     except argparse.ArgumentTypeError as error:
