@@ -1,5 +1,8 @@
 """The standard services next to ClaimService: grpc.health.v1 and server reflection."""
 
+import threading
+import time
+
 import claimstore
 import grpc
 import pytest
@@ -44,6 +47,52 @@ def test_health_after_stop_is_not_serving_or_unavailable(
     except grpc.RpcError as error:
         outcome = error.code()
     assert outcome in (health_pb2.HealthCheckResponse.NOT_SERVING, grpc.StatusCode.UNAVAILABLE)
+
+
+def test_health_lists_every_service(channel: grpc.Channel) -> None:
+    response = health_pb2_grpc.HealthStub(channel).List(health_pb2.HealthListRequest(), timeout=5)
+    assert {name: status.status for name, status in response.statuses.items()} == {
+        "": health_pb2.HealthCheckResponse.SERVING,
+        CLAIM_SERVICE: health_pb2.HealthCheckResponse.SERVING,
+    }
+
+
+@pytest.mark.parametrize("service", ["", CLAIM_SERVICE])
+def test_a_health_watch_sees_not_serving_and_does_not_hold_up_the_stop(
+    server: ClaimServer, channel: grpc.Channel, service: str
+) -> None:
+    watch = health_pb2_grpc.HealthStub(channel).Watch(
+        health_pb2.HealthCheckRequest(service=service), timeout=60
+    )
+    statuses = [next(watch).status]
+    ended: list[grpc.StatusCode] = []
+
+    def read_on() -> None:
+        try:
+            statuses.extend(response.status for response in watch)
+        except grpc.RpcError as error:
+            ended.append(error.code())
+
+    reader = threading.Thread(target=read_on)
+    reader.start()
+    started = time.monotonic()
+    server.stop(30)  # a grace far longer than the stop may take
+    took = time.monotonic() - started
+    reader.join(timeout=10)
+    assert took < 5
+    assert statuses == [
+        health_pb2.HealthCheckResponse.SERVING,
+        health_pb2.HealthCheckResponse.NOT_SERVING,
+    ]
+    assert ended == [grpc.StatusCode.UNAVAILABLE]
+
+
+def test_a_health_watch_of_an_unknown_service_says_so(channel: grpc.Channel) -> None:
+    watch = health_pb2_grpc.HealthStub(channel).Watch(
+        health_pb2.HealthCheckRequest(service="no.such.Service"), timeout=5
+    )
+    assert next(watch).status == health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
+    watch.cancel()
 
 
 def test_stop_twice_is_harmless(server: ClaimServer) -> None:

@@ -27,6 +27,7 @@ from grpc_reflection.v1alpha import reflection
 
 from ._config import SOCKET_PATH_SCHEMES, ServerConfig, listen_problem
 from ._handlers import add_servicer
+from ._health import HealthServicer
 from ._servicer import ClaimServicer
 from .store import ClaimStore, SqliteStore
 
@@ -43,7 +44,7 @@ class _Parts:
     server: grpc.aio.Server
     store: ClaimStore
     servicer: ClaimServicer
-    health: health.aio.HealthServicer
+    health: HealthServicer
     port: int
 
 
@@ -55,9 +56,9 @@ def _configure_claim_service(
     return servicer
 
 
-async def _configure_health(server: grpc.aio.Server) -> health.aio.HealthServicer:
-    servicer = health.aio.HealthServicer()
-    await _set_health(servicer, health_pb2.HealthCheckResponse.NOT_SERVING)
+def _configure_health(server: grpc.aio.Server) -> HealthServicer:
+    # NOT_SERVING until the server has started.
+    servicer = HealthServicer(("", CLAIM_SERVICE_NAME))
     health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
     return servicer
 
@@ -114,11 +115,6 @@ def _bind_problem(listen: str) -> str:
     return reason
 
 
-async def _set_health(servicer: health.aio.HealthServicer, status: int) -> None:
-    for service in ("", CLAIM_SERVICE_NAME):
-        await servicer.set(service, status)
-
-
 async def _assemble(config: ServerConfig, store: ClaimStore | None) -> _Parts:
     """Builds the server for ``config`` on the running loop, not yet started."""
     store = store if store is not None else SqliteStore(config.db_path)
@@ -132,7 +128,7 @@ async def _assemble(config: ServerConfig, store: ClaimStore | None) -> _Parts:
             maximum_concurrent_rpcs=config.max_concurrent_rpcs,
         )
         servicer = _configure_claim_service(server, store, config.max_message_bytes)
-        health_servicer = await _configure_health(server)
+        health_servicer = _configure_health(server)
         _configure_reflection(server)
         port = _configure_listener(server, config.listen)
     except BaseException:
@@ -143,13 +139,14 @@ async def _assemble(config: ServerConfig, store: ClaimStore | None) -> _Parts:
 
 async def _start(parts: _Parts) -> None:
     await parts.server.start()
-    await _set_health(parts.health, health_pb2.HealthCheckResponse.SERVING)
+    parts.health.set_all(health_pb2.HealthCheckResponse.SERVING)
 
 
 async def _stop(parts: _Parts, grace: float) -> None:
     """Marks every service NOT_SERVING, ends the streams, drains in-flight calls, closes the
     store."""
-    await parts.health.enter_graceful_shutdown()
+    # Health watches end once they have sent NOT_SERVING.
+    parts.health.enter_graceful_shutdown()
     # The server stops taking calls first; then the watches, which never end by themselves,
     # and the imports, which end when their clients say so, would hold up the whole grace
     # period: they end with UNAVAILABLE (an import once its group is answered), while
