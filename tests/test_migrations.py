@@ -3,6 +3,7 @@
 (version 4) and their sources indexed by claim (version 5) when the current store opens it,
 once; and source urls with their scheme and host in lower case (version 6)."""
 
+import logging
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -323,3 +324,70 @@ def test_source_urls_take_their_scheme_and_host_in_lower_case_once(tmp_path: Pat
     finally:
         server.stop(0)
     assert user_version(path) == _schema.LATEST_VERSION
+
+
+def test_opening_logs_the_migration_once(
+    v1_db: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="claimstore_server")
+    SqliteStore(v1_db).close()
+    assert [record.getMessage() for record in caplog.records] == [
+        f"migrated {v1_db} from schema version 1 to {_schema.LATEST_VERSION}; older versions"
+        " of claimstore cannot open it now"
+    ]
+    caplog.clear()
+    SqliteStore(v1_db).close()
+    assert caplog.records == []
+    fresh = tmp_path / "fresh.db"
+    SqliteStore(fresh).close()
+    assert [record.getMessage() for record in caplog.records] == [
+        f"created {fresh} at schema version {_schema.LATEST_VERSION}"
+    ]
+
+
+# What the first development builds wrote as version 1: no seq, bodies or content keys.
+EARLY_V1_TABLES = """
+CREATE TABLE speakers (id TEXT PRIMARY KEY, display_name TEXT NOT NULL, kind INTEGER NOT NULL,
+    title TEXT NOT NULL, affiliation TEXT NOT NULL, aliases TEXT NOT NULL, wikidata_id TEXT,
+    create_time INTEGER, update_time INTEGER);
+CREATE TABLE speaker_names (speaker_id TEXT NOT NULL REFERENCES speakers(id),
+    name TEXT NOT NULL, PRIMARY KEY (name, speaker_id));
+CREATE TABLE sources (id TEXT PRIMARY KEY, url TEXT, publisher TEXT NOT NULL,
+    publisher_folded TEXT NOT NULL, title TEXT NOT NULL, kind INTEGER NOT NULL,
+    published_at INTEGER, create_time INTEGER, update_time INTEGER);
+CREATE TABLE claims (id TEXT PRIMARY KEY, text TEXT NOT NULL, attribution INTEGER NOT NULL,
+    speaker_id TEXT NOT NULL REFERENCES speakers(id), stated_at INTEGER NOT NULL,
+    stated_at_precision INTEGER NOT NULL, channel TEXT NOT NULL, language TEXT NOT NULL,
+    topics TEXT NOT NULL, create_time INTEGER, update_time INTEGER);
+CREATE TABLE claim_topics (topic TEXT NOT NULL, claim_id TEXT NOT NULL REFERENCES claims(id),
+    PRIMARY KEY (topic, claim_id));
+CREATE TABLE citations (claim_id TEXT NOT NULL REFERENCES claims(id), position INTEGER NOT NULL,
+    source_id TEXT NOT NULL REFERENCES sources(id), role INTEGER NOT NULL,
+    excerpt TEXT NOT NULL, PRIMARY KEY (claim_id, position));
+CREATE TABLE claim_requests (request_id TEXT PRIMARY KEY,
+    claim_id TEXT NOT NULL REFERENCES claims(id), fingerprint TEXT NOT NULL);
+INSERT INTO speakers VALUES ('spk_1', 'Dmitry Peskov', 1, '', '', '[]', NULL, 1, 1);
+INSERT INTO claims VALUES ('clm_1', 'Talks will go on', 1, 'spk_1', 0, 3, '', '', '[]', 1, 1);
+PRAGMA user_version = 1;
+"""
+
+
+def test_an_early_development_version_1_database_is_refused_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "early.db"
+    with sqlite3.connect(path) as database:
+        database.executescript(EARLY_V1_TABLES)
+    database.close()
+    with pytest.raises(SchemaError) as raised:
+        SqliteStore(path)
+    message = str(raised.value)
+    assert "schema version 1 as an early development build of claimstore wrote it" in message
+    assert "claims.seq" in message
+    assert "its data is as it was" in message
+    assert "no such column" not in message
+    assert user_version(path) == 1
+    assert {name for name in tables(path) if not name.startswith("sqlite_")} == set(V1_TABLES)
+    with sqlite3.connect(path) as database:
+        assert database.execute("SELECT id, text FROM claims").fetchall() == [
+            ("clm_1", "Talks will go on")
+        ]
+    database.close()

@@ -5,6 +5,7 @@ database up one version inside one transaction; opening a database runs the
 ones it lacks, and refuses a database whose version is newer than this code.
 """
 
+import logging
 import secrets
 import sqlite3
 import time
@@ -19,6 +20,8 @@ from claimstore.v1.speaker_pb2 import Speaker
 from .._text import canonical_url
 from . import _rows
 from ._errors import SchemaError
+
+_log = logging.getLogger(__name__)
 
 
 def _create_v1(db: sqlite_utils.Database) -> None:
@@ -148,12 +151,36 @@ SEARCH_WEIGHTS = (10.0, 2.0, 3.0, 1.0)
 """bm25 weights of text, speaker, topics and channel: a match in the text counts most."""
 
 
+def _check_v1_layout(db: sqlite_utils.Database) -> None:
+    """Raises SchemaError when the tables of a version-1 database lack columns of the layout
+    that the migrations start from: the first development builds of claimstore, before
+    version 2, wrote version 1 without the claims' seq, the messages' bodies or the claims'
+    content keys, and nothing here can make those up."""
+    layout = sqlite_utils.Database(memory=True)
+    _create_v1(layout)
+    missing = [
+        f"{table}.{column}"
+        for table in layout.table_names()
+        for column in layout.table(table).columns_dict
+        if column not in db.table(table).columns_dict
+    ]
+    layout.close()
+    if missing:
+        raise SchemaError(
+            "the database is at schema version 1 as an early development build of claimstore"
+            f" wrote it, without the columns {', '.join(missing)}, and cannot be migrated;"
+            " its data is as it was. Serve it with the build that wrote it and copy its claims"
+            " to a new database (claimstore export and import, where that build has them)"
+        )
+
+
 def _create_search_index_v2(db: sqlite_utils.Database) -> None:
     """The full-text index of claims (FTS5), filled from the claims already stored.
 
     Porter stemming over unicode61 without diacritics: case, accents and English word
     endings do not matter ("Noel" finds "Noël", "concessions" finds "concession").
     """
+    _check_v1_layout(db)
     db.execute(
         "CREATE VIRTUAL TABLE claims_search USING fts5(text, speaker, topics, channel,"
         " tokenize = 'porter unicode61 remove_diacritics 2')"
@@ -333,8 +360,9 @@ LATEST_VERSION = len(MIGRATIONS)
 
 
 def migrate(db: sqlite_utils.Database) -> int:
-    """Brings ``db`` up to ``LATEST_VERSION``, one transaction per step; returns the version."""
-    version = _user_version(db)
+    """Brings ``db`` up to ``LATEST_VERSION``, one transaction per step, and logs what it did;
+    returns the version."""
+    version = first = _user_version(db)
     if version > LATEST_VERSION:
         raise SchemaError(
             f"the database is at schema version {version}, newer than this claimstore "
@@ -359,6 +387,17 @@ def migrate(db: sqlite_utils.Database) -> int:
         except BaseException:
             db.conn.execute("ROLLBACK")
             raise
+    (path,) = (row[2] for row in db.conn.execute("PRAGMA database_list") if row[1] == "main")
+    if first == 0 and version != first:
+        _log.info("created %s at schema version %d", path, version)
+    elif version != first:
+        _log.info(
+            "migrated %s from schema version %d to %d; older versions of claimstore"
+            " cannot open it now",
+            path,
+            first,
+            version,
+        )
     return version
 
 
