@@ -1,6 +1,7 @@
 """The SQLite store: schema, pragmas, migrations, and the indexes its queries use."""
 
 import functools
+import logging
 import re
 import sqlite3
 import threading
@@ -22,6 +23,7 @@ from claimstore_server.store import (
     SearchCursor,
     SpeakerDraft,
     SqliteStore,
+    UnavailableError,
     Workload,
     _schema,
     _sqlite,
@@ -209,6 +211,47 @@ def test_two_stores_may_share_a_file(db_path: Path) -> None:
     finally:
         first.close()
         second.close()
+
+
+def database_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "claimstore_server.store._sqlite" and record.levelno == logging.WARNING
+    ]
+
+
+def test_a_lock_held_too_long_is_logged_for_the_operator_once_a_minute(
+    db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = SqliteStore(db_path, busy_timeout_ms=50)
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        for _ in range(3):
+            with pytest.raises(UnavailableError, match="database is locked"):
+                store.create_speaker(SpeakerDraft(display_name="Locked out", kind=1))
+        assert database_warnings(caplog) == [
+            "the database cannot serve this request now: database is locked"
+        ]
+    finally:
+        holder.close()
+        store.close()
+
+
+def test_a_database_file_removed_while_served_is_logged_for_the_operator(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "claims.db"
+    store = SqliteStore(path)
+    try:
+        path.unlink()
+        with pytest.raises(DatabaseFileError, match="is gone"):
+            store.create_speaker(SpeakerDraft(display_name="Nowhere", kind=1))
+        (warning,) = database_warnings(caplog)
+        assert warning.startswith(f"the database file {path} is gone")
+    finally:
+        store.close()
 
 
 def test_newer_schema_is_refused_and_left_alone(db_path: Path) -> None:

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import enum
 import functools
+import logging
 import math
 import os
 import sqlite3
@@ -132,6 +133,37 @@ def _rows_within(
         return rows, False
     finally:
         cursor.close()
+
+
+_log = logging.getLogger(__name__)
+
+_WARNING_INTERVAL_SECONDS: Final = 60.0
+"""How often the same database failure is logged again while it lasts."""
+
+
+class _FailureLog:
+    """Logs the failures of the database that an operator must see (a full disk, a read-only
+    or vanished file, a lock held too long), which callers only get as UNAVAILABLE or
+    FAILED_PRECONDITION: each message when it first comes, then at most once a minute with
+    the number of times it came meanwhile. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: dict[str, tuple[float, int]] = {}  # message: (logged at, times since)
+
+    def failed(self, error: Exception) -> None:
+        message = str(error)
+        now = time.monotonic()
+        with self._lock:
+            logged_at, since = self._last.get(message, (-math.inf, 0))
+            if now - logged_at < _WARNING_INTERVAL_SECONDS:
+                self._last[message] = (logged_at, since + 1)
+                return
+            if len(self._last) > 100:
+                self._last.clear()
+            self._last[message] = (now, 0)
+        again = f" (and {since} more times in the last minute or so)" if since else ""
+        _log.warning("%s%s", message, again)
 
 
 def _later_than(update_time_us: int) -> int:
@@ -262,6 +294,7 @@ class SqliteStore:
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._checkpointer: Checkpointer | None = None
+        self._failures = _FailureLog()
         if self._path in ("", ":memory:"):
             # Each connection (one a thread) would open a database of its own, empty.
             raise DatabaseFileError(
@@ -312,9 +345,11 @@ class SqliteStore:
             if self._file_identity is None:  # still opening: __init__ reports it
                 raise
             self._check_file()
-            raise DatabaseFileError(
+            failure = DatabaseFileError(
                 f"cannot open {self._path} again: {error}{_in_the_way(Path(self._path))}"
-            ) from error
+            )
+            self._failures.failed(failure)
+            raise failure from error
         connection.row_factory = sqlite3.Row
         connection.execute("PRAGMA foreign_keys = ON")
         connection.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
@@ -364,9 +399,9 @@ class SqliteStore:
             # fault, and a retry may work. Anything else is a bug and stays what it is.
             name = getattr(error, "sqlite_errorname", "")
             if name.startswith(_UNAVAILABLE_ERRORS):
-                raise UnavailableError(
-                    f"the database cannot serve this request now: {error}"
-                ) from error
+                failure = UnavailableError(f"the database cannot serve this request now: {error}")
+                self._failures.failed(failure)
+                raise failure from error
             raise
 
     @contextmanager
@@ -416,17 +451,21 @@ class SqliteStore:
         try:
             identity = _file_identity(self._path)
         except OSError as error:
-            raise DatabaseFileError(
+            failure = DatabaseFileError(
                 f"the database file {self._path} is gone{_in_the_way(Path(self._path))}: it"
                 " was moved or removed while the server ran, and nothing more can be written"
                 " to it; put it back, or restart the server"
-            ) from error
+            )
+            self._failures.failed(failure)
+            raise failure from error
         if identity != self._file_identity:
-            raise DatabaseFileError(
+            failure = DatabaseFileError(
                 f"{self._path} is no longer the database file this server opened (it was"
                 " replaced while the server ran): nothing more can be written to it; restart"
                 " the server to serve the file there now"
             )
+            self._failures.failed(failure)
+            raise failure
 
     def _background_checkpointer(self) -> Checkpointer:
         with self._connections_lock:
