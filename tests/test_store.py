@@ -214,10 +214,12 @@ def test_two_stores_may_share_a_file(db_path: Path) -> None:
 
 
 def database_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The warnings the store logged for the operator."""
+    logger = "claimstore_server.store._failure_log"
     return [
         record.getMessage()
         for record in caplog.records
-        if record.name == "claimstore_server.store._sqlite" and record.levelno == logging.WARNING
+        if record.name == logger and record.levelno == logging.WARNING
     ]
 
 

@@ -11,7 +11,6 @@ import contextlib
 import dataclasses
 import enum
 import functools
-import logging
 import math
 import os
 import sqlite3
@@ -47,6 +46,7 @@ from ._errors import (
     StaleEtagError,
     UnavailableError,
 )
+from ._failure_log import FailureLog
 from ._model import (
     ChangeEvent,
     ChangeNote,
@@ -133,37 +133,6 @@ def _rows_within(
         return rows, False
     finally:
         cursor.close()
-
-
-_log = logging.getLogger(__name__)
-
-_WARNING_INTERVAL_SECONDS: Final = 60.0
-"""How often the same database failure is logged again while it lasts."""
-
-
-class _FailureLog:
-    """Logs the failures of the database that an operator must see (a full disk, a read-only
-    or vanished file, a lock held too long), which callers only get as UNAVAILABLE or
-    FAILED_PRECONDITION: each message when it first comes, then at most once a minute with
-    the number of times it came meanwhile. Thread-safe."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._last: dict[str, tuple[float, int]] = {}  # message: (logged at, times since)
-
-    def failed(self, error: Exception) -> None:
-        message = str(error)
-        now = time.monotonic()
-        with self._lock:
-            logged_at, since = self._last.get(message, (-math.inf, 0))
-            if now - logged_at < _WARNING_INTERVAL_SECONDS:
-                self._last[message] = (logged_at, since + 1)
-                return
-            if len(self._last) > 100:
-                self._last.clear()
-            self._last[message] = (now, 0)
-        again = f" (and {since} more times in the last minute or so)" if since else ""
-        _log.warning("%s%s", message, again)
 
 
 def _later_than(update_time_us: int) -> int:
@@ -294,7 +263,7 @@ class SqliteStore:
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._checkpointer: Checkpointer | None = None
-        self._failures = _FailureLog()
+        self._failures = FailureLog()
         if self._path in ("", ":memory:"):
             # Each connection (one a thread) would open a database of its own, empty.
             raise DatabaseFileError(
