@@ -389,7 +389,40 @@ def test_add_rejected_by_the_server_exits_1_and_names_the_field(
         "--attribution", "paraphrase", "--date", "2025-11-20",
     )  # fmt: skip
     assert status == 1
-    assert "claim.text" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "claimstore: INVALID_ARGUMENT: text: is required and must not be empty or only white"
+        " space\n"
+    )
+
+
+def test_the_fields_of_an_add_the_server_refuses_are_named_by_their_options(
+    server: ClaimServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _ = run(
+        "add", "Peace.", "--target", server.target, "--speaker", "S" * 201,
+        "--attribution", "paraphrase", "--date", "2025-11-20", "--topic", "peace",
+        "--topic", "!!", "--origin", "https://example.com/a", "--report", "notaurl",
+        "--report", "https://example.com/b", "--publisher", "P" * 201, "--request-id", "a b",
+    )  # fmt: skip
+    assert status == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "claimstore: INVALID_ARGUMENT: 5 fields at fault",
+        "  --request-id: must be 1 to 128 letters, digits or '._:-', such as a UUID",
+        "  --speaker: must be at most 200 characters, not 201",
+        "  --topic #2: must contain a letter or a digit",
+        "  --report #1: must be an absolute http or https URL, such as 'https://example.com/a'",
+        "  --publisher: must be at most 200 characters, not 201",
+    ]
+
+
+def test_a_revision_the_server_refuses_is_named_by_its_option(
+    server: ClaimServer, client: claimstore.Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    claim = add(client, "Peace.", "--speaker", "S", "--attribution", "paraphrase", "--date", "2025")
+    assert run("get", claim.id, "--target", server.target, "--revision", "-1") == (1, "")
+    assert capsys.readouterr().err == (
+        "claimstore: INVALID_ARGUMENT: --revision: must not be negative, not -1\n"
+    )
 
 
 def test_several_fields_at_fault_are_listed_one_a_line(
@@ -402,8 +435,8 @@ def test_several_fields_at_fault_are_listed_one_a_line(
     assert status == 1
     assert capsys.readouterr().err.splitlines() == [
         "claimstore: INVALID_ARGUMENT: 2 fields at fault",
-        "  claim.text: is required and must not be empty or only white space",
-        "  claim.channel: must not contain control characters",
+        "  text: is required and must not be empty or only white space",
+        "  --channel: must not contain control characters",
     ]
 
 

@@ -212,6 +212,34 @@ def test_retract_and_restore(
     assert "ALREADY_EXISTS: id: the claim is not deleted" in capsys.readouterr().err
 
 
+def test_the_fields_of_a_change_the_server_refuses_are_named_by_their_options(
+    server: ClaimServer, claim: claim_pb2.Claim, capsys: pytest.CaptureFixture[str]
+) -> None:
+    long = "r" * 1001
+    target = ("--target", server.target)
+    assert run("edit", claim.id, *target, "--text", " ", "--topic", "ok", "--topic", "!!") == (
+        1,
+        "",
+    )
+    assert capsys.readouterr().err.splitlines() == [
+        "claimstore: INVALID_ARGUMENT: 2 fields at fault",
+        "  --text: is required and must not be empty or only white space",
+        "  --topic #2: must contain a letter or a digit",
+    ]
+    assert run("edit", claim.id, *target, "--text", "New.", "--reason", long) == (1, "")
+    assert capsys.readouterr().err == (
+        "claimstore: INVALID_ARGUMENT: --reason: must be at most 1,000 characters, not 1,001\n"
+    )
+    assert run("retract", claim.id, *target, "--reason", "other", "--note", long) == (1, "")
+    assert capsys.readouterr().err == (
+        "claimstore: INVALID_ARGUMENT: --note: must be at most 1,000 characters, not 1,001\n"
+    )
+    assert run("watch", *target, "--after", "garbage") == (1, "")
+    assert capsys.readouterr().err == (
+        "claimstore: INVALID_ARGUMENT: --after: is not a cursor this service issued\n"
+    )
+
+
 def test_retract_for_another_reason_needs_a_note(
     server: ClaimServer,
     client: claimstore.Client,

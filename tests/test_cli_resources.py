@@ -100,7 +100,30 @@ def test_edit_speaker_of_an_unknown_id_or_with_a_bad_value_exits_1(
     assert f"NOT_FOUND: id: speaker '{unknown}' not found" in capsys.readouterr().err
     status, _ = run("edit-speaker", claim.speaker_id, "--target", server.target, "--name", " ")
     assert status == 1
-    assert "speaker.display_name: is required" in capsys.readouterr().err
+    assert "--name: is required" in capsys.readouterr().err
+
+
+def test_the_fields_the_server_refuses_are_named_by_their_options(
+    server: ClaimServer, claim: claim_pb2.Claim, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _ = run(
+        "edit-speaker", claim.speaker_id, "--target", server.target,
+        "--title", "T" * 201, "--alias", "ok", "--alias", "!!", "--wikidata-id", "x",
+    )  # fmt: skip
+    assert status == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "claimstore: INVALID_ARGUMENT: 3 fields at fault",
+        "  --alias #2: must contain a letter or a digit",
+        "  --wikidata-id: must be 'Q' followed by digits, such as 'Q3874799'",
+        "  --title: must be at most 200 characters, not 201",
+    ]
+    source_id = claim.citations[0].source_id
+    status, _ = run("edit-source", source_id, "--target", server.target, "--url", "notaurl")
+    assert status == 1
+    assert capsys.readouterr().err == (
+        "claimstore: INVALID_ARGUMENT: --url: must be an absolute http or https URL, such as"
+        " 'https://example.com/a'\n"
+    )
 
 
 def test_edit_source_changes_the_options_given(

@@ -33,7 +33,18 @@ from ._arguments import (
 )
 from ._import import cmd_import
 from ._progress import progress
-from ._report import FILTER_OPTIONS, report
+from ._report import (
+    ADD_OPTIONS,
+    EDIT_OPTIONS,
+    FILTER_OPTIONS,
+    GET_OPTIONS,
+    RESTORE_OPTIONS,
+    RETRACT_OPTIONS,
+    SPEAKERS_OPTIONS,
+    WATCH_OPTIONS,
+    citation_options,
+    report,
+)
 from ._resources import add_resource_parsers
 
 Handler = Callable[[argparse.Namespace, TextIO], int]
@@ -73,6 +84,7 @@ def _cmd_add(args: argparse.Namespace, out: TextIO) -> int:
     citations = [{"url": url, "role": "origin"} for url in args.origin] + [
         {"url": url, "role": "report", "publisher": args.publisher or ""} for url in args.report
     ]
+    args.field_options = {**ADD_OPTIONS, **citation_options(len(args.origin), len(args.report))}
     with open_client(args) as client:
         claim = client.create_claim(
             args.text,
@@ -385,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add.add_argument("--publisher", help="publisher of the --report sources, e.g. Reuters")
     add.add_argument("--request-id", help="makes a retried add create nothing new")
-    add.set_defaults(handler=_cmd_add)
+    add.set_defaults(handler=_cmd_add, field_options=ADD_OPTIONS)
 
     get = commands.add_parser("get", help="show one claim", description="Show one claim by id.")
     add_client_options(get)
@@ -396,7 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="show the claim as it was at this revision (see 'history'; default: current)",
     )
-    get.set_defaults(handler=_cmd_get)
+    get.set_defaults(handler=_cmd_get, field_options=GET_OPTIONS)
 
     _add_history_parsers(commands)
 
@@ -493,7 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_client_options(speakers)
     speakers.add_argument("--prefix", help="only names with a word starting with this, e.g. zelen")
-    speakers.set_defaults(handler=_cmd_speakers)
+    speakers.set_defaults(handler=_cmd_speakers, field_options=SPEAKERS_OPTIONS)
 
     sources = commands.add_parser(
         "sources",
@@ -524,7 +536,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CURSOR",
         help="start after this cursor (from an earlier --json line), not from now",
     )
-    watching.set_defaults(handler=_cmd_watch)
+    watching.set_defaults(handler=_cmd_watch, field_options=WATCH_OPTIONS)
     return parser
 
 
@@ -569,7 +581,7 @@ def _add_history_parsers(commands: "argparse._SubParsersAction[argparse.Argument
     edit.add_argument(
         "--reason", default="", help='why, e.g. "quote corrected from the transcript"'
     )
-    edit.set_defaults(handler=_cmd_edit)
+    edit.set_defaults(handler=_cmd_edit, field_options=EDIT_OPTIONS)
 
     retract = commands.add_parser(
         "retract",
@@ -586,7 +598,7 @@ def _add_history_parsers(commands: "argparse._SubParsersAction[argparse.Argument
         help="why: withdrawn by the speaker or outlet, a duplicate, made up, or other",
     )
     retract.add_argument("--note", default="", help="the explanation; required with --reason other")
-    retract.set_defaults(handler=_cmd_retract)
+    retract.set_defaults(handler=_cmd_retract, field_options=RETRACT_OPTIONS)
 
     restore = commands.add_parser(
         "restore",
@@ -596,7 +608,7 @@ def _add_history_parsers(commands: "argparse._SubParsersAction[argparse.Argument
     add_client_options(restore)
     restore.add_argument("id", help="claim id (clm_…)")
     restore.add_argument("--reason", default="", help="why it comes back")
-    restore.set_defaults(handler=_cmd_restore)
+    restore.set_defaults(handler=_cmd_restore, field_options=RESTORE_OPTIONS)
 
     history = commands.add_parser(
         "history",

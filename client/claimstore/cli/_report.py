@@ -31,6 +31,58 @@ FILTER_OPTIONS = {
 """The option that sets each field of the ClaimFilter the options of ``_add_filter_options``
 make, for the server's messages about it."""
 
+CLAIM_OPTIONS = {
+    "claim.speaker_id": "--speaker-id",
+    "claim.speaker.display_name": "--speaker",
+    "claim.speaker": "--speaker",
+    "claim.attribution": "--attribution",
+    "claim.stated_at": "--stated-at",
+    "claim.stated_at_precision": "--precision",
+    "claim.channel": "--channel",
+    "claim.language": "--language",
+    "claim.topics": "--topic",
+}
+"""The option of ``add`` and ``edit`` that sets each field of the claim (its text: the text
+argument of ``add``, --text of ``edit``)."""
+
+ADD_OPTIONS = {**CLAIM_OPTIONS, "claim.text": "text", "request_id": "--request-id"}
+EDIT_OPTIONS = {**CLAIM_OPTIONS, "claim.text": "--text", "reason": "--reason"}
+GET_OPTIONS = {"revision": "--revision"}
+RETRACT_OPTIONS = {"deletion.reason": "--reason", "deletion.note": "--note"}
+RESTORE_OPTIONS = {"reason": "--reason"}
+WATCH_OPTIONS = {**FILTER_OPTIONS, "after_cursor": "--after"}
+SPEAKERS_OPTIONS = {"name_prefix": "--prefix"}
+SPEAKER_OPTIONS = {
+    "speaker.display_name": "--name",
+    "speaker.kind": "--kind",
+    "speaker.title": "--title",
+    "speaker.affiliation": "--affiliation",
+    "speaker.aliases": "--alias",
+    "speaker.wikidata_id": "--wikidata-id",
+}
+SOURCE_OPTIONS = {
+    "source.url": "--url",
+    "source.publisher": "--publisher",
+    "source.title": "--title",
+    "source.kind": "--kind",
+    "source.published_at": "--published",
+}
+"""The option that sets each field the server may find at fault, command by command."""
+
+
+def citation_options(origins: int, reports: int) -> dict[str, str]:
+    """The options of ``add`` that make each of its citations: the --origin URLs first, then
+    the --report ones, all of these with the --publisher."""
+    options = {}
+    for index in range(origins + reports):
+        if index < origins:
+            options[f"claim.citations[{index}].source.url"] = f"--origin #{index + 1}"
+        else:
+            options[f"claim.citations[{index}].source.url"] = f"--report #{index - origins + 1}"
+            options[f"claim.citations[{index}].source.publisher"] = "--publisher"
+    return options
+
+
 _TIMEOUT_OPTIONS = {"import": "--import-timeout", "export": "--export-timeout"}
 """The option that sets the deadline of each streaming command; other commands take
 --timeout, the deadline of each call."""
@@ -40,7 +92,12 @@ _FIELD_PATH = re.compile(r"\b([a-z_]\w*(?:\.[a-z_]\w*)+)(?:\[(\d+)\])?")
 
 def _in_options(text: str, options: dict[str, str]) -> str:
     """``text`` with each field path in ``options`` named by its option instead, and an
-    element of a repeated field by its place: filter.topics[1] as --topic #2."""
+    element of a repeated field by its place: filter.topics[1] as --topic #2. A field the
+    server names at fault (before a colon) is named whole, so that a field of one word
+    (reason:) or of an element (claim.citations[1].source.url:) is named too."""
+    if options:
+        keys = "|".join(re.escape(key) for key in sorted(options, key=len, reverse=True))
+        text = re.sub(rf"(?<![\w.])(?:{keys})(?=:)", lambda key: options[key[0]], text)
 
     def option(path: re.Match[str]) -> str:
         name = options.get(path[1])
@@ -64,11 +121,16 @@ def report(error: ClaimstoreError, args: argparse.Namespace) -> None:
         and len(violations) > 1
         and _in_options(service.message, options) == "; ".join(violations)
     ):
-        # The server's message joins them all: one a line reads better.
-        header = f"claimstore: {service.code.name}: {len(violations)} fields at fault"
-        print(header, file=sys.stderr)
-        for violation in violations:
-            print(f"  {violation}", file=sys.stderr)
+        # The server's message joins them all: one a line reads better, each once (the
+        # --publisher of every --report is at fault when it is).
+        unique = list(dict.fromkeys(violations))
+        if len(unique) == 1:
+            print(f"claimstore: {service.code.name}: {unique[0]}", file=sys.stderr)
+        else:
+            header = f"claimstore: {service.code.name}: {len(unique)} fields at fault"
+            print(header, file=sys.stderr)
+            for violation in unique:
+                print(f"  {violation}", file=sys.stderr)
     else:
         print(f"claimstore: {message}", file=sys.stderr)
         for violation in violations:

@@ -10,6 +10,7 @@ from .._values import enum_name
 from ..v1 import source_pb2, speaker_pb2
 from . import _render
 from ._arguments import add_client_options, open_client, parse_when
+from ._report import SOURCE_OPTIONS, SPEAKER_OPTIONS
 
 SPEAKER_KINDS = [
     enum_name(speaker_pb2.SpeakerKind, value.number)
@@ -119,7 +120,7 @@ def add_resource_parsers(commands: "argparse._SubParsersAction[argparse.Argument
     )
     speaker.add_argument("--no-aliases", action="store_true", help="remove every alias")
     speaker.add_argument("--wikidata-id", metavar="QID", help='its Wikidata item, e.g. "Q3874799"')
-    speaker.set_defaults(handler=_cmd_edit_speaker)
+    speaker.set_defaults(handler=_cmd_edit_speaker, field_options=SPEAKER_OPTIONS)
 
     source = commands.add_parser(
         "edit-source",
@@ -143,4 +144,4 @@ def add_resource_parsers(commands: "argparse._SubParsersAction[argparse.Argument
         " for their first day)",
     )
     source.add_argument("--no-published", action="store_true", help="remove its date")
-    source.set_defaults(handler=_cmd_edit_source)
+    source.set_defaults(handler=_cmd_edit_source, field_options=SOURCE_OPTIONS)
