@@ -7,6 +7,7 @@ import re
 import socket
 import subprocess
 import sys
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -438,6 +439,44 @@ def test_several_fields_at_fault_are_listed_one_a_line(
         "  text: is required and must not be empty or only white space",
         "  --channel: must not contain control characters",
     ]
+
+
+class Terminal(io.StringIO):
+    """Standard output that is a terminal, as the CLI's tables are laid out for one."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def columns_seen(text: str) -> int:
+    """The columns a terminal gives ``text``: two a CJK character, none a combining mark."""
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) == "W" else 1
+        for c in text
+    )
+
+
+def test_a_table_of_wide_and_combining_characters_keeps_its_columns_on_a_terminal(
+    client: claimstore.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "90")
+    for text, speaker in [
+        ("日本語のテキストはとても長いので切り詰める必要があります。", "岸田文雄"),
+        ("Cafe\u0301 de\u0301compose\u0301, and so on for a while.", "Zoe\u0308"),
+        ("Plain words that run on past the edge of the terminal.", "Peskov"),
+    ]:
+        add(client, text, "--speaker", speaker, "--attribution", "reported", "--date", "2025")
+    for out in (Terminal(), io.StringIO()):
+        assert main(["list", "--target", client.config.target], out=out) == 0
+        header, *rows = out.getvalue().splitlines()
+        assert len(rows) == 3
+        # Each column starts where its header does, on a terminal and in a pipe alike.
+        for row in rows:
+            assert columns_seen(row[: row.index("reported")]) == header.index("ATTRIBUTION")
+            assert columns_seen(row[: row.index("clm_")]) == header.index("ID"), row
+        if isinstance(out, Terminal):
+            assert all(columns_seen(row) <= 90 for row in rows)
+            assert all("…" in row for row in rows)
 
 
 def test_get_prints_the_claim(server: ClaimServer, client: claimstore.Client) -> None:

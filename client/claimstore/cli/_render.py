@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TextIO, TypeVar
@@ -86,23 +87,40 @@ columns, then shows as bold on and off. (The server takes no control characters 
 _BOLD_MATCHES = str.maketrans({MATCH_START: "\x1b[1m", MATCH_END: "\x1b[22m"})
 
 
+_EMOJI_PRESENTATION = "\ufe0f"
+
+
+def _char_width(character: str) -> int:
+    """The columns a terminal gives ``character``: two for a wide one (CJK, most emoji), none
+    for a combining mark, a format character such as a zero-width joiner, or a match marker."""
+    if character in (MATCH_START, MATCH_END):
+        return 0
+    if character == _EMOJI_PRESENTATION:
+        return 1  # it widens the symbol before it (❤ to ❤️) to two columns
+    if unicodedata.category(character) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(character) in ("W", "F") else 1
+
+
 def _seen(value: str) -> int:
-    """How many characters of ``value`` a terminal shows: all but the match markers."""
-    return len(value) - value.count(MATCH_START) - value.count(MATCH_END)
+    """How many columns of a terminal ``value`` takes; the match markers take none."""
+    if value.isascii():
+        return len(value)
+    return sum(_char_width(character) for character in value)
 
 
 def _cut(value: str, width: int) -> str:
-    """``value`` cut to ``width`` characters seen, the last of them "…"; a match cut open is
+    """``value`` cut to ``width`` columns seen, the last of them "…"; a match cut open is
     closed, so that bold never runs on past its cell."""
     if _seen(value) <= width:
         return value
     kept = []
     seen = 0
     for character in value:
-        if character not in (MATCH_START, MATCH_END):
-            if seen == width - 1:
-                break
-            seen += 1
+        columns = _char_width(character)
+        if seen + columns > width - 1:
+            break
+        seen += columns
         kept.append(character)
     cut = "".join(kept)
     if cut.count(MATCH_START) > cut.count(MATCH_END):
