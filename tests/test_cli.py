@@ -281,6 +281,8 @@ def test_add_usage_errors_exit_2(
         (["list", "--timeout", "0"], "--timeout"),
         (["list", "--timeout", "-1"], "--timeout"),
         (["list", "--timeout", "nan"], "--timeout"),
+        (["list", "--timeout", "1e10"], "--timeout"),
+        (["export", "--export-timeout", "1e300"], "--export-timeout"),
         (["import", "--batch-size", "0", "-"], "--batch-size"),
         (["import", "--batch-size", "1001", "-"], "--batch-size"),
         (["import", "--import-timeout", "0", "-"], "--import-timeout"),
@@ -771,6 +773,21 @@ def test_a_deadline_passed_says_which_option_to_raise(
         "claimstore: DEADLINE_EXCEEDED: Deadline Exceeded",
         "  not done within 0.2 seconds (--export-timeout): raise --export-timeout to wait longer",
     ]
+
+
+def test_the_longest_timeout_is_one_a_call_can_meet(
+    server: ClaimServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A deadline past 2262 is past already for gRPC: every call failed at once with
+    # DEADLINE_EXCEEDED, "not done within 1e+10 seconds".
+    assert run("speakers", "--target", server.target, "--timeout", "1e9")[0] == 0
+    with pytest.raises(SystemExit) as exited:
+        run("speakers", "--target", server.target, "--timeout", "1e10")
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "claimstore speakers: error: argument --timeout: '1e10' is not a number of seconds"
+        " above 0 and at most 1,000,000,000"
+    )
 
 
 @pytest.mark.parametrize("target", ["", "  "], ids=["empty", "blank"])

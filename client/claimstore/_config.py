@@ -143,13 +143,23 @@ def _check_metadata(metadata: tuple[tuple[str, str], ...]) -> None:
             )
 
 
+MAX_TIMEOUT = 1_000_000_000
+"""The longest deadline in seconds: gRPC keeps a deadline as nanoseconds since 1970 in 64 bits,
+which end in 2262, and one past that has passed already (the call fails at once with
+DEADLINE_EXCEEDED)."""
+
+
 def check_timeout(seconds: float, field: str = "timeout") -> None:
-    """Raises ValueError unless ``seconds`` is a deadline a call can meet: above 0, finite;
-    TypeError for what is not a number."""
+    """Raises ValueError unless ``seconds`` is a deadline a call can meet: above 0 and at most
+    :data:`MAX_TIMEOUT`; TypeError for what is not a number."""
     if isinstance(seconds, bool) or not isinstance(seconds, int | float):
         raise TypeError(f"{field}: expected a number of seconds, not {seconds!r}")
     if not 0 < seconds < math.inf:
         raise ValueError(f"{field}: {seconds!r} is not a number of seconds above 0")
+    if seconds > MAX_TIMEOUT:
+        raise ValueError(
+            f"{field}: {seconds!r} is more than {MAX_TIMEOUT:,} seconds (about 31 years)"
+        )
 
 
 @dataclass(frozen=True, slots=True)

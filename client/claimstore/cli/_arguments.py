@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from .._batches import MAX_BATCH_CLAIMS, check_batch_size
 from .._client import Client
-from .._config import ClientConfig, check_timeout
+from .._config import MAX_TIMEOUT, ClientConfig, check_timeout
 from .._values import partial_date
 
 DEFAULT_TARGET = "localhost:50051"
@@ -132,7 +132,9 @@ def seconds_value(value: str) -> float:
         seconds = float(value)
         check_timeout(seconds)
     except ValueError as error:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds above 0") from error
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a number of seconds above 0 and at most {MAX_TIMEOUT:,}"
+        ) from error
     return seconds
 
 
