@@ -775,6 +775,32 @@ def test_a_deadline_passed_says_which_option_to_raise(
     ]
 
 
+@pytest.mark.parametrize(
+    ("argv", "option"),
+    [
+        (
+            ["add", "caf\udce9", "--speaker", "S", "--attribution", "reported", "--date", "2025"],
+            "text",
+        ),
+        (["list", "--topic", "peace", "--topic", "\udcff"], "--topic"),
+        (["search", "\udcff"], "query"),
+        (["--actor", "\udcff", "get", "clm_01JD3M0X8Y9Z0000000000000A"], "--actor"),
+    ],
+)
+def test_an_argument_that_is_not_utf8_is_a_usage_error_naming_it(
+    argv: list[str], option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # What Python makes of the bytes of a Latin-1 terminal: it failed as "claimstore: 'utf-8'
+    # codec can't encode character '\udce9' in position 3: surrogates not allowed".
+    with pytest.raises(SystemExit) as exited:
+        run(*argv, "--target", "127.0.0.1:9")
+    assert exited.value.code == 2
+    byte = "e9" if option == "text" else "ff"
+    assert capsys.readouterr().err.endswith(
+        f": error: argument {option}: is not UTF-8 text (it has the byte 0x{byte})\n"
+    )
+
+
 def test_the_longest_timeout_is_one_a_call_can_meet(
     server: ClaimServer, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -329,9 +329,17 @@ def test_history_table_and_json(
 def test_actor_that_cannot_be_sent_is_an_error(
     server: ClaimServer, claim: claim_pb2.Claim, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, _ = run("edit", claim.id, "--target", server.target, "--actor", "Noël", "--text", "x")
-    assert status == 2
-    assert "actor" in capsys.readouterr().err
+    err = usage_error(
+        capsys, "edit", claim.id, "--target", server.target, "--actor", "Noël", "--text", "x"
+    )
+    # A usage error of the command, naming the option: it read "claimstore: actor: …".
+    assert err == (
+        "claimstore edit: error: --actor (or $CLAIMSTORE_ACTOR): 'Noël' has characters other"
+        " than printable ASCII\n"
+    )
+    assert "at most 200 characters" in usage_error(
+        capsys, "--actor", "a" * 201, "get", claim.id, "--target", server.target
+    )
 
 
 # watch, as a process

@@ -21,7 +21,12 @@ DELETION_REASONS = ["retracted", "duplicate", "fabricated", "other"]
 
 
 def client_config(args: argparse.Namespace) -> ClientConfig:
-    return ClientConfig(target=args.target, timeout=args.timeout, actor=args.actor or "")
+    try:
+        return ClientConfig(target=args.target, timeout=args.timeout, actor=args.actor or "")
+    except ValueError as error:
+        # Only the actor can be at fault here: the parser checked the rest.
+        reason = str(error).removeprefix("actor: ")
+        raise argparse.ArgumentTypeError(f"--actor (or ${ACTOR_VARIABLE}): {reason}") from error
 
 
 def open_client(args: argparse.Namespace) -> Client:
@@ -99,6 +104,23 @@ def claim_precision(stated: When, precision: str | None) -> str:
             f" {_PRECISION_EXAMPLES[precision]}, or --precision {stated.precision}"
         )
     return precision
+
+
+def undecodable_argument(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str | None:
+    """The usage error of the first value given that is not UTF-8 (a byte Python kept as a
+    lone surrogate, which no call can send), naming its option; None when all are."""
+    for action in parser._actions:
+        values = getattr(args, action.dest, None)
+        for value in values if isinstance(values, list) else [values]:
+            if not isinstance(value, str):
+                continue
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as error:
+                name = "/".join(action.option_strings) or action.dest
+                byte = ord(value[error.start]) - 0xDC00  # as Python decodes a stray byte
+                return f"argument {name}: is not UTF-8 text (it has the byte 0x{byte:02x})"
+    return None
 
 
 INTERRUPTED = 128 + signal.SIGINT

@@ -29,6 +29,7 @@ from ._arguments import (
     open_client,
     parse_when,
     seconds_value,
+    undecodable_argument,
     whole_number,
 )
 from ._import import cmd_import
@@ -626,6 +627,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    undecodable = undecodable_argument(commands.choices[args.command], args)
+    if undecodable:
+        parser.exit(2, f"claimstore {args.command}: error: {undecodable}\n")
     out = out or sys.stdout
     if out is None:
         # Python's stdout is None when the command was started with it closed (`>&-`). The
