@@ -816,6 +816,24 @@ def test_the_longest_timeout_is_one_a_call_can_meet(
     )
 
 
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("127.0.0.1:99999", "'127.0.0.1:99999' has no port 99999: ports run from 1 to 65535"),
+        ("localhost:0", "'localhost:0' has no port 0: ports run from 1 to 65535"),
+        ("http://localhost:50051", "'http://localhost:50051' is a URL: give host:port"),
+    ],
+)
+def test_a_target_grpc_would_misread_is_a_usage_error(
+    target: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 99999 reached port 34463; a URL failed as "Misformatted domain name".
+    with pytest.raises(SystemExit) as exited:
+        run("list", "--target", target)
+    assert exited.value.code == 2
+    assert f"claimstore list: error: argument --target: {message}" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("target", ["", "  "], ids=["empty", "blank"])
 def test_an_empty_target_is_a_usage_error(target: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:

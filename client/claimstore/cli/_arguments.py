@@ -3,6 +3,7 @@ values, the choices they offer, and the client configuration they make."""
 
 import argparse
 import os
+import re
 import signal
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -38,6 +39,16 @@ def server_target(value: str) -> str:
     if not value.strip():
         raise argparse.ArgumentTypeError(
             f"the server address is empty: give one such as {DEFAULT_TARGET}"
+        )
+    port = re.fullmatch(r"(?:dns:(?:///)?|ipv4:|ipv6:)?[^/]*:(\d+)", value.strip())
+    if port and not 0 < int(port[1]) < 65536:
+        # gRPC would take the port modulo 65536: 99999 as 34463.
+        raise argparse.ArgumentTypeError(
+            f"{value!r} has no port {port[1]}: ports run from 1 to 65535"
+        )
+    if "://" in value and not value.startswith(("dns://", "unix://")):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is a URL: give host:port, such as {DEFAULT_TARGET}"
         )
     return value
 
