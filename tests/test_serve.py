@@ -14,7 +14,7 @@ import grpc
 import pytest
 from claimstore_server import ServerConfig, build_server
 from claimstore_server.__main__ import main as serve_main
-from claimstore_server.store import DatabaseFileError, SqliteStore, _schema
+from claimstore_server.store import DatabaseFileError, SqliteStore, _schema, has_wal_reset_bug
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from helpers import free_port, start_server
 
@@ -101,6 +101,39 @@ def test_sigterm_stops_the_server_cleanly_and_keeps_the_data(
             assert client.get_claim(claim.id) == claim
     finally:
         reopened.stop(0)
+
+
+def test_a_sqlite_with_the_wal_reset_bug_is_named_in_the_log(
+    served: tuple[subprocess.Popen[str], str, Path],
+) -> None:
+    process, _, _ = served
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=15)
+    status, err = finish(process)
+    assert status == 0, err
+    warned = f"this Python links SQLite {sqlite3.sqlite_version}, which has the WAL-reset bug"
+    assert (warned in err) == has_wal_reset_bug(sqlite3.sqlite_version_info)
+
+
+@pytest.mark.parametrize(
+    ("version", "affected"),
+    [
+        ((3, 6, 23), False),
+        ((3, 7, 0), True),
+        ((3, 40, 1), True),
+        ((3, 44, 5), True),
+        ((3, 44, 6), False),
+        ((3, 50, 6), True),
+        ((3, 50, 7), False),
+        ((3, 51, 2), True),
+        ((3, 51, 3), False),
+        ((3, 53, 0), False),
+    ],
+)
+def test_which_sqlite_versions_have_the_wal_reset_bug(
+    version: tuple[int, int, int], affected: bool
+) -> None:
+    assert has_wal_reset_bug(version) == affected
 
 
 def test_console_script_serve_help() -> None:

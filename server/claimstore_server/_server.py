@@ -15,6 +15,7 @@ import gc
 import logging
 import signal
 import socket
+import sqlite3
 import threading
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from ._config import SOCKET_PATH_SCHEMES, ServerConfig, listen_problem
 from ._handlers import add_servicer
 from ._health import HealthServicer
 from ._servicer import ClaimServicer
-from .store import ClaimStore, SqliteStore
+from .store import ClaimStore, SqliteStore, has_wal_reset_bug
 
 _log = logging.getLogger(__name__)
 
@@ -238,6 +239,13 @@ async def serve_async(config: ServerConfig) -> None:
     try:
         await _start(parts)
         _log.info("claimstore serving %s on %s", config.db_path, _target(config.listen, parts.port))
+        if has_wal_reset_bug(sqlite3.sqlite_version_info):
+            _log.warning(
+                "this Python links SQLite %s, which has the WAL-reset bug (fixed in 3.51.3): under"
+                " concurrent writes and checkpoints it can corrupt the database; run claimstore"
+                " with a Python whose sqlite3 links SQLite 3.51.3 or later",
+                sqlite3.sqlite_version,
+            )
         await stop_requested.wait()
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):

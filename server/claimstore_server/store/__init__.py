@@ -36,7 +36,7 @@ from ._model import (
     SpeakerReviser,
     Workload,
 )
-from ._sqlite import SqliteStore
+from ._sqlite import SqliteStore, has_wal_reset_bug
 
 __all__ = [
     "AbandonedError",
@@ -73,4 +73,5 @@ __all__ = [
     "StoreError",
     "UnavailableError",
     "Workload",
+    "has_wal_reset_bug",
 ]
