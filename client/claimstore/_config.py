@@ -118,6 +118,11 @@ def _duration(seconds: float, field: str) -> str:
 _METADATA_KEY: Final = re.compile(r"[0-9a-z_.-]+")
 
 
+def _printable_ascii(value: str) -> bool:
+    """Whether ``value`` is what gRPC takes as a text metadata value: printable ASCII."""
+    return all(" " <= char <= "~" for char in value)
+
+
 def _check_metadata(metadata: tuple[tuple[str, str], ...]) -> None:
     """Raises ValueError for metadata gRPC would refuse at every call (as INTERNAL "Invalid
     metadata", which reads as a server bug): a key that is not lower-case letters, digits,
@@ -137,7 +142,7 @@ def _check_metadata(metadata: tuple[tuple[str, str], ...]) -> None:
             continue
         if not isinstance(value, str):
             raise TypeError(f"metadata: the value of {key!r} is not a string")
-        if not all(" " <= char <= "~" for char in value):
+        if not _printable_ascii(value):
             raise ValueError(
                 f"metadata: the value of {key!r} has characters other than printable ASCII"
             )
@@ -169,8 +174,9 @@ class ClientConfig:
     Attributes:
         target: The server's address, such as "localhost:50051" (any gRPC target).
         timeout: The default deadline of each call, in seconds; every method also
-            takes ``timeout=`` for that call alone. Above 0 and finite: anything
-            else is a ValueError, as no call could meet it.
+            takes ``timeout=`` for that call alone. Above 0 and at most
+            :data:`MAX_TIMEOUT`: anything else is a ValueError, as no call could
+            meet it.
         retry: The retry policy for UNAVAILABLE, or None for no retries.
         credentials: Channel credentials for TLS; None for a plaintext channel.
         metadata: Metadata sent with every call, such as an authorization header:
@@ -221,7 +227,7 @@ class ClientConfig:
             raise TypeError(f"actor: expected a string, not {self.actor!r}")
         if len(self.actor) > MAX_ACTOR_LENGTH:
             raise ValueError(f"actor: at most {MAX_ACTOR_LENGTH} characters")
-        if not all(" " <= char <= "~" for char in self.actor):
+        if not _printable_ascii(self.actor):
             raise ValueError(f"actor: {self.actor!r} has characters other than printable ASCII")
         if self.actor and any(key == ACTOR_METADATA_KEY for key, _ in self.metadata):
             # The server refuses a call that names its actor twice.
