@@ -165,16 +165,6 @@ def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
         yield values[start : start + _CHUNK]
 
 
-def _same_content(body: bytes, other: bytes) -> bool:
-    """Whether two bodies of a claim differ in no more than when and at which revision
-    they were written."""
-    claims = [Claim.FromString(body), Claim.FromString(other)]
-    for claim in claims:
-        for written in ("update_time", "revision", "etag"):
-            claim.ClearField(written)
-    return claims[0] == claims[1]
-
-
 _CHANGEABLE: Final = (
     "text",
     "attribution",
@@ -189,17 +179,23 @@ _CHANGEABLE: Final = (
 """The fields of a stored claim that a revision may change, in the order of the message."""
 
 
-def _changed_fields(before: bytes, after: bytes, named: Iterable[str]) -> tuple[str, ...]:
+def _changed_fields(before: bytes, after: bytes, named: Iterable[str]) -> tuple[str, ...] | None:
     """The fields that differ between two bodies of a claim, in message order: what a
     revision records as changed, rather than every field its request named (a "*" mask names
-    them all). A new speaker is "speaker" when the request ``named`` it so (given inline)."""
+    them all). A new speaker is "speaker" when the request ``named`` it so (given inline).
+    None when the bodies differ in no more than when and at which revision they were
+    written: there is nothing to record."""
     old, new = Claim.FromString(before), Claim.FromString(after)
     speaker = "speaker" if "speaker" in named else "speaker_id"
-    return tuple(
+    changed = tuple(
         speaker if name == "speaker_id" else name
         for name in _CHANGEABLE
         if getattr(old, name) != getattr(new, name)
     )
+    for claim in (old, new):
+        for written in ("update_time", "revision", "etag"):
+            claim.ClearField(written)
+    return None if old == new else changed
 
 
 def _description(
@@ -632,11 +628,10 @@ class ClaimWriter:
             create_time_us=claim.create_time_us,
             revision=revision,
         )
-        if _same_content(body, claim.body):
+        changed = _changed_fields(claim.body, body, note.changed_fields)
+        if changed is None:
             return False
-        note = dataclasses.replace(
-            note, changed_fields=_changed_fields(claim.body, body, note.changed_fields)
-        )
+        note = dataclasses.replace(note, changed_fields=changed)
         row = self._claim_row(
             claim.seq, claim.claim_id, draft, speaker_id, body, create_time_us=claim.create_time_us
         )
