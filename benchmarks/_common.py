@@ -19,7 +19,6 @@ import os
 import platform
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import grpc
+from claimstore_server.store import sqlite3
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from benchmarks import synthetic

@@ -64,7 +64,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -80,6 +79,7 @@ from typing import Any, Final
 
 import grpc
 from claimstore.v1 import claim_service_pb2
+from claimstore_server.store import sqlite3
 
 if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))

@@ -88,7 +88,6 @@ import json
 import random
 import re
 import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -104,6 +103,7 @@ from typing import Any, Final, cast
 
 import grpc
 from claimstore.v1 import claim_filter_pb2, claim_service_pb2, claim_service_pb2_grpc
+from claimstore_server.store import sqlite3
 from google.protobuf.message import Message
 
 if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable

@@ -53,7 +53,6 @@ import json
 import math
 import random
 import shutil
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -66,6 +65,7 @@ from typing import Any, Final
 
 import grpc
 from claimstore.v1 import claim_filter_pb2, claim_service_pb2, claim_service_pb2_grpc
+from claimstore_server.store import sqlite3
 from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 

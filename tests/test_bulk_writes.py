@@ -7,7 +7,6 @@ On real database files, through ``SqliteStore`` on a thread tuned for bulk work
 validation.
 """
 
-import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from claimstore_server.store import (
     Workload,
     _rows,
     _wire,
+    sqlite3,
 )
 from claimstore_server.store._sql import insert_from_json, insert_rows, json_strings, to_json
 from helpers import stamp

@@ -1,6 +1,5 @@
 """CreateClaim and GetClaim: round trip, inline speakers and sources, idempotency, normalization."""
 
-import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -10,6 +9,7 @@ import claimstore
 import pytest
 from claimstore.v1 import claim_pb2, claim_service_pb2, source_pb2, speaker_pb2
 from claimstore.v1.claim_service_pb2_grpc import ClaimServiceStub
+from claimstore_server.store import sqlite3
 from google.protobuf.timestamp_pb2 import Timestamp
 from helpers import Counts, stamp, start_server
 

@@ -3,7 +3,6 @@
 import copy
 import json
 import pickle
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ import pytest
 from claimstore import _exceptions
 from claimstore.v1 import claim_pb2, source_pb2, speaker_pb2
 from claimstore_server import ClaimServer
+from claimstore_server.store import sqlite3
 from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2
 from helpers import stamp

@@ -8,7 +8,6 @@ claims sharing each stated_at (the id breaks ties) and a few deleted.
 """
 
 import dataclasses
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from claimstore_server.store import (
     SearchTerm,
     SqliteStore,
     _sqlite,
+    sqlite3,
 )
 from claimstore_server.store._sqlite import LinkPlan, LinkPlans
 from helpers import stamp

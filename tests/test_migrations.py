@@ -4,7 +4,6 @@
 once; and source urls with their scheme and host in lower case (version 6)."""
 
 import logging
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from claimstore.v1 import claim_service_pb2, claim_service_pb2_grpc
 from claimstore.v1.claim_pb2 import Claim
 from claimstore.v1.claim_revision_pb2 import CHANGE_TYPE_CREATED
 from claimstore.v1.source_pb2 import Source
-from claimstore_server.store import SchemaError, SqliteStore, _schema
+from claimstore_server.store import SchemaError, SqliteStore, _schema, sqlite3
 from google.protobuf.field_mask_pb2 import FieldMask
 from helpers import start_server
 

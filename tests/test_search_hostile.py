@@ -3,13 +3,13 @@ or searched as plain words with exactly the results the parser's rules give; nev
 or UNKNOWN, and never an FTS5 operator, column filter or SQL."""
 
 import contextlib
-import sqlite3
 from pathlib import Path
 
 import claimstore
 import grpc
 import pytest
 from claimstore.v1 import claim_service_pb2, claim_service_pb2_grpc
+from claimstore_server.store import sqlite3
 from helpers import call_error, violations
 
 Stub = claim_service_pb2_grpc.ClaimServiceStub

@@ -2,7 +2,6 @@
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -14,7 +13,13 @@ import grpc
 import pytest
 from claimstore_server import ServerConfig, build_server
 from claimstore_server.__main__ import main as serve_main
-from claimstore_server.store import DatabaseFileError, SqliteStore, _schema, has_wal_reset_bug
+from claimstore_server.store import (
+    DatabaseFileError,
+    SqliteStore,
+    _schema,
+    has_wal_reset_bug,
+    sqlite3,
+)
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from helpers import free_port, start_server
 

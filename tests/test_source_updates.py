@@ -1,13 +1,13 @@
 """UpdateSource: the fields its mask names, the claims citing it showing the change, urls
 that stay unique, etags, and bad input that changes nothing."""
 
-import sqlite3
 from pathlib import Path
 
 import claimstore
 import pytest
 from claimstore.v1 import claim_service_pb2, source_pb2
 from claimstore.v1.claim_service_pb2_grpc import ClaimServiceStub
+from claimstore_server.store import sqlite3
 from google.protobuf.field_mask_pb2 import FieldMask
 from helpers import invalid_fields, not_found_field
 

@@ -3,7 +3,6 @@
 import functools
 import logging
 import re
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,6 +26,7 @@ from claimstore_server.store import (
     Workload,
     _schema,
     _sqlite,
+    sqlite3,
 )
 from helpers import stamp
 

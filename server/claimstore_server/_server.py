@@ -15,7 +15,6 @@ import gc
 import logging
 import signal
 import socket
-import sqlite3
 import threading
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from ._config import SOCKET_PATH_SCHEMES, ServerConfig, listen_problem
 from ._handlers import add_servicer
 from ._health import HealthServicer
 from ._servicer import ClaimServicer
-from .store import ClaimStore, SqliteStore, has_wal_reset_bug
+from .store import ClaimStore, SqliteStore, has_wal_reset_bug, sqlite3
 
 _log = logging.getLogger(__name__)
 
@@ -241,10 +240,12 @@ async def serve_async(config: ServerConfig) -> None:
         _log.info("claimstore serving %s on %s", config.db_path, _target(config.listen, parts.port))
         if has_wal_reset_bug(sqlite3.sqlite_version_info):
             _log.warning(
-                "this Python links SQLite %s, which has the WAL-reset bug (fixed in 3.51.3): under"
-                " concurrent writes and checkpoints it can corrupt the database; run claimstore"
-                " with a Python whose sqlite3 links SQLite 3.51.3 or later",
+                "the store reaches SQLite %s through %s, and that SQLite has the WAL-reset bug"
+                " (fixed in 3.51.3): under concurrent writes and checkpoints it can corrupt the"
+                " database; install pysqlite3 0.6.1 or later beside claimstore (it carries a"
+                " fixed SQLite), or serve from a Python whose sqlite3 links SQLite 3.51.3 or later",
                 sqlite3.sqlite_version,
+                sqlite3.__name__,
             )
         await stop_requested.wait()
     finally:

@@ -1,6 +1,7 @@
 """Storage: the interface the servicer uses, its values, errors, and the SQLite backend."""
 
 from ._base import ClaimStore, Snapshot
+from ._driver import has_wal_reset_bug, sqlite3
 from ._errors import (
     AbandonedError,
     AlreadyExistsError,
@@ -36,7 +37,7 @@ from ._model import (
     SpeakerReviser,
     Workload,
 )
-from ._sqlite import SqliteStore, has_wal_reset_bug
+from ._sqlite import SqliteStore
 
 __all__ = [
     "AbandonedError",
@@ -74,4 +75,5 @@ __all__ = [
     "UnavailableError",
     "Workload",
     "has_wal_reset_bug",
+    "sqlite3",
 ]

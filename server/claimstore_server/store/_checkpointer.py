@@ -16,8 +16,9 @@ connections keep the automatic checkpoint, so the log never grows unchecked.
 """
 
 import logging
-import sqlite3
 import threading
+
+from ._driver import sqlite3
 
 _logger = logging.getLogger(__name__)
 

@@ -7,7 +7,6 @@ ones it lacks, and refuses a database whose version is newer than this code.
 
 import logging
 import secrets
-import sqlite3
 import time
 from collections.abc import Callable
 
@@ -19,6 +18,7 @@ from claimstore.v1.speaker_pb2 import Speaker
 
 from .._text import canonical_url
 from . import _rows
+from ._driver import sqlite3
 from ._errors import SchemaError
 
 _log = logging.getLogger(__name__)

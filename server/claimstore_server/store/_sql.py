@@ -2,9 +2,10 @@
 batched writer."""
 
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from json.encoder import encode_basestring
+
+from ._driver import sqlite3
 
 to_json = json.JSONEncoder(ensure_ascii=False).encode
 """``json.dumps(value, ensure_ascii=False)`` without making an encoder per call: for the

@@ -13,7 +13,6 @@ import enum
 import functools
 import math
 import os
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -37,6 +36,7 @@ from .. import _ids
 from . import _rows
 from ._base import Snapshot
 from ._checkpointer import Checkpointer
+from ._driver import sqlite3
 from ._errors import (
     AbandonedError,
     AlreadyExistsError,
@@ -133,21 +133,6 @@ def _rows_within(
         return rows, False
     finally:
         cursor.close()
-
-
-_WAL_RESET_FIXED_IN: Final = {(3, 44): 6, (3, 50): 7}
-"""The releases of older SQLite lines that the WAL-reset fix was backported to."""
-
-
-def has_wal_reset_bug(version: tuple[int, int, int]) -> bool:
-    """Whether SQLite ``version`` has the WAL-reset bug (3.7.0 to 3.51.2; fixed in 3.51.3,
-    and in 3.44.6 and 3.50.7): a race between two checkpoints and a commit that starts the
-    write-ahead log over, which can corrupt a database or lose commits when several
-    connections write and checkpoint it, as a store's connections and its checkpointer do."""
-    if not (3, 7, 0) <= version < (3, 51, 3):
-        return False
-    fixed = _WAL_RESET_FIXED_IN.get(version[:2])
-    return fixed is None or version[2] < fixed
 
 
 def _later_than(update_time_us: int) -> int:

@@ -27,13 +27,13 @@ repeats nor skips a claim while the store does not change.
 """
 
 import functools
-import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from .._text import fold
+from ._driver import sqlite3
 from ._model import SearchCursor, SearchQuery, SearchTerm
 from ._schema import SEARCH_WEIGHTS
 from ._sql import placeholders

@@ -26,7 +26,6 @@ roles links to it once.
 
 import dataclasses
 import hashlib
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, NamedTuple
@@ -37,6 +36,7 @@ from claimstore.v1.claim_revision_pb2 import CHANGE_TYPE_CREATED, CHANGE_TYPE_UP
 from .. import _ids
 from .._text import fold_name
 from . import _rows
+from ._driver import sqlite3
 from ._errors import AlreadyExistsError, AmbiguousError, NotFoundError, StoreError
 from ._model import ChangeNote, CitationDraft, ClaimDraft, SourceDraft, SpeakerDraft
 from ._schema import SEARCH_ROWS
