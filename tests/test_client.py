@@ -3,6 +3,7 @@
 import copy
 import json
 import pickle
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -517,12 +518,35 @@ def test_client_is_a_context_manager(server: ClaimServer) -> None:
 def test_a_target_or_config_of_a_wrong_kind_is_refused_when_made() -> None:
     # An empty target had failed every call with Unknown "Failed to create channel";
     # the others with an AttributeError from inside the client.
-    with pytest.raises(ValueError, match="target: empty"):
+    with pytest.raises(ValueError, match="target: the server address is empty"):
         claimstore.ClientConfig(target=" ")
     with pytest.raises(TypeError, match="target"):
         claimstore.Client(50051)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="config: expected a ClientConfig"):
         claimstore.AsyncClient(config="localhost:50051")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("127.0.0.1:99999", "target: '127.0.0.1:99999' has no port 99999: ports run from 1"),
+        ("dns:///localhost:0", "target: 'dns:///localhost:0' has no port 0"),
+        ("http://localhost:50051", "target: 'http://localhost:50051' is a URL: give host:port"),
+    ],
+)
+def test_a_target_grpc_would_misread_is_refused_when_made(target: str, message: str) -> None:
+    # 99999 reached port 34463; a URL failed every call as "Misformatted domain name".
+    with pytest.raises(ValueError, match=re.escape(message)):
+        claimstore.ClientConfig(target=target)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        claimstore.Client(target)
+
+
+@pytest.mark.parametrize(
+    "target", ["localhost:50051", "[::1]:50051", "dns:///example.org:443", "unix:///tmp/cs.sock"]
+)
+def test_a_target_grpc_reads_is_taken(target: str) -> None:
+    assert claimstore.ClientConfig(target=target).target == target
 
 
 def test_target_in_argument_and_config_must_agree() -> None:

@@ -148,6 +148,22 @@ def _check_metadata(metadata: tuple[tuple[str, str], ...]) -> None:
             )
 
 
+_TARGET_PORT: Final = re.compile(r"(?:dns:(?:///)?|ipv4:|ipv6:)?[^/]*:(\d+)")
+
+
+def check_target(target: str) -> None:
+    """Raises ValueError, saying why, for a server address no call could reach: empty, a
+    port outside 1 to 65535 (gRPC would take 99999 modulo 65536, as 34463), or a URL
+    (gRPC reads "http://host:port" as a host named "http")."""
+    if not target.strip():
+        raise ValueError("the server address is empty: give one such as localhost:50051")
+    port = _TARGET_PORT.fullmatch(target.strip())
+    if port and not 0 < int(port[1]) < 65536:
+        raise ValueError(f"{target!r} has no port {port[1]}: ports run from 1 to 65535")
+    if "://" in target and not target.startswith(("dns://", "unix://")):
+        raise ValueError(f"{target!r} is a URL: give host:port, such as localhost:50051")
+
+
 MAX_TIMEOUT = 1_000_000_000
 """The longest deadline in seconds: gRPC keeps a deadline as nanoseconds since 1970 in 64 bits,
 which end in 2262, and one past that has passed already (the call fails at once with
@@ -204,9 +220,10 @@ class ClientConfig:
             raise TypeError(
                 f"target: expected a string such as 'localhost:50051', not {self.target!r}"
             )
-        if not self.target.strip():
-            # gRPC would fail every call with UNKNOWN "Failed to create channel".
-            raise ValueError("target: empty: give the server's address, such as 'localhost:50051'")
+        try:
+            check_target(self.target)
+        except ValueError as error:
+            raise ValueError(f"target: {error}") from None
         check_timeout(self.timeout)
         size = self.max_message_bytes
         if isinstance(size, bool) or not isinstance(size, int):

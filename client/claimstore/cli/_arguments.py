@@ -3,14 +3,13 @@ values, the choices they offer, and the client configuration they make."""
 
 import argparse
 import os
-import re
 import signal
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from .._batches import MAX_BATCH_CLAIMS, check_batch_size
 from .._client import Client
-from .._config import MAX_TIMEOUT, ClientConfig, check_timeout
+from .._config import MAX_TIMEOUT, ClientConfig, check_target, check_timeout
 from .._values import partial_date
 
 DEFAULT_TARGET = "localhost:50051"
@@ -35,21 +34,11 @@ def open_client(args: argparse.Namespace) -> Client:
 
 
 def server_target(value: str) -> str:
-    """Refuses an empty server address, which gRPC would fail to make a channel to."""
-    if not value.strip():
-        raise argparse.ArgumentTypeError(
-            f"the server address is empty: give one such as {DEFAULT_TARGET}"
-        )
-    port = re.fullmatch(r"(?:dns:(?:///)?|ipv4:|ipv6:)?[^/]*:(\d+)", value.strip())
-    if port and not 0 < int(port[1]) < 65536:
-        # gRPC would take the port modulo 65536: 99999 as 34463.
-        raise argparse.ArgumentTypeError(
-            f"{value!r} has no port {port[1]}: ports run from 1 to 65535"
-        )
-    if "://" in value and not value.startswith(("dns://", "unix://")):
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is a URL: give host:port, such as {DEFAULT_TARGET}"
-        )
+    """Refuses a server address no call could reach (see ``check_target``)."""
+    try:
+        check_target(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
     return value
 
 
