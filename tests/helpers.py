@@ -5,7 +5,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import grpc
 import pytest
 from claimstore.cli._main import main as cli_main
 from claimstore_server import ClaimServer, ServerConfig, build_server
+from claimstore_server.store import sqlite3
 from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -140,3 +142,24 @@ def launch_server(db_path: Path, port: int, stderr: Path) -> subprocess.Popen[by
     process.kill()
     process.wait()
     pytest.fail(f"the server did not start: {stderr.read_text()}")
+
+
+@contextmanager
+def write_lock(db_path: Path) -> Iterator[None]:
+    """Holds the database's write lock, so that every write through the server waits for it."""
+    connection = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        yield
+    finally:
+        connection.execute("ROLLBACK")
+        connection.close()
+
+
+def wait_for_speaker(client: claimstore.Client, name: str) -> None:
+    """Waits until the write the server was holding has landed, so teardown finds it done."""
+    for _ in range(200):
+        if any(speaker.display_name == name for speaker in client.list_speakers()):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the speaker {name!r} was never written")

@@ -4,9 +4,7 @@ import copy
 import json
 import pickle
 import re
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -17,10 +15,9 @@ import pytest
 from claimstore import _exceptions
 from claimstore.v1 import claim_pb2, source_pb2, speaker_pb2
 from claimstore_server import ClaimServer
-from claimstore_server.store import sqlite3
 from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2
-from helpers import stamp
+from helpers import stamp, wait_for_speaker, write_lock
 
 UNKNOWN_CLAIM_ID = "clm_01JD3M0X8Y9Z0000000000000A"
 
@@ -664,27 +661,6 @@ def test_message_size_option_is_applied() -> None:
     options = dict(claimstore.ClientConfig(max_message_bytes=1234).channel_options())
     assert options["grpc.max_receive_message_length"] == 1234
     assert options["grpc.max_send_message_length"] == 1234
-
-
-@contextmanager
-def write_lock(db_path: Path) -> Iterator[None]:
-    """Holds the database's write lock, so that every write through the server waits for it."""
-    connection = sqlite3.connect(db_path, isolation_level=None)
-    try:
-        connection.execute("BEGIN IMMEDIATE")
-        yield
-    finally:
-        connection.execute("ROLLBACK")
-        connection.close()
-
-
-def wait_for_speaker(client: claimstore.Client, name: str) -> None:
-    """Waits until the write the server was holding has landed, so teardown finds it done."""
-    for _ in range(200):
-        if any(speaker.display_name == name for speaker in client.list_speakers()):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"the speaker {name!r} was never written")
 
 
 def test_default_deadline_is_applied(server: ClaimServer, db_path: Path) -> None:

@@ -84,6 +84,10 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
             initializer=store.use_thread_for,
             initargs=(Workload.BULK,),
         )
+        # Point writes run here, one at a time: a write waits for SQLite's write lock while an
+        # import's transaction holds it (a group of claims may take a second or more), and
+        # waiting on the event loop would hold up every other call and the health checks.
+        self._writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claimstore-write")
         # Searches for common words rank every match and may take a good part of a second on
         # a large store: they run here, so that they never hold up the event loop.
         self._searches = ThreadPoolExecutor(
@@ -111,6 +115,9 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
     async def _in_bulk_thread(self, work: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._bulk, work, *args)
 
+    async def _in_write_thread(self, work: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._writes, work, *args)
+
     async def stop_streams(self) -> None:
         """Ends every watch with UNAVAILABLE, and every import once the group it is writing
         is answered: a watch never ends by itself, nor an import whose client keeps it open,
@@ -119,8 +126,9 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         await self._changes.close()
 
     def close(self) -> None:
-        """Waits for bulk work, searches and watch reads under way and stops their threads."""
+        """Waits for the bulk work, writes, searches and watch reads under way, ends the threads."""
         self._bulk.shutdown(wait=True)
+        self._writes.shutdown(wait=True)
         self._searches.shutdown(wait=True)
         self._feed_reads.shutdown(wait=True)
         self._watch_reads.shutdown(wait=True)
@@ -131,7 +139,9 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
     ) -> Claim:
         draft = _validation.claim_draft(request)
         actor = _validation.actor(context.invocation_metadata())
-        claim = self._store.create_claim(draft, actor=actor)
+        claim = await self._in_write_thread(
+            functools.partial(self._store.create_claim, draft, actor=actor)
+        )
         self._changes.changed()
         return claim
 
@@ -151,7 +161,7 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         reason = _validation.change_reason(request.reason)
         actor = _validation.actor(context.invocation_metadata())
         note = ChangeNote(actor, reason, paths, request.claim.etag)
-        return self._revise(
+        return await self._revise(
             claim_id,
             lambda current: _updates.revised_claim(current, request.claim, paths),
             note,
@@ -167,7 +177,7 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         reason = _validation.change_reason(request.reason)
         actor = _validation.actor(context.invocation_metadata())
         note = ChangeNote(actor, reason, ("citations",), request.etag)
-        return self._revise(
+        return await self._revise(
             claim_id,
             lambda current: _validation.cited_claim(current, request.citation),
             note,
@@ -193,9 +203,9 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
                 raise NotFoundError("citation", source_id, "source_id")
             return revised
 
-        return self._revise(claim_id, uncited, note, claim_field="claim_id")
+        return await self._revise(claim_id, uncited, note, claim_field="claim_id")
 
-    def _revise(
+    async def _revise(
         self,
         claim_id: str,
         revise: Callable[[Claim], Claim],
@@ -218,8 +228,14 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
             return _validation.claim_draft(claim_service_pb2.CreateClaimRequest(claim=revised))
 
         with _named_as_requested(claim=claim_field, source=source_field):
-            claim = self._store.update_claim(
-                claim_id, draft, note, unique_citations=unique_citations
+            claim = await self._in_write_thread(
+                functools.partial(
+                    self._store.update_claim,
+                    claim_id,
+                    draft,
+                    note,
+                    unique_citations=unique_citations,
+                )
             )
         self._changes.changed()
         return claim
@@ -232,7 +248,7 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         deletion = _validation.deletion_draft(request.deletion)
         actor = _validation.actor(context.invocation_metadata())
         note = ChangeNote(actor, deletion.note, etag=request.etag)
-        claim = self._store.delete_claim(claim_id, deletion, note)
+        claim = await self._in_write_thread(self._store.delete_claim, claim_id, deletion, note)
         self._changes.changed()
         return claim
 
@@ -243,7 +259,9 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         claim_id = _validation.resource_id(request.id, _ids.CLAIM_PREFIX)
         reason = _validation.change_reason(request.reason)
         actor = _validation.actor(context.invocation_metadata())
-        claim = self._store.undelete_claim(claim_id, ChangeNote(actor, reason, etag=request.etag))
+        claim = await self._in_write_thread(
+            self._store.undelete_claim, claim_id, ChangeNote(actor, reason, etag=request.etag)
+        )
         self._changes.changed()
         return claim
 
@@ -569,7 +587,9 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
     async def CreateSpeaker(
         self, request: claim_service_pb2.CreateSpeakerRequest, context: Context
     ) -> Speaker:
-        return self._store.create_speaker(_validation.speaker_draft(request))
+        return await self._in_write_thread(
+            self._store.create_speaker, _validation.speaker_draft(request)
+        )
 
     @reports_errors
     async def GetSpeaker(
@@ -616,7 +636,9 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
     async def CreateSource(
         self, request: claim_service_pb2.CreateSourceRequest, context: Context
     ) -> Source:
-        return self._store.create_source(_validation.source_draft(request))
+        return await self._in_write_thread(
+            self._store.create_source, _validation.source_draft(request)
+        )
 
     @reports_errors
     async def GetSource(
@@ -631,8 +653,11 @@ class ClaimServicer(claim_service_pb2_grpc.ClaimServiceServicer):
         source = request.source
         source_id = _validation.resource_id(source.id, _ids.SOURCE_PREFIX, "source.id")
         paths = _updates.source_paths(request)
-        return self._store.update_source(
-            source_id, lambda current: _updates.revised_source(current, source, paths), source.etag
+        return await self._in_write_thread(
+            self._store.update_source,
+            source_id,
+            lambda current: _updates.revised_source(current, source, paths),
+            source.etag,
         )
 
     @reports_errors
