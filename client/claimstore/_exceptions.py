@@ -16,6 +16,7 @@
         ├── Unavailable             the server is down or busy; already retried by gRPC
         ├── Unimplemented           the server does not have this method
         ├── Internal                a server bug
+        ├── DataLoss                the server's database is damaged; its operator must act
         └── Unknown                 any other status
 
 A bad Python value given to a client method (an unknown enum name, a string
@@ -146,6 +147,11 @@ class Internal(ServiceError):
     """The server failed; its log has the details."""
 
 
+class DataLoss(ServiceError):
+    """The server's database is damaged: what the call needs cannot be read from it. Retrying
+    does not help until its operator restores the database."""
+
+
 class Unknown(ServiceError):
     """The call failed with a status the client does not otherwise know."""
 
@@ -165,7 +171,7 @@ EXCEPTION_BY_CODE: Final[dict[grpc.StatusCode, type[ServiceError]]] = {
     grpc.StatusCode.UNAVAILABLE: Unavailable,
     grpc.StatusCode.UNIMPLEMENTED: Unimplemented,
     grpc.StatusCode.INTERNAL: Internal,
-    grpc.StatusCode.DATA_LOSS: Internal,
+    grpc.StatusCode.DATA_LOSS: DataLoss,
     grpc.StatusCode.UNKNOWN: Unknown,
 }
 """The one table from gRPC status code to exception class."""

@@ -12,6 +12,7 @@ FailedPreconditionError       FAILED_PRECONDITION PreconditionFailure naming the
 UnavailableError              UNAVAILABLE         RetryInfo
 SchemaError                   FAILED_PRECONDITION
 DatabaseFileError             FAILED_PRECONDITION
+DataLossError                 DATA_LOSS           ErrorInfo DATABASE_DAMAGED
 anything else (a bug)         INTERNAL            none; the server logs the trace
 ============================  ==================  =================================
 
@@ -35,6 +36,7 @@ from .store import (
     AlreadyExistsError,
     AmbiguousError,
     DatabaseFileError,
+    DataLossError,
     FailedPreconditionError,
     NotFoundError,
     SchemaError,
@@ -153,6 +155,12 @@ def status_for(error: Exception) -> status_pb2.Status:
     if isinstance(error, UnavailableError):
         return _status(
             code_pb2.UNAVAILABLE, str(error), error_details_pb2.RetryInfo(retry_delay=_RETRY_DELAY)
+        )
+    if isinstance(error, DataLossError):
+        return _status(
+            code_pb2.DATA_LOSS,
+            str(error),
+            error_details_pb2.ErrorInfo(reason="DATABASE_DAMAGED", domain=_ERROR_DOMAIN),
         )
     if isinstance(error, (SchemaError, DatabaseFileError)):
         return _status(code_pb2.FAILED_PRECONDITION, str(error))

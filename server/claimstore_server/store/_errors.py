@@ -12,6 +12,7 @@ into these, so no driver exception reaches the servicer.
     ├── FailedPreconditionError the resource is not in a state the change can apply to
     ├── UnavailableError       the database is busy or unreachable: retry later
     ├── DatabaseFileError      the file cannot be opened as a database
+    ├── DataLossError          the file is damaged: part of it cannot be read
     └── SchemaError            the database file was written by a newer claimstore
 """
 
@@ -108,6 +109,12 @@ class DatabaseFileError(StoreError):
     Raised when a store opens, before it serves anything; and by a write once its path no
     longer names the file it opened (moved, removed or replaced while it serves), which
     SQLite would go on writing to unseen."""
+
+
+class DataLossError(StoreError):
+    """The database file is damaged (SQLite finds it malformed): what the request needs cannot
+    be read from it, and nothing was changed. Retrying does not help; the file must be checked
+    and restored from a backup."""
 
 
 class SchemaError(StoreError):

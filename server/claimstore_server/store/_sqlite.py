@@ -41,6 +41,7 @@ from ._errors import (
     AbandonedError,
     AlreadyExistsError,
     DatabaseFileError,
+    DataLossError,
     FailedPreconditionError,
     NotFoundError,
     StaleEtagError,
@@ -210,6 +211,8 @@ _UNAVAILABLE_ERRORS = (
     "SQLITE_PROTOCOL",
 )
 
+_DAMAGED_ERRORS = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+"""What SQLite says of a file it finds malformed: not the request's fault, and no retry mends it."""
 
 BULK_LOG_BYTES: Final = 128 * 1024**2
 """How long the write-ahead log may grow under bulk writes before the next one waits for the
@@ -371,6 +374,15 @@ class SqliteStore:
                 failure = UnavailableError(f"the database cannot serve this request now: {error}")
                 self._failures.failed(failure)
                 raise failure from error
+            raise
+        except sqlite3.DatabaseError as error:
+            if getattr(error, "sqlite_errorname", "").startswith(_DAMAGED_ERRORS):
+                damaged = DataLossError(
+                    f"the database file {self._path} is damaged ({error}): stop the server,"
+                    " check the file with PRAGMA integrity_check and restore it from a backup"
+                )
+                self._failures.failed(damaged)
+                raise damaged from error
             raise
 
     @contextmanager
