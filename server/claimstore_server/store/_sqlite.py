@@ -82,6 +82,7 @@ from ._sqlite_writer import (
     rewrite_source,
     rewrite_speaker,
 )
+from ._write_turns import WriteTurns
 
 
 def _claim_columns(full: bool) -> str:
@@ -267,6 +268,7 @@ class SqliteStore:
         self._connections_lock = threading.Lock()
         self._checkpointer: Checkpointer | None = None
         self._failures = FailureLog()
+        self._write_turns = WriteTurns()
         if self._path in ("", ":memory:"):
             # Each connection (one a thread) would open a database of its own, empty.
             raise DatabaseFileError(
@@ -403,25 +405,41 @@ class SqliteStore:
             checkpointer = self._background_checkpointer()
             checkpointer.request()
             checkpointer.wait()
-        with self._translate_errors():
-            if references_checked:
-                # Outside a transaction: SQLite ignores the pragma inside one.
-                connection.execute("PRAGMA foreign_keys = OFF")
-            try:
-                connection.execute("BEGIN IMMEDIATE")
-                try:
-                    yield connection
-                    self._check_file()
-                    connection.execute("COMMIT")
-                except BaseException:
-                    if connection.in_transaction:
-                        connection.execute("ROLLBACK")
-                    raise
-            finally:
+        self._take_write_turn()
+        try:
+            with self._translate_errors():
                 if references_checked:
-                    connection.execute("PRAGMA foreign_keys = ON")
+                    # Outside a transaction: SQLite ignores the pragma inside one.
+                    connection.execute("PRAGMA foreign_keys = OFF")
+                try:
+                    connection.execute("BEGIN IMMEDIATE")
+                    try:
+                        yield connection
+                        self._check_file()
+                        connection.execute("COMMIT")
+                    except BaseException:
+                        if connection.in_transaction:
+                            connection.execute("ROLLBACK")
+                        raise
+                finally:
+                    if references_checked:
+                        connection.execute("PRAGMA foreign_keys = ON")
+        finally:
+            self._write_turns.release()
         if background_checkpoints:
             self._background_checkpointer().request()
+
+    def _take_write_turn(self) -> None:
+        """Waits for this thread's turn to write (see :class:`WriteTurns`), for as long as
+        SQLite would wait for its write lock."""
+        timeout = self._busy_timeout_ms / 1000
+        if not self._write_turns.acquire(timeout):
+            failure = UnavailableError(
+                "the database cannot serve this request now: the writes before it took"
+                f" longer than {timeout:g} s"
+            )
+            self._failures.failed(failure)
+            raise failure
 
     def _check_file(self) -> None:
         """Raises DatabaseFileError when the path no longer names the file the store opened
