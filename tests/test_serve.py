@@ -116,7 +116,10 @@ def test_a_sqlite_with_the_wal_reset_bug_is_named_in_the_log(
     process.wait(timeout=15)
     status, err = finish(process)
     assert status == 0, err
-    warned = f"this Python links SQLite {sqlite3.sqlite_version}, which has the WAL-reset bug"
+    warned = (
+        f"the store reaches SQLite {sqlite3.sqlite_version} through {sqlite3.__name__}, and that"
+        " SQLite has the WAL-reset bug"
+    )
     assert (warned in err) == has_wal_reset_bug(sqlite3.sqlite_version_info)
 
 
