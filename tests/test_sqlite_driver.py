@@ -1,7 +1,7 @@
 """The SQLite the store reaches through (store/_driver.py): one library for the store and
 sqlite-utils, and the fixed one wherever pysqlite3 is installed."""
 
-import importlib.util
+import importlib
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,12 @@ def test_store_and_sqlite_utils_use_one_sqlite_module() -> None:
 
 
 def test_pysqlite3_is_preferred_where_installed() -> None:
-    installed = importlib.util.find_spec("pysqlite3") is not None
+    try:
+        importlib.import_module("pysqlite3.dbapi2")
+    except ImportError:
+        installed = False
+    else:
+        installed = True
     assert (sqlite3.__name__ == "pysqlite3.dbapi2") == installed
 
 

@@ -13,12 +13,19 @@ after each commit. Its thread runs a PASSIVE checkpoint on its own connection:
 one call into SQLite that holds no Python lock while it copies, and that never
 waits for readers or writers, so the next transaction goes on meanwhile. Other
 connections keep the automatic checkpoint, so the log never grows unchecked.
+
+Under an SQLite with the WAL-reset bug (before 3.51.3; see ``_driver``), a checkpoint that
+starts while another connection's commit starts the log over can lose pages. There each
+checkpoint takes a turn at writing (:class:`WriteTurns`), as every commit of the store does,
+so that none of the store's commits runs beside it: imports then wait for the checkpoints
+they overlapped before.
 """
 
 import logging
 import threading
 
 from ._driver import sqlite3
+from ._write_turns import WriteTurns
 
 _logger = logging.getLogger(__name__)
 
@@ -26,9 +33,11 @@ _logger = logging.getLogger(__name__)
 class Checkpointer:
     """Runs ``PRAGMA wal_checkpoint(PASSIVE)`` on a database whenever :meth:`request` asks."""
 
-    def __init__(self, path: str, *, busy_timeout_ms: int) -> None:
+    def __init__(self, path: str, *, busy_timeout_ms: int, turns: WriteTurns | None = None) -> None:
+        """``turns``: the store's, when each checkpoint must hold a turn at writing."""
         self._path = path
         self._busy_timeout_ms = busy_timeout_ms
+        self._turns = turns
         self._wanted = threading.Condition()
         self._requested = False
         self._running = False
@@ -61,17 +70,25 @@ class Checkpointer:
         connection = sqlite3.connect(self._path, timeout=self._busy_timeout_ms / 1000)
         try:
             while self._next():
-                try:
-                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.Error:
-                    # The next commit asks again; an automatic checkpoint by any other
-                    # connection does the same work.
-                    _logger.warning("checkpointing %s failed", self._path, exc_info=True)
+                self._checkpoint(connection)
                 with self._wanted:
                     self._running = False
                     self._wanted.notify_all()
         finally:
             connection.close()
+
+    def _checkpoint(self, connection: sqlite3.Connection) -> None:
+        # When it cannot run (no turn in time, an error), the next commit asks again, and an
+        # automatic checkpoint by any other connection does the same work.
+        if self._turns is not None and not self._turns.acquire(self._busy_timeout_ms / 1000):
+            return
+        try:
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:
+            _logger.warning("checkpointing %s failed", self._path, exc_info=True)
+        finally:
+            if self._turns is not None:
+                self._turns.release()
 
     def _next(self) -> bool:
         """Waits for a request; False once closing."""

@@ -36,7 +36,7 @@ from .. import _ids
 from . import _rows
 from ._base import Snapshot
 from ._checkpointer import Checkpointer
-from ._driver import sqlite3
+from ._driver import has_wal_reset_bug, sqlite3
 from ._errors import (
     AbandonedError,
     AlreadyExistsError,
@@ -469,7 +469,13 @@ class SqliteStore:
     def _background_checkpointer(self) -> Checkpointer:
         with self._connections_lock:
             if self._checkpointer is None:
-                self._checkpointer = Checkpointer(self._path, busy_timeout_ms=self._busy_timeout_ms)
+                # With the WAL-reset bug, no commit of this store may run beside a checkpoint.
+                buggy = has_wal_reset_bug(sqlite3.sqlite_version_info)
+                self._checkpointer = Checkpointer(
+                    self._path,
+                    busy_timeout_ms=self._busy_timeout_ms,
+                    turns=self._write_turns if buggy else None,
+                )
             return self._checkpointer
 
     @contextmanager
