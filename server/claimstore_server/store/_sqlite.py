@@ -4,7 +4,9 @@ One connection per thread (the gRPC server's worker threads each get their
 own), WAL journal so readers never wait for the writer, foreign keys on, and a
 busy timeout so that concurrent writers queue instead of failing. Every write
 runs in one ``BEGIN IMMEDIATE`` transaction: it takes the write lock before it
-reads, so a read-then-write can never fail half-way on a stale snapshot.
+reads, so a read-then-write can never fail half-way on a stale snapshot. The
+store's own threads take turns at that lock first come first served
+(``WriteTurns``), which SQLite's busy timeout does not.
 """
 
 import contextlib
