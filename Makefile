@@ -3,6 +3,7 @@
 #   make serve   set up .venv and serve on 127.0.0.1:50051 over claimstore.db
 #   make test    set up .venv and run the whole test suite
 #   make seed    load data/seed/ into the running server
+#   make check-db    check the database file for damage (read only)
 #   make query SPEAKER=Peskov    list claims (also TOPIC=, SINCE=, UNTIL=, PUBLISHER=)
 #   make export > claims.jsonl   every claim (or those the same filters pick), as JSON Lines
 #   make import FILE=claims.jsonl    import JSON Lines files
@@ -26,7 +27,7 @@ PROTO_FILES := $(wildcard protos/claimstore/v1/*.proto)
 SERVICE_PROTOS := $(wildcard protos/claimstore/v1/*_service.proto)
 GEN_DIR := client
 
-.PHONY: help venv serve test seed query search speakers export import lint fmt proto proto-check buf-lint bench bench-bulk bench-search bench-watch clean
+.PHONY: help venv serve test check-db seed query search speakers export import lint fmt proto proto-check buf-lint bench bench-bulk bench-search bench-watch clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -45,6 +46,9 @@ serve: venv ## serve the API on LISTEN (127.0.0.1:50051) over the SQLite file DB
 
 test: venv ## run the whole test suite against real servers
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+check-db: venv ## check the SQLite file DB (claimstore.db) for damage; it is only read
+	$(CLI) check --db $(DB)
 
 seed: venv ## load data/seed/ into the server at TARGET (what `make serve` runs); twice is harmless
 	@$(CLI) import --target $(TARGET) data/seed/*.jsonl

@@ -163,3 +163,16 @@ def wait_for_speaker(client: claimstore.Client, name: str) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"the speaker {name!r} was never written")
+
+
+def damage_table(db_path: Path, table: str) -> None:
+    """Overwrites the first page of ``table`` in the (closed) file with bytes no page holds."""
+    with sqlite3.connect(db_path) as connection:
+        (root,) = connection.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)
+        ).fetchone()
+        (page_size,) = connection.execute("PRAGMA page_size").fetchone()
+    connection.close()
+    with db_path.open("r+b") as file:
+        file.seek((root - 1) * page_size)
+        file.write(b"\xff" * page_size)

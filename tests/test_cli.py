@@ -48,6 +48,7 @@ def test_every_subcommand_and_option_has_help() -> None:
     commands = subcommands(build_parser())
     assert set(commands.choices) == {
         "serve",
+        "check",
         "add",
         "get",
         "list",

@@ -6,21 +6,7 @@ from pathlib import Path
 import claimstore
 import grpc
 import pytest
-from claimstore_server.store import sqlite3
-from helpers import start_server
-
-
-def damage_table(db_path: Path, table: str) -> None:
-    """Overwrites the first page of ``table`` in the (closed) file with bytes no page holds."""
-    with sqlite3.connect(db_path) as connection:
-        (root,) = connection.execute(
-            "SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)
-        ).fetchone()
-        (page_size,) = connection.execute("PRAGMA page_size").fetchone()
-    connection.close()
-    with db_path.open("r+b") as file:
-        file.seek((root - 1) * page_size)
-        file.write(b"\xff" * page_size)
+from helpers import damage_table, start_server
 
 
 def test_reading_a_damaged_table_ends_data_loss(
@@ -41,7 +27,7 @@ def test_reading_a_damaged_table_ends_data_loss(
                 client.get_claim(claim.id)
             assert raised.value.code == grpc.StatusCode.DATA_LOSS
             assert f"the database file {db_path} is damaged" in str(raised.value)
-            assert "restore it from a backup" in str(raised.value)
+            assert f"check it with `claimstore check --db {db_path}`" in str(raised.value)
             with pytest.raises(claimstore.DataLoss):
                 list(client.list_claims())
             # What does not read the damaged table still works.

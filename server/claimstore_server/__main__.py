@@ -3,6 +3,7 @@
 import argparse
 import logging
 import sys
+from typing import TextIO
 
 from ._config import ServerConfig, listen_problem
 
@@ -90,6 +91,36 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"claimstore: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def add_check_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the options of ``claimstore check``."""
+    parser.add_argument(
+        "--db",
+        type=_database_file,
+        default=str(ServerConfig().db_path),
+        help="SQLite file to check; it is only read (default: %(default)s)",
+    )
+
+
+def run_check(args: argparse.Namespace, out: TextIO) -> int:
+    """Checks the file ``add_check_arguments`` parsed: 0 when SQLite finds nothing wrong, 1
+    when it finds damage (each problem on a line of ``out``), 2 when there is no file to
+    check."""
+    from .store import DatabaseFileError, integrity_problems
+
+    try:
+        problems = integrity_problems(args.db)
+    except DatabaseFileError as error:
+        print(f"claimstore check: {error}", file=sys.stderr)
+        return 2
+    if not problems:
+        out.write(f"{args.db}: ok\n")
+        return 0
+    out.write(f"{args.db}: damaged; SQLite finds:\n")
+    for problem in problems:
+        out.write(f"  {problem}\n")
+    return 1
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
-"""The ``claimstore`` command: its parser and its commands (serve; add, edit, retract, restore,
-get, history; list, search, watch, speakers, sources; import, export). Import has a module of its
-own (``_import``), as have edit-speaker and edit-source (``_resources``), the values the options
-take (``_arguments``) and the reports of calls that failed (``_report``)."""
+"""The ``claimstore`` command: its parser and its commands (serve, check; add, edit, retract,
+restore, get, history; list, search, watch, speakers, sources; import, export). Import has a
+module of its own (``_import``), as have edit-speaker and edit-source (``_resources``), the values
+the options take (``_arguments``) and the reports of calls that failed (``_report``)."""
 
 import argparse
 import io
@@ -61,17 +61,28 @@ def _show_claim(claim: claim_pb2.Claim, args: argparse.Namespace, out: TextIO) -
         _render.write_claim(claim, out)
 
 
+_SERVER_NOT_INSTALLED = (
+    "claimstore: the server is not installed; install it with the 'server' extra,"
+    " for example: pip install 'claimstore[server]'"
+)
+
+
 def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     try:
         from claimstore_server.__main__ import run_serve
     except ImportError:
-        print(
-            "claimstore: the server is not installed; install it with the 'server' extra,"
-            " for example: pip install 'claimstore[server]'",
-            file=sys.stderr,
-        )
+        print(_SERVER_NOT_INSTALLED, file=sys.stderr)
         return 1
     return run_serve(args)
+
+
+def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        from claimstore_server.__main__ import run_check
+    except ImportError:
+        print(_SERVER_NOT_INSTALLED, file=sys.stderr)
+        return 1
+    return run_check(args, out)
 
 
 def _cmd_add(args: argparse.Namespace, out: TextIO) -> int:
@@ -347,6 +358,22 @@ def _add_serve_parser(commands: "argparse._SubParsersAction[argparse.ArgumentPar
     serve.set_defaults(handler=_cmd_serve)
 
 
+def _add_check_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    check = commands.add_parser(
+        "check",
+        help="check a SQLite file for damage",
+        description="Check a claimstore database file for damage, as after a DATA_LOSS error:"
+        " SQLite's integrity and foreign key checks. The file is only read, so a server may"
+        " go on serving it. Exits 0 when nothing is wrong, 1 when something is.",
+    )
+    check.set_defaults(handler=_cmd_check)
+    try:
+        from claimstore_server.__main__ import add_check_arguments
+    except ImportError:
+        return
+    add_check_arguments(check)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Returns the parser of the ``claimstore`` command and its subcommands."""
     parser = argparse.ArgumentParser(
@@ -361,6 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_serve_parser(commands)
+    _add_check_parser(commands)
 
     add = commands.add_parser(
         "add",

@@ -15,6 +15,7 @@ from ._errors import (
     StoreError,
     UnavailableError,
 )
+from ._integrity import integrity_problems
 from ._model import (
     ChangeEvent,
     ChangeNote,
@@ -77,5 +78,6 @@ __all__ = [
     "UnavailableError",
     "Workload",
     "has_wal_reset_bug",
+    "integrity_problems",
     "sqlite3",
 ]

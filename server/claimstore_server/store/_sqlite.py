@@ -382,8 +382,9 @@ class SqliteStore:
         except sqlite3.DatabaseError as error:
             if getattr(error, "sqlite_errorname", "").startswith(_DAMAGED_ERRORS):
                 damaged = DataLossError(
-                    f"the database file {self._path} is damaged ({error}): stop the server,"
-                    " check the file with PRAGMA integrity_check and restore it from a backup"
+                    f"the database file {self._path} is damaged ({error}): check it with"
+                    f" `claimstore check --db {self._path}`, stop the server and restore the"
+                    " file from a backup"
                 )
                 self._failures.failed(damaged)
                 raise damaged from error
