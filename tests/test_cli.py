@@ -17,7 +17,7 @@ from claimstore.cli import build_parser
 from claimstore.cli._main import main
 from claimstore.v1 import claim_pb2, source_pb2, speaker_pb2
 from claimstore_server import ClaimServer
-from helpers import stamp
+from helpers import cli_usage_error, stamp
 
 
 def run(*argv: str) -> tuple[int, str]:
@@ -265,10 +265,8 @@ def test_add_usage_errors_exit_2(
     options: list[str],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with pytest.raises(SystemExit) as exited:
-        run("add", "t", "--target", server.target, *options)
-    assert exited.value.code == 2
-    assert "error" in capsys.readouterr().err
+    err = cli_usage_error(capsys, "add", "t", "--target", server.target, *options)
+    assert "error" in err
     assert list(client.list_claims()) == []
 
 
@@ -294,10 +292,7 @@ def test_numbers_out_of_range_are_usage_errors_naming_the_option(
     argv: list[str], option: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Refused before any call: no server is needed to tell.
-    with pytest.raises(SystemExit) as exited:
-        run(*argv, "--target", "127.0.0.1:9")
-    assert exited.value.code == 2
-    err = capsys.readouterr().err
+    err = cli_usage_error(capsys, *argv, "--target", "127.0.0.1:9")
     assert f"argument {option}: '{argv[argv.index(option) + 1]}'" in err
     assert "Traceback" not in err
 
@@ -306,16 +301,15 @@ def test_add_publisher_without_a_report_is_a_usage_error(
     server: ClaimServer, client: claimstore.Client, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # The publisher is that of the --report sources: with none, it would be dropped.
-    with pytest.raises(SystemExit) as exited:
-        run(
-            "add", "t", "--target", server.target, "--speaker", "S", "--attribution", "reported",
-            "--date", "2025-01-01", "--origin", "https://x.com/a/status/1", "--publisher", "Foo",
-        )  # fmt: skip
-    assert exited.value.code == 2
+    err = cli_usage_error(
+        capsys,
+        "add", "t", "--target", server.target, "--speaker", "S", "--attribution", "reported",
+        "--date", "2025-01-01", "--origin", "https://x.com/a/status/1", "--publisher", "Foo",
+    )  # fmt: skip
     assert (
         "claimstore add: error: --publisher names the publisher of the --report URLs: give"
         " --report URL too"
-    ) in capsys.readouterr().err
+    ) in err
     assert list(client.list_claims()) == []
 
 
@@ -375,13 +369,12 @@ def test_add_with_a_precision_finer_than_its_date_is_a_usage_error(
     message: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with pytest.raises(SystemExit) as exited:
-        run(
-            "add", "t", "--target", server.target, "--speaker", "S", "--attribution", "paraphrase",
-            "--date", date, "--precision", precision,
-        )  # fmt: skip
-    assert exited.value.code == 2
-    assert f"claimstore add: error: {message}\n" in capsys.readouterr().err
+    err = cli_usage_error(
+        capsys,
+        "add", "t", "--target", server.target, "--speaker", "S", "--attribution", "paraphrase",
+        "--date", date, "--precision", precision,
+    )  # fmt: skip
+    assert f"claimstore add: error: {message}\n" in err
     assert list(client.list_claims()) == []
 
 
@@ -793,11 +786,9 @@ def test_an_argument_that_is_not_utf8_is_a_usage_error_naming_it(
 ) -> None:
     # What Python makes of the bytes of a Latin-1 terminal: it failed as "claimstore: 'utf-8'
     # codec can't encode character '\udce9' in position 3: surrogates not allowed".
-    with pytest.raises(SystemExit) as exited:
-        run(*argv, "--target", "127.0.0.1:9")
-    assert exited.value.code == 2
+    err = cli_usage_error(capsys, *argv, "--target", "127.0.0.1:9")
     byte = "e9" if option == "text" else "ff"
-    assert capsys.readouterr().err.endswith(
+    assert err.endswith(
         f": error: argument {option}: is not UTF-8 text (it has the byte 0x{byte})\n"
     )
 
@@ -808,10 +799,8 @@ def test_the_longest_timeout_is_one_a_call_can_meet(
     # A deadline past 2262 is past already for gRPC: every call failed at once with
     # DEADLINE_EXCEEDED, "not done within 1e+10 seconds".
     assert run("speakers", "--target", server.target, "--timeout", "1e9")[0] == 0
-    with pytest.raises(SystemExit) as exited:
-        run("speakers", "--target", server.target, "--timeout", "1e10")
-    assert exited.value.code == 2
-    assert capsys.readouterr().err.splitlines()[-1] == (
+    err = cli_usage_error(capsys, "speakers", "--target", server.target, "--timeout", "1e10")
+    assert err.splitlines()[-1] == (
         "claimstore speakers: error: argument --timeout: '1e10' is not a number of seconds"
         " above 0 and at most 1,000,000,000"
     )
@@ -829,21 +818,17 @@ def test_a_target_grpc_would_misread_is_a_usage_error(
     target: str, message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # 99999 reached port 34463; a URL failed as "Misformatted domain name".
-    with pytest.raises(SystemExit) as exited:
-        run("list", "--target", target)
-    assert exited.value.code == 2
-    assert f"claimstore list: error: argument --target: {message}" in capsys.readouterr().err
+    err = cli_usage_error(capsys, "list", "--target", target)
+    assert f"claimstore list: error: argument --target: {message}" in err
 
 
 @pytest.mark.parametrize("target", ["", "  "], ids=["empty", "blank"])
 def test_an_empty_target_is_a_usage_error(target: str, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exited:
-        run("list", "--target", target)
-    assert exited.value.code == 2
+    err = cli_usage_error(capsys, "list", "--target", target)
     assert (
         "claimstore list: error: argument --target: the server address is empty: give one such"
         " as localhost:50051\n"
-    ) in capsys.readouterr().err
+    ) in err
 
 
 def test_sources(server: ClaimServer, client: claimstore.Client) -> None:

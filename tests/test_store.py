@@ -4,7 +4,7 @@ import functools
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import claimstore
@@ -318,6 +318,28 @@ def test_speaker_ids_filter_uses_an_index(
     assert "(speaker_id=?" in step, plan
 
 
+def _draft(
+    text: str,
+    speaker: str,
+    *,
+    attribution: claim_pb2.Attribution.ValueType = claim_pb2.ATTRIBUTION_PARAPHRASE,
+    stated_at: str = "2025-11-20T00:00:00+00:00",
+    citations: Sequence[claim_pb2.Citation] = (),
+) -> ClaimDraft:
+    """The draft of a claim of ``speaker``, named inline, checked as CreateClaim checks it."""
+    return claim_draft(
+        claim_service_pb2.CreateClaimRequest(
+            claim=claim_pb2.Claim(
+                text=text,
+                attribution=attribution,
+                speaker=speaker_pb2.Speaker(display_name=speaker),
+                stated_at=stamp(stated_at),
+                citations=citations,
+            )
+        )
+    )
+
+
 def test_revisions_and_changes_are_read_only_as_far_as_their_bytes_allow(
     store: SqliteStore,
 ) -> None:
@@ -326,21 +348,14 @@ def test_revisions_and_changes_are_read_only_as_far_as_their_bytes_allow(
     excerpt = "e" * 2_000
     made = [
         store.create_claim(
-            claim_draft(
-                claim_service_pb2.CreateClaimRequest(
-                    claim=claim_pb2.Claim(
-                        text=f"Claim {number} with a long excerpt",
-                        attribution=claim_pb2.ATTRIBUTION_PARAPHRASE,
-                        speaker=speaker_pb2.Speaker(display_name="Dmitry Peskov"),
-                        stated_at=stamp("2025-11-20T00:00:00+00:00"),
-                        citations=[
-                            claim_pb2.Citation(
-                                source=source_pb2.Source(url="https://news.example/1"),
-                                excerpt=excerpt,
-                            )
-                        ],
+            _draft(
+                f"Claim {number} with a long excerpt",
+                "Dmitry Peskov",
+                citations=[
+                    claim_pb2.Citation(
+                        source=source_pb2.Source(url="https://news.example/1"), excerpt=excerpt
                     )
-                )
+                ],
             )
         )
         for number in range(10)
@@ -383,20 +398,8 @@ def test_a_search_page_is_read_from_one_snapshot(store: SqliteStore, db_path: Pa
     # claims ranked after it: a claim stored between the two moves every bm25 score (here,
     # one without the word makes it rarer), and the page skipped or repeated the claims that
     # moved past the cursor's old score. Both statements must see the same claims.
-    def orchard(number: int) -> ClaimDraft:
-        return claim_draft(
-            claim_service_pb2.CreateClaimRequest(
-                claim=claim_pb2.Claim(
-                    text=f"Orchard report {number}: " + "word " * number,
-                    attribution=claim_pb2.ATTRIBUTION_PARAPHRASE,
-                    speaker=speaker_pb2.Speaker(display_name="Orla Reed"),
-                    stated_at=stamp("2025-11-20T00:00:00+00:00"),
-                )
-            )
-        )
-
     for number in range(30):
-        store.create_claim(orchard(number))
+        store.create_claim(_draft(f"Orchard report {number}: " + "word " * number, "Orla Reed"))
     search = parse_search_query("orchard")
     first = store.search_claims(search, ClaimQuery(), after=None, limit=10)
     last = first.items[-1]
@@ -410,15 +413,11 @@ def test_a_search_page_is_read_from_one_snapshot(store: SqliteStore, db_path: Pa
             for _ in range(20):
                 number = next(fillers)
                 writer.create_claim(
-                    claim_draft(
-                        claim_service_pb2.CreateClaimRequest(
-                            claim=claim_pb2.Claim(
-                                text=f"Unrelated filler {number}",
-                                attribution=claim_pb2.ATTRIBUTION_REPORTED,
-                                speaker=speaker_pb2.Speaker(display_name="Filler"),
-                                stated_at=stamp("2025-12-01T00:00:00+00:00"),
-                            )
-                        )
+                    _draft(
+                        f"Unrelated filler {number}",
+                        "Filler",
+                        attribution=claim_pb2.ATTRIBUTION_REPORTED,
+                        stated_at="2025-12-01T00:00:00+00:00",
                     )
                 )
 
